@@ -1,0 +1,69 @@
+import { createClock } from '@sinonjs/fake-timers';
+import type { Clock, TimerHandle } from './clock.js';
+
+/** Options of {@link createFakeClock}. */
+export interface FakeClockOptions {
+  /**
+   * Initial wall-clock time, epoch ms.
+   * @default 0
+   */
+  now?: number;
+  /**
+   * Most timers fired by one `runAll`/`tickAsync` before the fake clock assumes an endless loop.
+   * @default 1_000_000
+   */
+  loopLimit?: number;
+}
+
+/** A {@link Clock} driven by the test, built on @sinonjs/fake-timers' standalone clock. */
+export interface FakeClock extends Clock {
+  monotonic(): number;
+  /** Advances time by `ms`, firing due timers and letting promises settle between them. */
+  tickAsync(ms: number): Promise<number>;
+  /** Synchronous variant of {@link FakeClock.tickAsync}: promises do not settle in between. */
+  tick(ms: number): number;
+  /** Fires the next due timer (advancing time to it), letting promises settle. */
+  nextAsync(): Promise<number>;
+  /** Steps the wall clock to `ms` without time passing: monotonic time and timer delays are kept. */
+  setSystemTime(ms: number): void;
+  /** Lets pending promise callbacks run without advancing time. */
+  flush(): Promise<void>;
+  /** Number of timers armed on this clock. */
+  countTimers(): number;
+}
+
+/**
+ * Creates a fake clock for tests. It is never installed globally: only code that receives it
+ * (the scheduler's `clock` option) sees fake time.
+ *
+ * @example
+ * const clock = createFakeClock({ now: Date.parse('2026-03-01T00:00:00Z') });
+ * const scheduler = createScheduler({ clock, executor });
+ * await clock.tickAsync(60_000);
+ */
+export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
+  const inner = createClock(options.now ?? 0, options.loopLimit ?? 1_000_000);
+  const perf = (inner as unknown as { performance?: { now(): number } }).performance;
+  const hr = (inner as unknown as { hrtime?: () => [number, number] }).hrtime;
+  const monotonic = perf
+    ? () => perf.now()
+    : () => {
+        const [s, ns] = hr!();
+        return s * 1000 + ns / 1e6;
+      };
+  return {
+    now: () => inner.now,
+    monotonic,
+    setTimeout: (fn: () => void, ms: number): TimerHandle => inner.setTimeout(fn, ms),
+    clearTimeout: (handle: TimerHandle) => inner.clearTimeout(handle as never),
+    tickAsync: (ms: number) => inner.tickAsync(ms),
+    tick: (ms: number) => inner.tick(ms),
+    nextAsync: () => inner.nextAsync(),
+    setSystemTime: (ms: number) => inner.setSystemTime(ms),
+    flush: async () => {
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    },
+    countTimers: () => inner.countTimers(),
+  };
+}

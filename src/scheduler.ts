@@ -1,0 +1,1044 @@
+import { EventEmitter } from 'eventemitter3';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { durationOption, normalizeFabric, type Fabric, type FabricDefinition } from './definition.js';
+import {
+  FabricDisabledError,
+  InvalidOptionError,
+  SchedulerNotRunningError,
+  StorageError,
+  SyncAbortedError,
+  SyncTimeoutError,
+  UnknownFabricError,
+  errorMessage,
+  toError,
+} from './errors.js';
+import type {
+  FailureReason,
+  MissedReason,
+  SchedulerEvents,
+  SkipReason,
+  SyncResult,
+  SyncStartedEvent,
+  SyncTrigger,
+} from './events.js';
+import { InProcessSingleFlight, type Lease, type SingleFlight } from './single-flight.js';
+import { assertTransition, effectiveStatus, restingStatus, type SyncStatus } from './status.js';
+import { MemoryStorage } from './storage/memory.js';
+import { initialState, type FabricRecord, type FabricState, type Storage } from './storage/types.js';
+import { TimingWheel, type WheelEntry } from './wheel.js';
+import { DueQueue } from './due-queue.js';
+
+/** What the executor receives besides the fabric. */
+export interface SyncContext {
+  /** Aborted on timeout, lock loss, shutdown (abort mode), removal or disabling. */
+  readonly signal: AbortSignal;
+  /** The grid slot served, epoch ms (the request time for a manual run). */
+  readonly scheduledAt: number;
+  /** 1 for the first try of a slot, then 2, 3… for its retries. */
+  readonly attempt: number;
+  /** Strictly increasing per fabric across every scheduler sharing the storage. */
+  readonly fencingToken: number;
+  readonly trigger: SyncTrigger;
+}
+
+/** The host's sync function. Whatever it throws (or rejects with) fails the run. */
+export type Executor = (fabric: Fabric, ctx: SyncContext) => unknown;
+
+/** What happens to slots that came due while nothing could serve them. */
+export type MissedRunPolicy = 'skip' | 'once' | 'all';
+
+export interface RetryOptions {
+  /**
+   * Delay before the first retry, ms.
+   * @default 1_000
+   */
+  initialDelay?: number;
+  /**
+   * Factor applied to the delay after each further failure.
+   * @default 2
+   */
+  multiplier?: number;
+  /**
+   * Largest delay, ms. A retry is never scheduled at or past the fabric's next regular slot.
+   * @default 60_000
+   */
+  maxDelay?: number;
+}
+
+export interface StopOptions {
+  /**
+   * What to do with syncs still running: `'wait'` for them (up to `drainTimeout`, then abort),
+   * or `'abort'` them at once through `ctx.signal`.
+   * @default the scheduler's `shutdown.inFlight` ('wait')
+   */
+  inFlight?: 'wait' | 'abort';
+  /**
+   * Longest wait for running syncs in `'wait'` mode, ms.
+   * @default the scheduler's `shutdown.drainTimeout` (30_000)
+   */
+  drainTimeout?: number;
+}
+
+export interface SchedulerOptions {
+  /** The host's sync function. */
+  executor: Executor;
+  /**
+   * Time source and timers.
+   * @default systemClock
+   */
+  clock?: Clock;
+  /**
+   * Where definitions and state live.
+   * @default new MemoryStorage()
+   */
+  storage?: Storage;
+  /**
+   * Who may run a fabric right now.
+   * @default new InProcessSingleFlight()
+   */
+  singleFlight?: SingleFlight;
+  /**
+   * Most executors running at once across all fabrics of this scheduler; a backlog drains in
+   * due-time order.
+   * @default Infinity
+   */
+  maxConcurrentSyncs?: number;
+  /**
+   * Slots missed while nothing ran (downtime, stalls): `'skip'` waits for the next slot,
+   * `'once'` runs one catch-up at once, `'all'` runs up to `maxCatchUpRuns` back to back.
+   * @default 'once'
+   */
+  missedRunPolicy?: MissedRunPolicy;
+  /**
+   * With `missedRunPolicy: 'all'`, most missed slots run per fabric; older ones count as missed.
+   * @default 10
+   */
+  maxCatchUpRuns?: number;
+  /**
+   * `syncTimeout` for fabrics that do not set one, ms; 0 = no timeout.
+   * @default 0
+   */
+  defaultSyncTimeout?: number | string;
+  /**
+   * Backoff after a failed run, or `false` to wait for the next slot.
+   * @default { initialDelay: 1_000, multiplier: 2, maxDelay: 60_000 }
+   */
+  retry?: RetryOptions | false;
+  /**
+   * How `stop()` treats running syncs unless its own options say otherwise.
+   * @default { inFlight: 'wait', drainTimeout: 30_000 }
+   */
+  shutdown?: StopOptions;
+  /**
+   * Lease asked of the single-flight for a run, ms; adapters extend it while the run lasts.
+   * @default 30_000
+   */
+  lockTtl?: number;
+  /**
+   * Smallest wall-vs-monotonic disagreement treated as a wall-clock step, ms.
+   * @default 1_000
+   */
+  clockJumpThreshold?: number;
+}
+
+/** A fabric as readers see it. */
+export interface FabricStatus {
+  id: string;
+  status: SyncStatus;
+  /** Last successful sync, epoch ms. */
+  lastSyncAt: number | null;
+  lastAttemptAt: number | null;
+  /** Next planned run (a retry or the next slot), epoch ms; null when disabled or not planned. */
+  nextSyncAt: number | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  syncInterval: number;
+  enabled: boolean;
+}
+
+const DEFAULTS = Object.freeze({
+  maxConcurrentSyncs: Number.POSITIVE_INFINITY,
+  missedRunPolicy: 'once' as MissedRunPolicy,
+  maxCatchUpRuns: 10,
+  defaultSyncTimeout: 0,
+  retry: Object.freeze({ initialDelay: 1_000, multiplier: 2, maxDelay: 60_000 }),
+  shutdown: Object.freeze({ inFlight: 'wait' as const, drainTimeout: 30_000 }),
+  lockTtl: 30_000,
+  clockJumpThreshold: 1_000,
+});
+
+const CAS_ATTEMPTS = 16;
+
+/** A run waiting for its turn or in flight. */
+interface Run {
+  readonly rt: Runtime;
+  scheduledAt: number;
+  trigger: SyncTrigger;
+  attempt: number;
+  /** Order key in the backlog: due time, then arrival. */
+  readonly queuedAt: number;
+  readonly waiters: Array<(result: SyncResult) => void>;
+  controller?: AbortController;
+  abortReason?: SyncAbortedError['reason'];
+  settle?: (outcome: Outcome) => void;
+  done?: Promise<void>;
+}
+
+type Outcome =
+  | { kind: 'ok' }
+  | { kind: 'fail'; error: Error; reason: FailureReason };
+
+/** The scheduler's in-memory view of one fabric. */
+interface Runtime {
+  fabric: Fabric;
+  record: FabricRecord | undefined;
+  removed: boolean;
+  /** The one wheel entry of this fabric (next slot or retry), if armed. */
+  timer: WheelEntry<Runtime> | undefined;
+  timerKind: 'slot' | 'retry';
+  /** Slot (and attempt) the armed timer serves. */
+  timerSlot: number;
+  timerAttempt: number;
+  /** Queued or running. */
+  run: Run | undefined;
+  /** With policy 'all': serve every slot up to this one back to back. */
+  catchUpUntil: number | null;
+  /** True until the first wake after a start: missed slots are 'downtime'. */
+  resumed: boolean;
+}
+
+/**
+ * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
+ * {@link createScheduler}.
+ */
+export class Scheduler extends EventEmitter<SchedulerEvents> {
+  readonly #executor: Executor;
+  readonly #clock: Clock;
+  readonly #storage: Storage;
+  readonly #singleFlight: SingleFlight;
+  readonly #maxConcurrent: number;
+  readonly #policy: MissedRunPolicy;
+  readonly #maxCatchUp: number;
+  readonly #defaultTimeout: number;
+  readonly #retry: Required<RetryOptions> | false;
+  readonly #shutdown: Required<StopOptions>;
+  readonly #lockTtl: number;
+  readonly #wheel: TimingWheel<Runtime>;
+  readonly #fabrics = new Map<string, Runtime>();
+  readonly #backlog = new DueQueue<Run>();
+  readonly #inFlight = new Set<Run>();
+  /** Per-fabric chain that serializes upsert/remove of the same id. */
+  readonly #ops = new Map<string, Promise<unknown>>();
+  #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
+  #startPromise: Promise<void> | undefined;
+  #stopPromise: Promise<void> | undefined;
+  #seq = 0;
+
+  constructor(options: SchedulerOptions) {
+    super();
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+    if (typeof options.executor !== 'function') throw new InvalidOptionError('executor', 'a function', options.executor);
+    this.#executor = options.executor;
+    this.#clock = options.clock ?? systemClock;
+    this.#storage = options.storage ?? new MemoryStorage();
+    this.#singleFlight = options.singleFlight ?? new InProcessSingleFlight();
+    const max = options.maxConcurrentSyncs ?? DEFAULTS.maxConcurrentSyncs;
+    if (!(max === Number.POSITIVE_INFINITY || (Number.isSafeInteger(max) && max > 0))) {
+      throw new InvalidOptionError('maxConcurrentSyncs', 'a positive integer or Infinity', options.maxConcurrentSyncs);
+    }
+    this.#maxConcurrent = max;
+    const policy = options.missedRunPolicy ?? DEFAULTS.missedRunPolicy;
+    if (policy !== 'skip' && policy !== 'once' && policy !== 'all') {
+      throw new InvalidOptionError('missedRunPolicy', "'skip', 'once' or 'all'", options.missedRunPolicy);
+    }
+    this.#policy = policy;
+    const maxCatchUp = options.maxCatchUpRuns ?? DEFAULTS.maxCatchUpRuns;
+    if (!Number.isSafeInteger(maxCatchUp) || maxCatchUp < 1) {
+      throw new InvalidOptionError('maxCatchUpRuns', 'a positive integer', options.maxCatchUpRuns);
+    }
+    this.#maxCatchUp = maxCatchUp;
+    this.#defaultTimeout = durationOption('defaultSyncTimeout', options.defaultSyncTimeout, DEFAULTS.defaultSyncTimeout, { allowZero: true });
+    if (options.retry === false) this.#retry = false;
+    else {
+      const r = options.retry ?? {};
+      if (r === null || typeof r !== 'object') throw new InvalidOptionError('retry', 'an object or false', r);
+      const multiplier = r.multiplier ?? DEFAULTS.retry.multiplier;
+      if (typeof multiplier !== 'number' || !Number.isFinite(multiplier) || multiplier < 1) {
+        throw new InvalidOptionError('retry.multiplier', 'a finite number >= 1', r.multiplier);
+      }
+      this.#retry = {
+        initialDelay: durationOption('retry.initialDelay', r.initialDelay, DEFAULTS.retry.initialDelay),
+        multiplier,
+        maxDelay: durationOption('retry.maxDelay', r.maxDelay, DEFAULTS.retry.maxDelay),
+      };
+    }
+    this.#shutdown = normalizeStop(options.shutdown, DEFAULTS.shutdown, 'shutdown');
+    this.#lockTtl = durationOption('lockTtl', options.lockTtl, DEFAULTS.lockTtl);
+    const jump = durationOption('clockJumpThreshold', options.clockJumpThreshold, DEFAULTS.clockJumpThreshold);
+    this.#wheel = new TimingWheel<Runtime>({
+      clock: this.#clock,
+      clockJumpThreshold: jump,
+      onExpire: (due, now) => {
+        for (const rt of due) this.#onTimer(rt, now);
+      },
+      onClockJump: (skew, now) => this.#onClockJump(skew, now),
+    });
+  }
+
+  /** True between `start()` resolving and `stop()` being called. */
+  get running(): boolean {
+    return this.#state === 'running';
+  }
+
+  /** Runs in flight in this scheduler. */
+  get inFlightCount(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Runs waiting for a concurrency slot. */
+  get backlogSize(): number {
+    return this.#backlog.size;
+  }
+
+  /**
+   * Loads every fabric the storage holds and starts scheduling. Never-synced fabrics sync at
+   * once; the others resume on their grid, with `missedRunPolicy` applied to what was missed.
+   */
+  start(): Promise<void> {
+    if (this.#state === 'running') return Promise.resolve();
+    if (this.#state === 'starting') return this.#startPromise!;
+    if (this.#state === 'stopping') return this.#stopPromise!.then(() => this.start());
+    this.#state = 'starting';
+    this.#startPromise = this.#load().then(
+      () => {
+        if (this.#state === 'starting') this.#state = 'running';
+      },
+      (error: unknown) => {
+        this.#state = 'idle';
+        throw error;
+      },
+    );
+    return this.#startPromise;
+  }
+
+  async #load(): Promise<void> {
+    const { records, corrupt } = await this.#storage.list();
+    for (const bad of corrupt) {
+      this.#reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
+    }
+    const now = this.#clock.now();
+    for (const record of records) {
+      if (this.#fabrics.has(record.definition.id)) continue;
+      const rt = this.#newRuntime(record.definition, record);
+      rt.resumed = true;
+      this.#fabrics.set(rt.fabric.id, rt);
+      this.#armNext(rt, now);
+    }
+  }
+
+  /**
+   * Stops scheduling: clears every timer and the backlog, then waits for or aborts running
+   * syncs (see {@link StopOptions}). Nothing runs afterwards. Safe to call twice or before start.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    if (this.#state === 'idle') return this.#stopPromise ?? Promise.resolve();
+    if (this.#state === 'stopping') return this.#stopPromise!;
+    const opts = normalizeStop(options, this.#shutdown, 'stop options');
+    const starting = this.#state === 'starting' ? this.#startPromise!.catch(() => undefined) : Promise.resolve();
+    this.#state = 'stopping';
+    this.#stopPromise = starting.then(() => this.#drain(opts)).finally(() => {
+      this.#state = 'idle';
+    });
+    return this.#stopPromise;
+  }
+
+  async #drain(opts: Required<StopOptions>): Promise<void> {
+    this.#wheel.clear();
+    for (const rt of this.#fabrics.values()) rt.timer = undefined;
+    for (const run of this.#backlog.drain()) {
+      run.rt.run = undefined;
+      this.#finishWaiters(run, this.#skipped(run, 'cancelled'));
+    }
+    const running = [...this.#inFlight];
+    if (running.length > 0 && opts.inFlight === 'wait' && opts.drainTimeout > 0) {
+      let timer: TimerHandle | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = this.#clock.setTimeout(resolve, opts.drainTimeout);
+      });
+      await Promise.race([Promise.all(running.map((r) => r.done)), timeout]);
+      this.#clock.clearTimeout(timer);
+    }
+    for (const run of this.#inFlight) this.#abortRun(run, 'shutdown');
+    await Promise.all([...this.#inFlight].map((r) => r.done));
+    this.#fabrics.clear();
+  }
+
+  /**
+   * Adds a fabric or updates its definition; refuses bad input with `InvalidFabricError` and
+   * changes nothing then. Takes effect at once: a new or newly enabled fabric syncs now, a new
+   * interval re-anchors the grid at the last slot served, disabling aborts a running sync.
+   */
+  async upsertFabric(definition: FabricDefinition): Promise<FabricStatus> {
+    const fabric = normalizeFabric(definition, { syncTimeout: this.#defaultTimeout });
+    return this.#serialize(fabric.id, () => this.#upsert(fabric));
+  }
+
+  async #upsert(fabric: Fabric): Promise<FabricStatus> {
+    const now = this.#clock.now();
+    let previous: Fabric | undefined;
+    let before = 'never_synced' as SyncStatus;
+    const record = await this.#update(fabric.id, (current) => {
+      previous = current?.definition;
+      const state: FabricState = current ? { ...current.state } : initialState();
+      before = current ? effectiveStatus(state.status, state.lastSyncAt, current.definition.syncInterval, now) : 'never_synced';
+      if (!fabric.enabled) {
+        this.#checkTransition(fabric.id, state.status, 'disabled');
+        state.status = 'disabled';
+        state.nextSyncAt = null;
+      } else if (!previous || !previous.enabled || state.status === 'disabled') {
+        // New or newly enabled: sync at once, grid anchored now.
+        if (state.status === 'disabled') state.status = restingStatus(state.lastSyncAt, state.consecutiveFailures, fabric.syncInterval, now);
+        state.anchorAt = now;
+        state.lastSlotAt = null;
+        state.nextSyncAt = now;
+      } else if (previous.syncInterval !== fabric.syncInterval) {
+        // New interval: the grid goes on from the last slot served; never wait longer than one new interval.
+        const base = state.lastSlotAt ?? state.anchorAt ?? now;
+        const next = base + fabric.syncInterval;
+        state.anchorAt = next <= now ? now : base;
+        state.nextSyncAt = Math.max(next, now);
+        if (next <= now) state.lastSlotAt = null;
+      }
+      return { definition: fabric, state };
+    });
+    if (!record) throw new StorageError('write', `could not update fabric ${JSON.stringify(fabric.id)}: it kept changing under us`, { fabricId: fabric.id });
+    this.#emit(previous ? 'fabric:updated' : 'fabric:added', { fabricId: fabric.id });
+    const after = effectiveStatus(record.state.status, record.state.lastSyncAt, fabric.syncInterval, now);
+    if (previous) this.#emitStatus(fabric.id, before === 'syncing' && after === 'disabled' ? 'syncing' : before, after, now);
+    if (this.#state === 'running' || this.#state === 'starting') this.#applyDefinition(record, previous, now);
+    return this.#toStatus(record, now);
+  }
+
+  /** Makes the runtime follow a freshly written record. */
+  #applyDefinition(record: FabricRecord, previous: Fabric | undefined, now: number): void {
+    const id = record.definition.id;
+    let rt = this.#fabrics.get(id);
+    if (!rt) {
+      rt = this.#newRuntime(record.definition, record);
+      this.#fabrics.set(id, rt);
+    }
+    const timingChanged = !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
+    rt.fabric = record.definition;
+    rt.record = record;
+    if (!record.definition.enabled) {
+      this.#cancelTimer(rt);
+      rt.catchUpUntil = null;
+      if (rt.run) {
+        if (this.#backlog.remove(rt.run)) {
+          const run = rt.run;
+          rt.run = undefined;
+          this.#finishWaiters(run, this.#skipped(run, 'cancelled'));
+        } else this.#abortRun(rt.run, 'disabled');
+      }
+      return;
+    }
+    if (timingChanged && !rt.run) {
+      rt.catchUpUntil = null;
+      rt.resumed = false;
+      this.#armNext(rt, now);
+    }
+  }
+
+  /**
+   * Removes a fabric: its timer is cancelled, a running sync aborted, its record deleted.
+   * Resolves to false when no such fabric existed.
+   */
+  async removeFabric(id: string): Promise<boolean> {
+    if (typeof id !== 'string') throw new InvalidOptionError('id', 'a string', id);
+    return this.#serialize(id, async () => {
+      const rt = this.#fabrics.get(id);
+      if (rt) {
+        rt.removed = true;
+        this.#cancelTimer(rt);
+        if (rt.run) {
+          if (this.#backlog.remove(rt.run)) this.#finishWaiters(rt.run, this.#skipped(rt.run, 'cancelled'));
+          else this.#abortRun(rt.run, 'removed');
+        }
+        this.#fabrics.delete(id);
+      }
+      const existed = await this.#storage.delete(id);
+      if (existed || rt) this.#emit('fabric:removed', { fabricId: id });
+      return existed || rt !== undefined;
+    });
+  }
+
+  /**
+   * Runs a fabric now, outside the grid (the grid is kept). Resolves with the run's outcome;
+   * `{ status: 'skipped', reason: 'in-flight' }` when the fabric is already syncing or queued.
+   */
+  async syncNow(id: string): Promise<SyncResult> {
+    if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
+    let rt = this.#fabrics.get(id);
+    if (!rt) {
+      const record = await this.#storage.get(id);
+      if (!record) throw new UnknownFabricError(id);
+      rt = this.#newRuntime(record.definition, record);
+      this.#fabrics.set(id, rt);
+    }
+    if (!rt.fabric.enabled) throw new FabricDisabledError(id);
+    const now = this.#clock.now();
+    if (rt.run) {
+      const skipped = this.#skippedFor(id, now, 'manual', 'in-flight');
+      this.#emit('sync:skipped', skipped);
+      return { status: 'skipped', ...skipped };
+    }
+    return new Promise<SyncResult>((resolve) => {
+      this.#cancelTimer(rt);
+      const run = this.#newRun(rt, now, 'manual', 1);
+      run.waiters.push(resolve);
+      this.#enqueue(run);
+    });
+  }
+
+  /** The fabric's status read from storage (so it reflects other replicas); undefined when unknown. */
+  async getFabricStatus(id: string): Promise<FabricStatus | undefined> {
+    const record = await this.#storage.get(id);
+    return record ? this.#toStatus(record, this.#clock.now()) : undefined;
+  }
+
+  /** Every stored fabric's status, sorted by id. */
+  async listFabrics(): Promise<FabricStatus[]> {
+    const { records } = await this.#storage.list();
+    const now = this.#clock.now();
+    return records.map((r) => this.#toStatus(r, now)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  #newRuntime(fabric: Fabric, record: FabricRecord | undefined): Runtime {
+    return { fabric, record, removed: false, timer: undefined, timerKind: 'slot', timerSlot: 0, timerAttempt: 1, run: undefined, catchUpUntil: null, resumed: false };
+  }
+
+  #cancelTimer(rt: Runtime): void {
+    if (rt.timer) this.#wheel.cancel(rt.timer);
+    rt.timer = undefined;
+  }
+
+  #armTimer(rt: Runtime, kind: 'slot' | 'retry', at: number, attempt: number): void {
+    this.#cancelTimer(rt);
+    rt.timerKind = kind;
+    rt.timerSlot = at;
+    rt.timerAttempt = attempt;
+    rt.timer = this.#wheel.schedule(rt, at);
+  }
+
+  /** Arms the fabric's next grid slot from its stored state (idle fabrics only). */
+  #armNext(rt: Runtime, now: number): void {
+    if (!rt.fabric.enabled || rt.removed) return;
+    const s = rt.record?.state;
+    const interval = rt.fabric.syncInterval;
+    let due: number;
+    if (!s || s.anchorAt === null) due = now;
+    else if (s.lastSlotAt === null) due = s.nextSyncAt ?? s.anchorAt;
+    else due = slotAtOrAfter(s.anchorAt, interval, s.lastSlotAt + 1);
+    this.#armTimer(rt, 'slot', due, 1);
+  }
+
+  #onTimer(rt: Runtime, now: number): void {
+    rt.timer = undefined;
+    if (rt.removed || !rt.fabric.enabled || this.#state !== 'running' && this.#state !== 'starting') return;
+    if (rt.run) return; // a run is queued or in flight; its completion re-arms
+    if (this.#singleFlight.shouldRun && !this.#singleFlight.shouldRun(rt.fabric.id)) {
+      // Another replica is responsible: follow the grid quietly, touching neither lock nor storage.
+      const anchor = rt.record?.state.anchorAt ?? rt.timerSlot;
+      this.#armTimer(rt, 'slot', slotAtOrAfter(anchor, rt.fabric.syncInterval, Math.max(now, rt.timerSlot) + 1), 1);
+      return;
+    }
+    if (rt.timerKind === 'retry') {
+      this.#enqueue(this.#newRun(rt, rt.timerSlot, 'retry', rt.timerAttempt));
+      return;
+    }
+    const slot = rt.timerSlot;
+    const plan = this.#planLate(rt, slot, now);
+    rt.resumed = false;
+    if (plan.serve === null) {
+      this.#armTimer(rt, 'slot', plan.next, 1);
+      return;
+    }
+    this.#enqueue(this.#newRun(rt, plan.serve, plan.serve === slot && plan.missed === 0 ? 'schedule' : 'catch-up', 1));
+  }
+
+  /**
+   * Applies `missedRunPolicy` to a slot seen at `now`: serve it, serve the latest one, or none.
+   * Emits `sync:missed` for what is dropped.
+   */
+  #planLate(rt: Runtime, slot: number, now: number): { serve: number | null; missed: number; next: number } {
+    const interval = rt.fabric.syncInterval;
+    const latest = slot + Math.floor((now - slot) / interval) * interval;
+    const extra = Math.max(0, Math.round((latest - slot) / interval));
+    const reason: MissedReason = rt.resumed ? 'downtime' : 'late';
+    if (extra === 0) return { serve: slot, missed: 0, next: slot + interval };
+    switch (this.#policy) {
+      case 'skip':
+        this.#emitMissed(rt, slot, latest, extra + 1, reason);
+        return { serve: null, missed: extra + 1, next: latest + interval };
+      case 'once':
+        this.#emitMissed(rt, slot, latest - interval, extra, reason);
+        return { serve: latest, missed: extra, next: latest + interval };
+      case 'all': {
+        const first = Math.max(slot, latest - (this.#maxCatchUp - 1) * interval);
+        const dropped = Math.round((first - slot) / interval);
+        if (dropped > 0) this.#emitMissed(rt, slot, first - interval, dropped, reason);
+        rt.catchUpUntil = latest;
+        return { serve: first, missed: dropped, next: first + interval };
+      }
+    }
+  }
+
+  #emitMissed(rt: Runtime, firstSlotAt: number, lastSlotAt: number, count: number, reason: MissedReason): void {
+    if (count <= 0) return;
+    this.#emit('sync:missed', { fabricId: rt.fabric.id, count, firstSlotAt, lastSlotAt, reason });
+  }
+
+  #newRun(rt: Runtime, scheduledAt: number, trigger: SyncTrigger, attempt: number): Run {
+    const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: scheduledAt, waiters: [] };
+    rt.run = run;
+    return run;
+  }
+
+  #enqueue(run: Run): void {
+    if (this.#inFlight.size < this.#maxConcurrent) this.#begin(run);
+    else this.#backlog.push(run, run.queuedAt, this.#seq++);
+  }
+
+  #pump(): void {
+    while (this.#inFlight.size < this.#maxConcurrent && this.#state === 'running') {
+      const run = this.#backlog.pop();
+      if (!run) return;
+      if (run.trigger === 'schedule' || run.trigger === 'catch-up') {
+        // Waited in the backlog: serve the latest slot that has come due, count the rest as missed.
+        const now = this.#clock.now();
+        const interval = run.rt.fabric.syncInterval;
+        const latest = run.scheduledAt + Math.floor((now - run.scheduledAt) / interval) * interval;
+        if (latest > run.scheduledAt && run.rt.catchUpUntil === null) {
+          this.#emitMissed(run.rt, run.scheduledAt, latest - interval, Math.round((latest - run.scheduledAt) / interval), 'late');
+          run.scheduledAt = latest;
+          run.trigger = 'catch-up';
+        }
+      }
+      this.#begin(run);
+    }
+  }
+
+  // ---------------------------------------------------------------- one run
+
+  #begin(run: Run): void {
+    this.#inFlight.add(run);
+    let settle!: (o: Outcome) => void;
+    const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
+    run.done = this.#execute(run, outcome, (o) => settle(o)).catch((error: unknown) => {
+      this.#reportError('run', toError(error), run.rt.fabric.id);
+    }).finally(() => {
+      this.#inFlight.delete(run);
+      if (run.rt.run === run) run.rt.run = undefined;
+      if (this.#state === 'running') {
+        if (!run.rt.run && !run.rt.timer && !run.rt.removed && run.rt.fabric.enabled) this.#armAfterRun(run, this.#clock.now(), null);
+        this.#pump();
+      }
+    });
+  }
+
+  async #execute(run: Run, outcome: Promise<Outcome>, settle: (o: Outcome) => void): Promise<void> {
+    const rt = run.rt;
+    const id = rt.fabric.id;
+    const isSlot = run.trigger === 'schedule' || run.trigger === 'catch-up';
+    // 1. the lock
+    let lease: Lease | undefined;
+    try {
+      lease = await this.#singleFlight.acquire(id, { ttl: this.#lockTtl });
+    } catch (error) {
+      this.#reportError('lock', toError(error), id);
+      return this.#skip(run, 'unavailable');
+    }
+    if (!lease) return this.#skip(run, 'locked');
+    try {
+      if (rt.removed || !rt.fabric.enabled || this.#state !== 'running' || run.abortReason) return this.#skip(run, 'cancelled');
+      // 2. the claim: compare-and-set on the stored record, fencing token bumped in the same write
+      const startedAt = this.#clock.now();
+      let from: SyncStatus = 'never_synced';
+      let already = false;
+      let claimed: FabricRecord | undefined;
+      try {
+        claimed = await this.#update(id, (current) => {
+          if (!current) return null;
+          const s = current.state;
+          if (s.status === 'disabled') return null;
+          if (isSlot && s.lastSlotAt !== null && s.lastSlotAt >= run.scheduledAt) {
+            already = true;
+            return null;
+          }
+          if (run.trigger === 'retry' && s.lastSlotAt !== null && s.lastSlotAt > run.scheduledAt) {
+            already = true;
+            return null;
+          }
+          from = effectiveStatus(s.status, s.lastSyncAt, current.definition.syncInterval, startedAt);
+          this.#checkTransition(id, s.status === 'syncing' ? restingStatus(s.lastSyncAt, s.consecutiveFailures, current.definition.syncInterval, startedAt) : from, 'syncing');
+          return {
+            definition: current.definition,
+            state: {
+              ...s,
+              status: 'syncing',
+              lastAttemptAt: startedAt,
+              lastSlotAt: isSlot ? run.scheduledAt : s.lastSlotAt,
+              anchorAt: s.anchorAt ?? run.scheduledAt,
+              nextSyncAt: null,
+              fencingToken: s.fencingToken + 1,
+            },
+          };
+        });
+      } catch (error) {
+        this.#reportError('storage', toError(error), id);
+        return this.#skip(run, 'unavailable');
+      }
+      if (!claimed) return this.#skip(run, already ? 'already-claimed' : 'cancelled');
+      rt.record = claimed;
+      if (rt.removed || run.abortReason) {
+        await this.#restore(run, claimed);
+        return this.#skip(run, 'cancelled');
+      }
+      // 3. run the executor
+      const fencingToken = claimed.state.fencingToken;
+      const controller = new AbortController();
+      run.controller = controller;
+      run.settle = settle;
+      const signal = AbortSignal.any([controller.signal, lease.signal]);
+      const started: SyncStartedEvent = {
+        fabricId: id,
+        scheduledAt: run.scheduledAt,
+        startedAt,
+        lateness: startedAt - run.scheduledAt,
+        attempt: run.attempt,
+        fencingToken,
+        trigger: run.trigger,
+      };
+      this.#emitStatus(id, from, 'syncing', startedAt);
+      this.#emit('sync:started', started);
+      const onLeaseLost = () => settle({ kind: 'fail', reason: 'lock-lost', error: new SyncAbortedError(id, 'lock-lost', { cause: lease!.signal.reason }) });
+      if (lease.signal.aborted) onLeaseLost();
+      else lease.signal.addEventListener('abort', onLeaseLost, { once: true });
+      const timeoutMs = rt.fabric.syncTimeout;
+      let timer: TimerHandle | undefined;
+      if (timeoutMs > 0) {
+        timer = this.#clock.setTimeout(() => {
+          const error = new SyncTimeoutError(id, timeoutMs);
+          controller.abort(error);
+          settle({ kind: 'fail', reason: 'timeout', error });
+        }, timeoutMs);
+      }
+      try {
+        const ctx: SyncContext = Object.freeze({ signal, scheduledAt: run.scheduledAt, attempt: run.attempt, fencingToken, trigger: run.trigger });
+        Promise.resolve(this.#executor(rt.fabric, ctx)).then(
+          () => settle({ kind: 'ok' }),
+          (error: unknown) => settle({ kind: 'fail', reason: 'error', error: toError(error) }),
+        );
+      } catch (error) {
+        settle({ kind: 'fail', reason: 'error', error: toError(error) });
+      }
+      const result = await outcome;
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+      lease.signal.removeEventListener('abort', onLeaseLost);
+      await this.#record(run, started, result);
+    } finally {
+      await lease.release().catch((error: unknown) => this.#reportError('lock', toError(error), id));
+    }
+  }
+
+  /** Cuts a run short: a queued run is dropped later, a running one settles now. */
+  #abortRun(run: Run, reason: SyncAbortedError['reason']): void {
+    if (run.abortReason) return;
+    run.abortReason = reason;
+    const error = new SyncAbortedError(run.rt.fabric.id, reason);
+    run.controller?.abort(error);
+    run.settle?.({ kind: 'fail', reason: 'aborted', error });
+  }
+
+  /** Writes the outcome of a run (only if no later claim superseded ours), then tells the host. */
+  async #record(run: Run, started: SyncStartedEvent, outcome: Outcome): Promise<void> {
+    const rt = run.rt;
+    const id = rt.fabric.id;
+    const finishedAt = this.#clock.now();
+    const durationMs = finishedAt - started.startedAt;
+    const token = started.fencingToken;
+    const retryAt = outcome.kind === 'fail' && outcome.reason !== 'aborted' && outcome.reason !== 'lock-lost' ? this.#retryAt(rt, run, finishedAt) : null;
+    const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');
+    let to: SyncStatus | undefined;
+    let written: FabricRecord | undefined;
+    try {
+      written = await this.#update(id, (current) => {
+        if (!current || current.state.fencingToken !== token) return null; // superseded: stand down
+        const s = current.state;
+        const interval = current.definition.syncInterval;
+        const state: FabricState = { ...s };
+        if (outcome.kind === 'ok') {
+          state.lastSyncAt = finishedAt;
+          state.lastError = null;
+          state.consecutiveFailures = 0;
+        } else if (!abandoned) {
+          state.lastError = errorMessage(outcome.error);
+          state.consecutiveFailures = s.consecutiveFailures + 1;
+        }
+        if (s.status === 'disabled' || !current.definition.enabled) {
+          state.status = 'disabled';
+          state.nextSyncAt = null;
+        } else {
+          state.status = outcome.kind === 'ok' ? 'in_sync' : abandoned ? restingStatus(state.lastSyncAt, state.consecutiveFailures, interval, finishedAt) : 'error';
+          state.nextSyncAt = retryAt ?? slotAtOrAfter(s.anchorAt ?? started.scheduledAt, interval, Math.max(finishedAt, (s.lastSlotAt ?? started.scheduledAt) + 1));
+        }
+        if (s.status !== state.status) this.#checkTransition(id, s.status, state.status);
+        to = state.status;
+        return { definition: current.definition, state };
+      });
+    } catch (error) {
+      this.#reportError('storage', toError(error), id);
+    }
+    if (written) rt.record = written;
+    if (to !== undefined && to !== 'syncing') this.#emitStatus(id, 'syncing', to, finishedAt);
+    const base = { ...started, finishedAt, durationMs };
+    let result: SyncResult;
+    if (outcome.kind === 'ok') {
+      result = { status: 'succeeded', ...base };
+      this.#emit('sync:succeeded', base);
+    } else {
+      const failed = { ...base, error: outcome.error, reason: outcome.reason, nextRetryAt: written ? retryAt : null };
+      result = { status: 'failed', ...failed };
+      this.#emit('sync:failed', failed);
+    }
+    if (this.#state === 'running' && !rt.removed && rt.fabric.enabled && rt.run === run) {
+      rt.run = undefined;
+      this.#armAfterRun(run, finishedAt, written && retryAt !== null ? retryAt : null);
+    }
+    this.#finishWaiters(run, result);
+  }
+
+  /** When to retry a failed run, or null when the next regular slot comes first. */
+  #retryAt(rt: Runtime, run: Run, now: number): number | null {
+    if (!this.#retry) return null;
+    const failures = (rt.record?.state.consecutiveFailures ?? 0) + 1;
+    const delay = Math.min(this.#retry.initialDelay * this.#retry.multiplier ** (failures - 1), this.#retry.maxDelay);
+    const at = now + delay;
+    const next = this.#nextSlotAfterRun(rt, run, now);
+    return at < next ? at : null;
+  }
+
+  /** First grid slot a finished run leaves the fabric free for (slots it covered are missed). */
+  #nextSlotAfterRun(rt: Runtime, run: Run, finishedAt: number): number {
+    const s = rt.record?.state;
+    const interval = rt.fabric.syncInterval;
+    const anchor = s?.anchorAt ?? run.scheduledAt;
+    const lastSlot = s?.lastSlotAt ?? null;
+    return slotAtOrAfter(anchor, interval, Math.max(finishedAt, lastSlot === null ? Number.NEGATIVE_INFINITY : lastSlot + 1));
+  }
+
+  /** Re-arms a fabric after a run: retry, catch-up, or the next free slot (counting those covered as missed). */
+  #armAfterRun(run: Run, now: number, retryAt: number | null): void {
+    const rt = run.rt;
+    if (retryAt !== null) return this.#armTimer(rt, 'retry', retryAt, run.attempt + 1);
+    const s = rt.record?.state;
+    const interval = rt.fabric.syncInterval;
+    const lastSlot = s?.lastSlotAt ?? null;
+    if (rt.catchUpUntil !== null && lastSlot !== null && lastSlot < rt.catchUpUntil) {
+      const nextCatchUp = lastSlot + interval;
+      rt.run = undefined;
+      this.#enqueue(this.#newRun(rt, nextCatchUp, 'catch-up', 1));
+      return;
+    }
+    rt.catchUpUntil = null;
+    const next = this.#nextSlotAfterRun(rt, run, now);
+    if (lastSlot !== null) {
+      const firstUnserved = lastSlot + interval;
+      const covered = Math.round((next - firstUnserved) / interval);
+      if (covered > 0) this.#emitMissed(rt, firstUnserved, next - interval, covered, 'overrun');
+    }
+    this.#armTimer(rt, 'slot', next, 1);
+  }
+
+  async #restore(run: Run, claimed: FabricRecord): Promise<void> {
+    const token = claimed.state.fencingToken;
+    const now = this.#clock.now();
+    await this.#update(run.rt.fabric.id, (current) => {
+      if (!current || current.state.fencingToken !== token || current.state.status !== 'syncing') return null;
+      const s = current.state;
+      return { definition: current.definition, state: { ...s, status: restingStatus(s.lastSyncAt, s.consecutiveFailures, current.definition.syncInterval, now) } };
+    }).catch((error: unknown) => this.#reportError('storage', toError(error), run.rt.fabric.id));
+  }
+
+  #skip(run: Run, reason: SkipReason): void {
+    const result = this.#skipped(run, reason);
+    const { status: _s, ...event } = result;
+    this.#emit('sync:skipped', event as Extract<SyncResult, { status: 'skipped' }>);
+    if (this.#state === 'running' && run.rt.run === run && !run.rt.removed) {
+      run.rt.run = undefined;
+      // A slot someone else served (or could not be claimed) is done here: wait for the next one.
+      const now = this.#clock.now();
+      const interval = run.rt.fabric.syncInterval;
+      const anchor = run.rt.record?.state.anchorAt ?? run.scheduledAt;
+      if (run.rt.fabric.enabled) this.#armTimer(run.rt, 'slot', slotAtOrAfter(anchor, interval, Math.max(now, run.scheduledAt + 1)), 1);
+    }
+    this.#finishWaiters(run, result);
+  }
+
+  #skipped(run: Run, reason: SkipReason): Extract<SyncResult, { status: 'skipped' }> {
+    return { status: 'skipped', ...this.#skippedFor(run.rt.fabric.id, run.scheduledAt, run.trigger, reason) };
+  }
+
+  #skippedFor(fabricId: string, scheduledAt: number, trigger: SyncTrigger, reason: SkipReason) {
+    return { fabricId, scheduledAt, trigger, reason };
+  }
+
+  #finishWaiters(run: Run, result: SyncResult): void {
+    for (const resolve of run.waiters.splice(0)) resolve(result);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  #onClockJump(skew: number, now: number): void {
+    // The wheel moved every due time by `skew`; move the grids the same way so runs keep their
+    // spacing in elapsed time. Stored anchors follow on the next write of each fabric.
+    for (const rt of this.#fabrics.values()) {
+      if (rt.timer) rt.timerSlot += skew;
+      if (rt.run) rt.run.scheduledAt += skew;
+      if (rt.catchUpUntil !== null) rt.catchUpUntil += skew;
+      const rec = rt.record;
+      if (rec) {
+        const s = rec.state;
+        rt.record = {
+          ...rec,
+          state: {
+            ...s,
+            anchorAt: s.anchorAt === null ? null : s.anchorAt + skew,
+            lastSlotAt: s.lastSlotAt === null ? null : s.lastSlotAt + skew,
+            nextSyncAt: s.nextSyncAt === null ? null : s.nextSyncAt + skew,
+          },
+        };
+        this.#shiftStored(rt.fabric.id, skew).catch((error: unknown) => this.#reportError('storage', toError(error), rt.fabric.id));
+      }
+    }
+    this.#emit('clock:jump', { skewMs: skew, at: now });
+  }
+
+  async #shiftStored(id: string, skew: number): Promise<void> {
+    const shift = (v: number | null) => (v === null ? null : v + skew);
+    const written = await this.#update(id, (current) =>
+      current
+        ? { definition: current.definition, state: { ...current.state, anchorAt: shift(current.state.anchorAt), lastSlotAt: shift(current.state.lastSlotAt), nextSyncAt: shift(current.state.nextSyncAt) } }
+        : null,
+    );
+    const rt = this.#fabrics.get(id);
+    if (rt && written) rt.record = written;
+  }
+
+  /**
+   * Read-modify-write with compare-and-set: `mutate` gets the freshest record it can and returns
+   * the new value, or null to write nothing. Retries on conflict.
+   */
+  async #update(
+    id: string,
+    mutate: (current: FabricRecord | undefined) => { definition: Fabric; state: FabricState } | null,
+  ): Promise<FabricRecord | undefined> {
+    let current: FabricRecord | undefined = this.#fabrics.get(id)?.record;
+    let fresh = current === undefined;
+    if (fresh) current = await this.#storage.get(id);
+    for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      const next = mutate(current);
+      if (!next) {
+        if (fresh) return undefined;
+      } else {
+        const result = await this.#storage.write(id, next, current?.version ?? null);
+        if (result.ok) {
+          const rt = this.#fabrics.get(id);
+          if (rt) rt.record = result.record;
+          return result.record;
+        }
+        current = result.current;
+        fresh = true;
+        continue;
+      }
+      current = await this.#storage.get(id);
+      fresh = true;
+    }
+    return undefined;
+  }
+
+  #serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#ops.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.#ops.set(id, tail);
+    void tail.then(() => {
+      if (this.#ops.get(id) === tail) this.#ops.delete(id);
+    });
+    return next;
+  }
+
+  #toStatus(record: FabricRecord, now: number): FabricStatus {
+    const s = record.state;
+    const d = record.definition;
+    return {
+      id: d.id,
+      status: effectiveStatus(s.status, s.lastSyncAt, d.syncInterval, now),
+      lastSyncAt: s.lastSyncAt,
+      lastAttemptAt: s.lastAttemptAt,
+      nextSyncAt: d.enabled ? s.nextSyncAt : null,
+      lastError: s.lastError,
+      consecutiveFailures: s.consecutiveFailures,
+      syncInterval: d.syncInterval,
+      enabled: d.enabled,
+    };
+  }
+
+  #checkTransition(id: string, from: SyncStatus, to: SyncStatus): void {
+    assertTransition(id, from, to);
+  }
+
+  #emitStatus(fabricId: string, from: SyncStatus, to: SyncStatus, at: number): void {
+    if (from !== to) this.#emit('status:changed', { fabricId, from, to, at });
+  }
+
+  #reportError(operation: string, error: Error, fabricId?: string): void {
+    this.#emit('error', fabricId === undefined ? { error, operation } : { error, operation, fabricId });
+  }
+
+  /**
+   * Emits to every listener in turn; a listener that throws is reported as an `error` event
+   * (operation `'listener'`) and neither stops the others nor the scheduler.
+   */
+  #emit<E extends keyof SchedulerEvents>(event: E, payload: Parameters<SchedulerEvents[E]>[0]): void {
+    const listeners = this.listeners(event) as Array<(p: typeof payload) => void>;
+    for (const listener of listeners) {
+      try {
+        listener.call(this, payload);
+      } catch (error) {
+        if (event !== 'error') this.#reportError('listener', toError(error), (payload as { fabricId?: string }).fabricId);
+      }
+    }
+  }
+}
+
+/** Creates a {@link Scheduler}. Options are validated at once (`InvalidOptionError`). */
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  return new Scheduler(options);
+}
+
+/** First slot of the grid `anchor + k * interval` at or after `t`. */
+export function slotAtOrAfter(anchor: number, interval: number, t: number): number {
+  if (t <= anchor) return anchor;
+  return anchor + Math.ceil((t - anchor) / interval) * interval;
+}
+
+function normalizeStop(options: StopOptions | undefined, defaults: Required<StopOptions>, name: string): Required<StopOptions> {
+  if (options === undefined) return { ...defaults };
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError(name, 'an object', options);
+  const inFlight = options.inFlight ?? defaults.inFlight;
+  if (inFlight !== 'wait' && inFlight !== 'abort') throw new InvalidOptionError(`${name}.inFlight`, "'wait' or 'abort'", options.inFlight);
+  return { inFlight, drainTimeout: durationOption(`${name}.drainTimeout`, options.drainTimeout, defaults.drainTimeout, { allowZero: true }) };
+}

@@ -1,0 +1,62 @@
+/**
+ * The SingleFlight port: "at most one run of a fabric at a time", across whatever scope the
+ * adapter covers (one process by default, a fleet with `RedlockSingleFlight`).
+ */
+
+/** A held claim on one fabric. */
+export interface Lease {
+  /** Aborted when the claim is lost (expired, taken over, or the lock service is gone). */
+  readonly signal: AbortSignal;
+  /** Gives the claim up. Safe to call twice; never throws for a lock that was already lost. */
+  release(): Promise<void>;
+}
+
+export interface AcquireOptions {
+  /** How long the claim lives without being extended (adapters extend it while the run lasts). */
+  ttl: number;
+}
+
+export interface SingleFlight {
+  /**
+   * Tries to claim `fabricId` without waiting. Resolves to a lease, or `undefined` when someone
+   * else holds it. Rejects when the lock service cannot be reached (the run is then not made).
+   */
+  acquire(fabricId: string, options: AcquireOptions): Promise<Lease | undefined>;
+  /**
+   * Partitioning hook: return false when another live holder is responsible for `fabricId`'s
+   * scheduled slots, so this scheduler skips them without touching the lock or the storage
+   * (keeps the claim cost per run O(1) as replicas are added). Manual `syncNow` ignores it.
+   * Absent means "always try".
+   */
+  shouldRun?(fabricId: string): boolean;
+  /** Stops background work (extensions) and releases connections the adapter opened itself. */
+  close?(): Promise<void>;
+}
+
+/**
+ * In-process single-flight: a set of held fabric ids. Share one instance between schedulers in
+ * the same process to keep them from running the same fabric at once.
+ */
+export class InProcessSingleFlight implements SingleFlight {
+  readonly #held = new Set<string>();
+
+  async acquire(fabricId: string): Promise<Lease | undefined> {
+    if (this.#held.has(fabricId)) return undefined;
+    this.#held.add(fabricId);
+    const controller = new AbortController();
+    let released = false;
+    return {
+      signal: controller.signal,
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.#held.delete(fabricId);
+      },
+    };
+  }
+
+  /** Whether a lease on `fabricId` is currently held. */
+  isHeld(fabricId: string): boolean {
+    return this.#held.has(fabricId);
+  }
+}

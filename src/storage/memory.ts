@@ -1,0 +1,50 @@
+import type { FabricRecord, FabricWrite, Storage, WriteResult } from './types.js';
+
+/**
+ * The embedded default storage: records live in this object, so they survive a scheduler's
+ * stop/start (hand the same instance to a new scheduler) but not the process.
+ *
+ * Records are deep-frozen snapshots; callers cannot change stored data by mutating what they read.
+ */
+export class MemoryStorage implements Storage {
+  readonly #records = new Map<string, FabricRecord>();
+  /** Version and fencing token of deleted records, so neither ever goes backwards for an id. */
+  readonly #tombstones = new Map<string, { version: number; fencingToken: number }>();
+
+  async get(id: string): Promise<FabricRecord | undefined> {
+    return this.#records.get(id);
+  }
+
+  async list(): Promise<{ records: FabricRecord[]; corrupt: [] }> {
+    return { records: [...this.#records.values()], corrupt: [] };
+  }
+
+  async write(id: string, value: FabricWrite, expectedVersion: number | null): Promise<WriteResult> {
+    const current = this.#records.get(id);
+    if ((current?.version ?? null) !== expectedVersion) return { ok: false, current };
+    const tomb = current ? undefined : this.#tombstones.get(id);
+    const state = { ...value.state };
+    if (tomb) state.fencingToken = Math.max(state.fencingToken, tomb.fencingToken);
+    const record: FabricRecord = Object.freeze({
+      definition: value.definition,
+      state: Object.freeze(state),
+      version: (current?.version ?? tomb?.version ?? 0) + 1,
+    });
+    this.#records.set(id, record);
+    if (tomb) this.#tombstones.delete(id);
+    return { ok: true, record };
+  }
+
+  async delete(id: string, expectedVersion?: number): Promise<boolean> {
+    const current = this.#records.get(id);
+    if (!current) return false;
+    if (expectedVersion !== undefined && current.version !== expectedVersion) return false;
+    this.#tombstones.set(id, { version: current.version, fencingToken: current.state.fencingToken });
+    return this.#records.delete(id);
+  }
+
+  /** Number of stored records. */
+  get size(): number {
+    return this.#records.size;
+  }
+}
