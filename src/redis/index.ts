@@ -1,0 +1,10 @@
+/**
+ * syncwheel/redis: Redis storage and Redlock single-flight for schedulers running in several
+ * service replicas. Every public name is listed here (no `export *`).
+ */
+export { RedisStorage } from './storage.js';
+export type { RedisStorageClient, RedisStorageOptions } from './storage.js';
+export { SCHEMA_VERSION, keyPatterns, redisKeys } from './keys.js';
+export type { RedisKeys } from './keys.js';
+export { DELETE_SCRIPT, HEARTBEAT_SCRIPT, WRITE_SCRIPT } from './scripts.js';
+export type { LuaScript } from './scripts.js';

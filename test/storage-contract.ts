@@ -1,0 +1,214 @@
+/**
+ * The Storage contract: every adapter (memory, Redis on ioredis-mock, Redis on a real server)
+ * must pass this same suite. Call {@link storageContract} from an adapter's test file.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CorruptStateError } from '../src/errors.js';
+import { normalizeFabric, type Fabric } from '../src/definition.js';
+import { initialState, type FabricState, type Storage } from '../src/storage/types.js';
+
+export interface StorageFixture {
+  storage: Storage;
+  /** Releases whatever the fixture created (keys, clients). */
+  cleanup(): Promise<void>;
+  /**
+   * Makes the stored record of `id` unreadable, when the adapter can have unreadable records.
+   * `kind` names the kind of damage; adapters support the kinds they can produce.
+   */
+  corrupt?(id: string, kind: 'garbage' | 'wrong-type'): Promise<void>;
+  /** Kinds of damage {@link StorageFixture.corrupt} supports. */
+  corruptKinds?: ReadonlyArray<'garbage' | 'wrong-type'>;
+}
+
+export function fabric(id: string, syncInterval = 60_000, extra: Partial<Fabric> = {}): Fabric {
+  return normalizeFabric({ id, syncInterval, ...extra }, { syncTimeout: 0 });
+}
+
+export function state(patch: Partial<FabricState> = {}): FabricState {
+  return { ...initialState(), ...patch };
+}
+
+export function storageContract(name: string, make: () => Promise<StorageFixture>): void {
+  describe(`Storage contract: ${name}`, () => {
+    let fx: StorageFixture;
+    let s: Storage;
+    beforeEach(async () => {
+      fx = await make();
+      s = fx.storage;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    it('reads nothing from an empty store', async () => {
+      expect(await s.get('a')).toBeUndefined();
+      expect(await s.list()).toEqual({ records: [], corrupt: [] });
+    });
+
+    it('creates only when absent (expectedVersion null) and returns the current record otherwise', async () => {
+      const first = await s.write('a', { definition: fabric('a'), state: state({ lastError: 'x' }) }, null);
+      expect(first.ok).toBe(true);
+      if (!first.ok) return;
+      expect(first.record.version).toBeGreaterThanOrEqual(1);
+      expect(first.record.definition).toEqual(fabric('a'));
+      expect(first.record.state).toEqual(state({ lastError: 'x' }));
+      const again = await s.write('a', { definition: fabric('a', 5_000), state: state() }, null);
+      expect(again.ok).toBe(false);
+      if (again.ok) return;
+      expect(again.current).toEqual(first.record);
+      expect(await s.get('a')).toEqual(first.record);
+    });
+
+    it('updates only at the expected version, and bumps the version on every write', async () => {
+      const a = await s.write('a', { definition: fabric('a'), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      const v1 = a.record.version;
+      const b = await s.write('a', { definition: fabric('a'), state: state({ status: 'syncing', fencingToken: 1 }) }, v1);
+      expect(b.ok).toBe(true);
+      if (!b.ok) return;
+      expect(b.record.version).toBeGreaterThan(v1);
+      expect(b.record.state.fencingToken).toBe(1);
+      const stale = await s.write('a', { definition: fabric('a'), state: state({ status: 'error', fencingToken: 1 }) }, v1);
+      expect(stale.ok).toBe(false);
+      if (stale.ok) return;
+      expect(stale.current).toEqual(b.record);
+      expect(await s.get('a')).toEqual(b.record);
+      const same = await s.write('a', { definition: fabric('a'), state: b.record.state as FabricState }, b.record.version);
+      expect(same.ok && same.record.version).toBeGreaterThan(b.record.version);
+    });
+
+    it('refuses an update of an absent record', async () => {
+      const r = await s.write('ghost', { definition: fabric('ghost'), state: state() }, 1);
+      expect(r).toEqual({ ok: false, current: undefined });
+      expect(await s.get('ghost')).toBeUndefined();
+    });
+
+    it('lets exactly one of many concurrent writers at the same version win', async () => {
+      const a = await s.write('a', { definition: fabric('a'), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => s.write('a', { definition: fabric('a'), state: state({ fencingToken: 1, lastError: `w${i}` }) }, a.record.version)),
+      );
+      const winners = results.filter((r) => r.ok);
+      expect(winners).toHaveLength(1);
+      const stored = await s.get('a');
+      expect(winners[0]!.ok && winners[0]!.record).toEqual(stored);
+      const creators = await Promise.all(Array.from({ length: 8 }, () => s.write('b', { definition: fabric('b'), state: state() }, null)));
+      expect(creators.filter((r) => r.ok)).toHaveLength(1);
+    });
+
+    it('deletes with and without an expected version', async () => {
+      expect(await s.delete('nope')).toBe(false);
+      expect(await s.delete('nope', 3)).toBe(false);
+      const a = await s.write('a', { definition: fabric('a'), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      expect(await s.delete('a', a.record.version + 1)).toBe(false);
+      expect(await s.get('a')).toEqual(a.record);
+      expect(await s.delete('a', a.record.version)).toBe(true);
+      expect(await s.get('a')).toBeUndefined();
+      expect(await s.delete('a')).toBe(false);
+      const b = await s.write('b', { definition: fabric('b'), state: state() }, null);
+      expect(b.ok).toBe(true);
+      expect(await s.delete('b')).toBe(true);
+      expect((await s.list()).records).toEqual([]);
+    });
+
+    it('never lets version or fencing token go backwards for an id, even after delete and re-create', async () => {
+      const a = await s.write('a', { definition: fabric('a'), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      const b = await s.write('a', { definition: fabric('a'), state: state({ fencingToken: 7 }) }, a.record.version);
+      if (!b.ok) throw new Error('update failed');
+      expect(await s.delete('a')).toBe(true);
+      const c = await s.write('a', { definition: fabric('a'), state: state() }, null);
+      expect(c.ok).toBe(true);
+      if (!c.ok) return;
+      expect(c.record.version).toBeGreaterThan(b.record.version);
+      expect(c.record.state.fencingToken).toBeGreaterThanOrEqual(7);
+      expect(await s.get('a')).toEqual(c.record);
+      // the old version does not match the re-created record
+      const stale = await s.write('a', { definition: fabric('a'), state: state({ fencingToken: 8 }) }, b.record.version);
+      expect(stale.ok).toBe(false);
+    });
+
+    it('lists every record, whatever characters the ids hold', async () => {
+      const ids = ['a', 'b:c', 'with space', 'ünï©ødé', 'glob*?[x]', 'x'.repeat(1024), ...Array.from({ length: 30 }, (_, i) => `f${i}`)];
+      for (const id of ids) {
+        const r = await s.write(id, { definition: fabric(id, 1_000 + ids.indexOf(id)), state: state({ lastSyncAt: ids.indexOf(id) }) }, null);
+        expect(r.ok).toBe(true);
+      }
+      const { records, corrupt } = await s.list();
+      expect(corrupt).toEqual([]);
+      expect(records.map((r) => r.definition.id).sort()).toEqual([...ids].sort());
+      for (const r of records) {
+        const i = ids.indexOf(r.definition.id);
+        expect(r.definition.syncInterval).toBe(1_000 + i);
+        expect(r.state.lastSyncAt).toBe(i);
+        expect(await s.get(r.definition.id)).toEqual(r);
+      }
+    });
+
+    it('keeps definitions with metadata and every state field', async () => {
+      const def = fabric('m', 90_000, { enabled: false, syncTimeout: 5_000, metadata: { site: 'par1', tags: ['a', 'b'], n: 3 } });
+      const st = state({ status: 'disabled', lastSyncAt: 1, lastAttemptAt: 2, lastError: 'boom', consecutiveFailures: 3, anchorAt: 4, lastSlotAt: 5, nextSyncAt: null, fencingToken: 9 });
+      const r = await s.write('m', { definition: def, state: st }, null);
+      expect(r.ok).toBe(true);
+      expect((await s.get('m'))!.definition).toEqual(def);
+      expect((await s.get('m'))!.state).toEqual(st);
+    });
+
+    it('hands out frozen snapshots that later writes and caller mutations do not change', async () => {
+      const st = state({ lastError: 'one' });
+      const a = await s.write('a', { definition: fabric('a'), state: st }, null);
+      if (!a.ok) throw new Error('create failed');
+      st.lastError = 'mutated by the caller';
+      const read = await s.get('a');
+      expect(read!.state.lastError).toBe('one');
+      expect(Object.isFrozen(read)).toBe(true);
+      expect(Object.isFrozen(read!.state)).toBe(true);
+      expect(Object.isFrozen(read!.definition)).toBe(true);
+      expect(Object.isFrozen(a.record.state)).toBe(true);
+      expect(() => {
+        (read!.state as FabricState).lastError = 'x';
+      }).toThrow(TypeError);
+      const b = await s.write('a', { definition: fabric('a'), state: state({ lastError: 'two' }) }, a.record.version);
+      expect(b.ok).toBe(true);
+      expect(read!.state.lastError).toBe('one');
+      expect(a.record.state.lastError).toBe('one');
+    });
+
+    it('reports unreadable records where the adapter can have them', async (ctx) => {
+      const kinds = fx.corruptKinds ?? [];
+      if (!fx.corrupt || kinds.length === 0) return ctx.skip();
+      for (const kind of kinds) {
+        const id = `bad-${kind}`;
+        const w = await s.write(id, { definition: fabric(id), state: state({ fencingToken: 4 }) }, null);
+        expect(w.ok).toBe(true);
+        await fx.corrupt(id, kind);
+      }
+      const good = await s.write('good', { definition: fabric('good'), state: state() }, null);
+      if (!good.ok) throw new Error('create failed');
+      const { records, corrupt } = await s.list();
+      expect(records).toEqual([good.record]);
+      expect(corrupt.map((c) => c.id).sort()).toEqual(kinds.map((k) => `bad-${k}`).sort());
+      for (const c of corrupt) expect(c.reason).toMatch(/\w/);
+      for (const kind of kinds) {
+        const id = `bad-${kind}`;
+        await expect(s.get(id)).rejects.toBeInstanceOf(CorruptStateError);
+        // an update cannot match an unreadable record; a create starts the fabric over
+        const upd = await s.write(id, { definition: fabric(id), state: state() }, 1);
+        expect(upd.ok).toBe(false);
+        const re = await s.write(id, { definition: fabric(id), state: state() }, null);
+        expect(re.ok).toBe(true);
+        if (!re.ok) continue;
+        expect(re.record.state.status).toBe('never_synced');
+        expect(await s.get(id)).toEqual(re.record);
+      }
+      expect((await s.list()).corrupt).toEqual([]);
+      // delete without a version removes an unreadable record too
+      await fx.corrupt('good', kinds[0]!);
+      expect(await s.delete('good')).toBe(true);
+      expect(await s.get('good')).toBeUndefined();
+      expect(await s.get('good')).toBeUndefined();
+    });
+  });
+}
