@@ -75,11 +75,19 @@ export interface OwnRedis {
   start(): Promise<void>;
 }
 
-export async function startOwnRedis(port?: number): Promise<OwnRedis> {
-  const p = port ?? (await freePort());
+/**
+ * Starts a redis-server on a spare port. With `persistDir`, it saves an RDB there when stopped
+ * (SIGTERM) and loads it on `start()`, like a Redis restart that keeps its data; without, a
+ * stop loses everything (SIGKILL).
+ */
+export async function startOwnRedis(options: { port?: number; persistDir?: string } = {}): Promise<OwnRedis> {
+  const p = options.port ?? (await freePort());
+  const persist = options.persistDir;
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    const args = ['--port', String(p), '--bind', '127.0.0.1', '--appendonly', 'no', '--loglevel', 'warning'];
+    args.push(...(persist ? ['--save', '3600 1', '--dir', persist, '--dbfilename', `dump-${p}.rdb`] : ['--save', '']));
+    child = spawn('redis-server', args, { stdio: 'ignore' });
     const probe = new Redis(p, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
     probe.on('error', () => undefined);
     for (let i = 0; i < 100; i++) {
@@ -101,7 +109,7 @@ export async function startOwnRedis(port?: number): Promise<OwnRedis> {
     if (!c || c.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
-      c.kill('SIGKILL');
+      c.kill(persist ? 'SIGTERM' : 'SIGKILL');
     });
   };
   await start();
