@@ -24,6 +24,11 @@ export interface FakeClock extends Clock {
   tick(ms: number): number;
   /** Fires the next due timer (advancing time to it), letting promises settle. */
   nextAsync(): Promise<number>;
+  /**
+   * Moves time forward by `ms` as a blocked event loop would: timers due in between fire once,
+   * late, at the end (promises settle only afterwards; `await tickAsync(0)` to let them).
+   */
+  jump(ms: number): number;
   /** Steps the wall clock to `ms` without time passing: monotonic time and timer delays are kept. */
   setSystemTime(ms: number): void;
   /** Lets pending promise callbacks run without advancing time. */
@@ -59,6 +64,7 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
     tickAsync: (ms: number) => inner.tickAsync(ms),
     tick: (ms: number) => inner.tick(ms),
     nextAsync: () => inner.nextAsync(),
+    jump: (ms: number) => inner.jump(ms),
     setSystemTime: (ms: number) => inner.setSystemTime(ms),
     flush: async () => {
       for (let i = 0; i < 20; i++) await Promise.resolve();

@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { durationOption, normalizeFabric, type Fabric, type FabricDefinition } from './definition.js';
 import {
+  CorruptStateError,
   FabricDisabledError,
   InvalidOptionError,
   SchedulerNotRunningError,
@@ -182,6 +183,10 @@ interface Run {
   abortReason?: SyncAbortedError['reason'];
   settle?: (outcome: Outcome) => void;
   done?: Promise<void>;
+  /** Set when the run was not made: the fabric just waits for its next slot. */
+  skipped?: boolean;
+  /** Set when a failed run's retry is due (written with the outcome). */
+  retryAt?: number | null;
 }
 
 type Outcome =
@@ -639,10 +644,16 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     run.done = this.#execute(run, outcome, (o) => settle(o)).catch((error: unknown) => {
       this.#reportError('run', toError(error), run.rt.fabric.id);
     }).finally(() => {
+      // The lease is released by now, so an immediate catch-up run can take it.
       this.#inFlight.delete(run);
-      if (run.rt.run === run) run.rt.run = undefined;
+      const rt = run.rt;
+      if (rt.run === run) rt.run = undefined;
       if (this.#state === 'running') {
-        if (!run.rt.run && !run.rt.timer && !run.rt.removed && run.rt.fabric.enabled) this.#armAfterRun(run, this.#clock.now(), null);
+        if (!rt.run && !rt.timer && !rt.removed && rt.fabric.enabled) {
+          const now = this.#clock.now();
+          if (run.skipped) this.#armTimer(rt, 'slot', slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, rt.fabric.syncInterval, Math.max(now, run.scheduledAt + 1)), 1);
+          else this.#armAfterRun(run, now, run.retryAt ?? null);
+        }
         this.#pump();
       }
     });
@@ -813,10 +824,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       result = { status: 'failed', ...failed };
       this.#emit('sync:failed', failed);
     }
-    if (this.#state === 'running' && !rt.removed && rt.fabric.enabled && rt.run === run) {
-      rt.run = undefined;
-      this.#armAfterRun(run, finishedAt, written && retryAt !== null ? retryAt : null);
-    }
+    run.retryAt = written && retryAt !== null ? retryAt : null;
     this.#finishWaiters(run, result);
   }
 
@@ -876,14 +884,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const result = this.#skipped(run, reason);
     const { status: _s, ...event } = result;
     this.#emit('sync:skipped', event as Extract<SyncResult, { status: 'skipped' }>);
-    if (this.#state === 'running' && run.rt.run === run && !run.rt.removed) {
-      run.rt.run = undefined;
-      // A slot someone else served (or could not be claimed) is done here: wait for the next one.
-      const now = this.#clock.now();
-      const interval = run.rt.fabric.syncInterval;
-      const anchor = run.rt.record?.state.anchorAt ?? run.scheduledAt;
-      if (run.rt.fabric.enabled) this.#armTimer(run.rt, 'slot', slotAtOrAfter(anchor, interval, Math.max(now, run.scheduledAt + 1)), 1);
-    }
+    // A slot someone else served (or that could not be claimed) is done here: the fabric waits
+    // for its next slot (armed once the run's lease is released).
+    run.skipped = true;
     this.#finishWaiters(run, result);
   }
 
@@ -902,24 +905,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   // ---------------------------------------------------------------- helpers
 
   #onClockJump(skew: number, now: number): void {
-    // The wheel moved every due time by `skew`; move the grids the same way so runs keep their
-    // spacing in elapsed time. Stored anchors follow on the next write of each fabric.
+    // The wheel moved every due time by `skew`; move the grids the same way (in storage, by
+    // compare-and-set) so runs keep their spacing in elapsed time. Fabrics another replica is
+    // responsible for are left to it.
     for (const rt of this.#fabrics.values()) {
       if (rt.timer) rt.timerSlot += skew;
       if (rt.run) rt.run.scheduledAt += skew;
       if (rt.catchUpUntil !== null) rt.catchUpUntil += skew;
-      const rec = rt.record;
-      if (rec) {
-        const s = rec.state;
-        rt.record = {
-          ...rec,
-          state: {
-            ...s,
-            anchorAt: s.anchorAt === null ? null : s.anchorAt + skew,
-            lastSlotAt: s.lastSlotAt === null ? null : s.lastSlotAt + skew,
-            nextSyncAt: s.nextSyncAt === null ? null : s.nextSyncAt + skew,
-          },
-        };
+      if (rt.record && (!this.#singleFlight.shouldRun || this.#singleFlight.shouldRun(rt.fabric.id))) {
         this.#shiftStored(rt.fabric.id, skew).catch((error: unknown) => this.#reportError('storage', toError(error), rt.fabric.id));
       }
     }
@@ -947,7 +940,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   ): Promise<FabricRecord | undefined> {
     let current: FabricRecord | undefined = this.#fabrics.get(id)?.record;
     let fresh = current === undefined;
-    if (fresh) current = await this.#storage.get(id);
+    if (fresh) current = await this.#storage.get(id).catch(startOver);
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       const next = mutate(current);
       if (!next) {
@@ -963,7 +956,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         fresh = true;
         continue;
       }
-      current = await this.#storage.get(id);
+      current = await this.#storage.get(id).catch(startOver);
       fresh = true;
     }
     return undefined;
@@ -1022,6 +1015,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       }
     }
   }
+}
+
+/** Inside read-modify-write an unreadable record reads as absent, so a create replaces it (the fabric starts over). */
+function startOver(error: unknown): undefined {
+  if (error instanceof CorruptStateError) return undefined;
+  throw error;
 }
 
 /** Creates a {@link Scheduler}. Options are validated at once (`InvalidOptionError`). */

@@ -228,6 +228,7 @@ export class TimingWheel<T> {
   #armWall = 0;
   #armMono = 0;
   #stopped = false;
+  #flushQueued = false;
 
   constructor(options: TimingWheelOptions<T>) {
     this.#clock = options.clock;
@@ -254,7 +255,7 @@ export class TimingWheel<T> {
   schedule(item: T, dueAt: number): WheelEntry<T> {
     const node: Node<T> = { item, dueAt, bucket: null, prev: null, next: null, ready: false };
     this.#size++;
-    this.#place(node);
+    this.#place(node, this.#clock.now());
     this.#arm();
     return node;
   }
@@ -302,8 +303,8 @@ export class TimingWheel<T> {
     this.#size = 0;
   }
 
-  #place(node: Node<T>): void {
-    const changed = this.#root.add(node);
+  #place(node: Node<T>, now: number): void {
+    const changed = node.dueAt <= now ? null : this.#root.add(node);
     if (changed === null) {
       node.ready = true;
       this.#ready.push(node);
@@ -314,7 +315,18 @@ export class TimingWheel<T> {
 
   #arm(): void {
     if (this.#stopped) return;
-    const next = this.#ready.length > 0 ? Number.NEGATIVE_INFINITY : this.#heap.peek()?.expiration;
+    if (this.#ready.length > 0) {
+      // Already due: serve in a microtask rather than a timer (Node clamps 0 ms to 1 ms).
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(() => {
+          this.#flushQueued = false;
+          if (!this.#stopped && this.#ready.length > 0) this.#wake(false);
+        });
+      }
+      return;
+    }
+    const next = this.#heap.peek()?.expiration;
     if (next === undefined) return this.#disarm();
     if (this.#timer !== undefined && next >= this.#armedFor) return;
     this.#disarm();
@@ -332,12 +344,14 @@ export class TimingWheel<T> {
     this.#armedFor = Number.POSITIVE_INFINITY;
   }
 
-  #wake(): void {
-    this.#timer = undefined;
-    this.#armedFor = Number.POSITIVE_INFINITY;
+  #wake(fromTimer = true): void {
+    if (fromTimer) {
+      this.#timer = undefined;
+      this.#armedFor = Number.POSITIVE_INFINITY;
+    }
     if (this.#stopped) return;
     let now = this.#clock.now();
-    if (this.#clock.monotonic) {
+    if (fromTimer && this.#clock.monotonic) {
       const expected = this.#armWall + (this.#clock.monotonic() - this.#armMono);
       const skew = now - expected;
       if (Math.abs(skew) >= this.#jumpThreshold) {
@@ -377,7 +391,7 @@ export class TimingWheel<T> {
     for (const node of nodes) {
       node.ready = false;
       node.dueAt += skew;
-      this.#place(node);
+      this.#place(node, now);
     }
   }
 }
