@@ -529,10 +529,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     rt.timer = undefined;
   }
 
-  #armTimer(rt: Runtime, kind: 'slot' | 'retry', at: number, attempt: number): void {
+  /** Arms the fabric's one timer at `at`, to serve grid slot `slot` (a retry serves its failed slot). */
+  #armTimer(rt: Runtime, kind: 'slot' | 'retry', at: number, attempt: number, slot = at): void {
     this.#cancelTimer(rt);
     rt.timerKind = kind;
-    rt.timerSlot = at;
+    rt.timerSlot = slot;
     rt.timerAttempt = attempt;
     rt.timer = this.#wheel.schedule(rt, at);
   }
@@ -783,6 +784,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const retryAt = outcome.kind === 'fail' && outcome.reason !== 'aborted' && outcome.reason !== 'lock-lost' ? this.#retryAt(rt, run, finishedAt) : null;
     const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');
     let to: SyncStatus | undefined;
+    let storedFrom: SyncStatus = 'syncing';
     let written: FabricRecord | undefined;
     try {
       written = await this.#update(id, (current) => {
@@ -806,6 +808,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           state.nextSyncAt = retryAt ?? slotAtOrAfter(s.anchorAt ?? started.scheduledAt, interval, Math.max(finishedAt, (s.lastSlotAt ?? started.scheduledAt) + 1));
         }
         if (s.status !== state.status) this.#checkTransition(id, s.status, state.status);
+        storedFrom = s.status;
         to = state.status;
         return { definition: current.definition, state };
       });
@@ -813,7 +816,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.#reportError('storage', toError(error), id);
     }
     if (written) rt.record = written;
-    if (to !== undefined && to !== 'syncing') this.#emitStatus(id, 'syncing', to, finishedAt);
+    if (written && to !== undefined) this.#emitStatus(id, storedFrom, to, finishedAt);
     const base = { ...started, finishedAt, durationMs };
     let result: SyncResult;
     if (outcome.kind === 'ok') {
@@ -850,7 +853,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Re-arms a fabric after a run: retry, catch-up, or the next free slot (counting those covered as missed). */
   #armAfterRun(run: Run, now: number, retryAt: number | null): void {
     const rt = run.rt;
-    if (retryAt !== null) return this.#armTimer(rt, 'retry', retryAt, run.attempt + 1);
+    if (retryAt !== null) return this.#armTimer(rt, 'retry', retryAt, run.attempt + 1, run.scheduledAt);
     const s = rt.record?.state;
     const interval = rt.fabric.syncInterval;
     const lastSlot = s?.lastSlotAt ?? null;
