@@ -1,0 +1,165 @@
+/**
+ * Several replicas as real child processes on the real Redis: crash of one replica half-way,
+ * and a full restart. Real time by nature; tolerances are wide.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
+import { linesOf, runsOf, spawnReplica, type Replica, type RunRecord } from '../helpers/redis-replicas.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const real = realClient();
+const children: Replica[] = [];
+const prefixes: string[] = [];
+afterEach(async () => {
+  for (const c of children.splice(0)) {
+    c.kill('SIGKILL');
+    await c.exited;
+  }
+  for (const p of prefixes.splice(0)) await cleanupPrefix(real, p);
+});
+afterAll(async () => {
+  await real.quit();
+});
+
+function start(prefix: string, names: string[], extra: Partial<Parameters<typeof spawnReplica>[0]> = {}): Replica[] {
+  const reps = names.map((replica) => spawnReplica({ prefix, replica, ...extra }));
+  children.push(...reps);
+  return reps;
+}
+
+async function stopAll(reps: Replica[]): Promise<void> {
+  for (const r of reps) r.kill('SIGTERM');
+  await Promise.all(reps.map((r) => r.exited));
+}
+
+/** The invariants that must hold for any set of runs. */
+function checkInvariants(runs: RunRecord[], killedAt: Map<string, number>): void {
+  const bySlot = new Map<string, RunRecord[]>();
+  for (const r of runs) {
+    const k = `${r.fabricId}@${r.scheduledAt}`;
+    bySlot.set(k, [...(bySlot.get(k) ?? []), r]);
+  }
+  const dupes = [...bySlot.entries()].filter(([, rs]) => rs.length > 1);
+  expect(dupes, 'no (fabric, slot) runs twice').toEqual([]);
+  const byFabric = new Map<string, RunRecord[]>();
+  for (const r of runs) byFabric.set(r.fabricId, [...(byFabric.get(r.fabricId) ?? []), r]);
+  for (const [fabricId, rs] of byFabric) {
+    rs.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < rs.length; i++) {
+      const prev = rs[i - 1]!;
+      const prevEnd = prev.end ?? killedAt.get(prev.replica) ?? Number.POSITIVE_INFINITY;
+      expect(rs[i]!.start, `${fabricId}: run ${i} starts after run ${i - 1} ended (no overlap)`).toBeGreaterThanOrEqual(prevEnd);
+      expect(rs[i]!.token, `${fabricId}: fencing tokens strictly increase in start order`).toBeGreaterThan(prev.token);
+    }
+  }
+}
+
+function pct(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+describe('three replicas, 20 fabrics at 1 s, one SIGKILLed half-way (real Redis)', () => {
+  it('runs each slot at most once, never overlaps a fabric, keeps tokens increasing, and the survivors take over', { timeout: 60_000 }, async () => {
+    const prefix = randomPrefix('mp');
+    prefixes.push(prefix);
+    const reps = start(prefix, ['r1', 'r2', 'r3']);
+    await Promise.all(reps.map((r) => r.ready));
+    const t0 = Date.now();
+    await sleep(6_000);
+    const killedAt = Date.now();
+    reps[1]!.kill('SIGKILL');
+    await reps[1]!.exited;
+    await sleep(7_000);
+    const endAt = Date.now();
+    await stopAll([reps[0]!, reps[2]!]);
+
+    const runs = runsOf(reps).filter((r) => r.start <= endAt);
+    checkInvariants(runs, new Map([['r2', killedAt]]));
+    const fabrics = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
+    // every fabric keeps running after the kill: a run in the last 3 s for all 20
+    const lastWindow = runs.filter((r) => r.start >= endAt - 3_000);
+    expect(new Set(lastWindow.map((r) => r.fabricId))).toEqual(new Set(fabrics));
+    // only the survivors run after the kill
+    expect(runs.filter((r) => r.start > killedAt && r.replica === 'r2')).toEqual([]);
+    // partitioning: before the kill every replica had its share
+    const before = runs.filter((r) => r.start > t0 + 1_000 && r.start < killedAt);
+    const perReplica = Object.fromEntries(['r1', 'r2', 'r3'].map((n) => [n, before.filter((r) => r.replica === n).length]));
+    for (const n of ['r1', 'r2', 'r3']) expect(perReplica[n]).toBeGreaterThan(10);
+    // the killed replica's fabrics: gap between their last run before and first after the kill
+    const r2Fabrics = new Set(before.filter((r) => r.replica === 'r2').map((r) => r.fabricId));
+    const gaps = [...r2Fabrics].map((f) => {
+      const last = runs.filter((r) => r.fabricId === f && r.start <= killedAt).at(-1)!;
+      const next = runs.find((r) => r.fabricId === f && r.start > killedAt)!;
+      return next.start - last.start;
+    });
+    const steady = before.map((r) => r.start - r.scheduledAt);
+    const errors = linesOf(reps, 'error');
+    console.log(
+      [
+        `runs: ${runs.length} (before kill, after warm-up: ${JSON.stringify(perReplica)}); after kill: ` +
+          JSON.stringify(Object.fromEntries(['r1', 'r3'].map((n) => [n, runs.filter((r) => r.start > killedAt && r.replica === n).length]))),
+        `lateness before kill: p50 ${pct(steady, 50)} ms, p95 ${pct(steady, 95)} ms, max ${Math.max(...steady)} ms`,
+        `takeover of r2's ${r2Fabrics.size} fabrics: gap between runs ${Math.min(...gaps)}..${Math.max(...gaps)} ms (membershipTtl 2000, lockTtl 3000)`,
+        `error events: ${errors.length}; missed events: ${linesOf(reps, 'missed').length}; failed: ${linesOf(reps, 'failed').length}`,
+      ].join('\n'),
+    );
+    expect(Math.max(...gaps)).toBeLessThan(6_000);
+  });
+});
+
+describe('full restart: stop every replica, start new ones on the same prefix (real Redis)', () => {
+  it('resumes every fabric on its grid and applies missedRunPolicy once to the downtime', { timeout: 60_000 }, async () => {
+    const prefix = randomPrefix('restart');
+    prefixes.push(prefix);
+    const first = start(prefix, ['a1', 'a2', 'a3']);
+    await Promise.all(first.map((r) => r.ready));
+    await sleep(3_500);
+    await stopAll(first);
+    const downAt = Date.now();
+    const before = runsOf(first);
+    await sleep(3_500);
+    const upAt = Date.now();
+    const second = start(prefix, ['b1', 'b2', 'b3'], { upsert: false });
+    await Promise.all(second.map((r) => r.ready));
+    await sleep(4_000);
+    await stopAll(second);
+    const after = runsOf(second);
+    checkInvariants([...before, ...after], new Map());
+
+    const fabrics = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
+    const missed = linesOf(second, 'missed');
+    let exactlyOnce = 0;
+    for (const f of fabrics) {
+      const b = before.filter((r) => r.fabricId === f);
+      const a = after.filter((r) => r.fabricId === f);
+      expect(b.length, `${f} ran before the restart`).toBeGreaterThanOrEqual(3);
+      expect(a.length, `${f} ran after the restart`).toBeGreaterThanOrEqual(3);
+      // same grid: every slot is anchor + k * 1000
+      const phase = ((b[0]!.scheduledAt % 1_000) + 1_000) % 1_000;
+      for (const r of [...b, ...a]) expect(((r.scheduledAt % 1_000) + 1_000) % 1_000).toBe(phase);
+      // 'once': one catch-up for the downtime (the latest missed slot), the rest reported missed.
+      // While membership settles (replicas start ~100s of ms apart) a second replica may wake on
+      // its stale timer and label its first slot 'catch-up' too, and report overlapping missed
+      // ranges: allowed, as long as no slot runs twice (checked above).
+      expect(a[0]!.trigger).toBe('catch-up');
+      expect(a[0]!.scheduledAt).toBeGreaterThan(downAt);
+      expect(a[0]!.scheduledAt).toBeLessThanOrEqual(a[0]!.start);
+      expect(a.filter((r) => r.trigger === 'catch-up').length).toBeLessThanOrEqual(2);
+      expect(a.filter((r) => r.start > a[0]!.start + 2_000).every((r) => r.trigger === 'schedule')).toBe(true);
+      const m = missed.filter((x) => x['fabricId'] === f);
+      expect(m.length).toBeGreaterThanOrEqual(1);
+      expect(m.every((x) => x['reason'] === 'downtime')).toBe(true);
+      // every slot of the downtime is accounted for: run or reported missed
+      const lastBefore = b.at(-1)!.scheduledAt;
+      for (let slot = lastBefore + 1_000; slot < a[0]!.scheduledAt; slot += 1_000) {
+        const covered = a.some((r) => r.scheduledAt === slot) || m.some((x) => (x['firstSlotAt'] as number) <= slot && slot <= (x['lastSlotAt'] as number));
+        expect(covered, `${f}: slot ${slot} run or reported missed`).toBe(true);
+      }
+      if (m.length === 1) exactlyOnce++;
+      expect(a[0]!.token).toBeGreaterThan(b.at(-1)!.token);
+    }
+    const catchUpDelay = fabrics.map((f) => after.find((r) => r.fabricId === f)!.start - upAt);
+    console.log(`restart: ${before.length} runs before, ${after.length} after; downtime ${upAt - downAt} ms; first run after restart ${Math.min(...catchUpDelay)}..${Math.max(...catchUpDelay)} ms after the replicas were spawned; missed counts ${[...new Set(missed.map((m) => m['count']))].join(',')}; ${exactlyOnce}/20 fabrics with exactly one missed report and ${fabrics.filter((f) => after.filter((r) => r.fabricId === f && r.trigger === 'catch-up').length === 1).length}/20 with exactly one catch-up run`);
+  });
+});
