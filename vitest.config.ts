@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Multi-process and real-Redis suites spawn children; keep the 2-core machine from thrashing.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/reporters/summary-line.ts'],
   },
 });
