@@ -545,7 +545,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const interval = rt.fabric.syncInterval;
     let due: number;
     if (!s || s.anchorAt === null) due = now;
-    else if (s.lastSlotAt === null) due = s.nextSyncAt ?? s.anchorAt;
+    else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
     else due = slotAtOrAfter(s.anchorAt, interval, s.lastSlotAt + 1);
     this.#armTimer(rt, 'slot', due, 1);
   }
@@ -702,7 +702,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
               status: 'syncing',
               lastAttemptAt: startedAt,
               lastSlotAt: isSlot ? run.scheduledAt : s.lastSlotAt,
-              anchorAt: s.anchorAt ?? run.scheduledAt,
+              // The first slot served anchors the grid (a fabric defined long before start() syncs at start).
+              anchorAt: isSlot && s.lastSlotAt === null ? run.scheduledAt : (s.anchorAt ?? run.scheduledAt),
               nextSyncAt: null,
               fencingToken: s.fencingToken + 1,
             },

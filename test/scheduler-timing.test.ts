@@ -240,3 +240,18 @@ describe('persistence and missed runs after downtime', () => {
     await b.stop();
   });
 });
+
+describe('first run', () => {
+  it('a fabric defined long before start() syncs at start, and its grid is anchored there (nothing counted missed)', async () => {
+    const h = makeHarness({ behaviour: () => undefined });
+    await h.scheduler.upsertFabric({ id: 'early', syncInterval: MIN });
+    await h.clock.tickAsync(7 * MIN + 1234); // the host defined it, but the scheduler starts later
+    await h.scheduler.start();
+    await h.clock.tickAsync(3 * MIN);
+    const startAt = T0 + 7 * MIN + 1234;
+    expect(h.runs.map((r) => r.start)).toEqual([startAt, startAt + MIN, startAt + 2 * MIN, startAt + 3 * MIN]);
+    expect(h.runs[0]!.trigger).toBe('schedule');
+    expect(h.eventsOf('sync:missed')).toEqual([]);
+    await h.stop();
+  });
+});
