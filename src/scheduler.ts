@@ -681,7 +681,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       let already = false;
       let claimed: FabricRecord | undefined;
       try {
-        claimed = await this.#update(id, (current) => {
+        claimed = await this.#update(id, (stored) => {
+          // The record is gone while this scheduler still has the fabric (the storage lost its
+          // data, e.g. Redis restarted empty): re-register it from what this scheduler knows.
+          const current = stored ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? { ...rt.record.state } : initialState() });
           if (!current) return null;
           const s = current.state;
           if (s.status === 'disabled') return null;

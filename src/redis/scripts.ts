@@ -86,6 +86,13 @@ elseif mode == 'replace' then
 else
   return redis.error_reply('syncwheel: unknown write mode ' .. tostring(mode))
 end
+if token > 0 and redis.call('HEXISTS', fence, 'token') == 0 then
+  -- First token of this id in this Redis (or its fence counter was lost: Redis restarted empty,
+  -- key evicted): start at Redis time in ms x 1000, above any token handed out before the loss.
+  local now = redis.call('TIME')
+  local seed = (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)) * 1000
+  if seed > token then token = seed end
+end
 local version = string.format('%d', base + 1)
 local tok = string.format('%d', token)
 redis.call('HSET', rec, 'v', version, 't', tok, 'd', doc)
