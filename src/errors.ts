@@ -114,20 +114,31 @@ export class CorruptStateError extends StorageError {
 
 /** Turns whatever an executor threw into a message string. */
 export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  if (typeof error === 'string') return error;
+  // Never throws: a hostile thrown value (throwing toString, a Proxy) must not break the run's bookkeeping.
   try {
-    const json = JSON.stringify(error);
-    if (json !== undefined) return truncate(json, 2000);
+    if (error instanceof Error) return error.message || error.name;
+    if (typeof error === 'string') return error;
+    try {
+      const json = JSON.stringify(error);
+      if (json !== undefined) return truncate(json, 2000);
+    } catch {
+      // fall through
+    }
+    return String(error);
   } catch {
-    // fall through
+    return 'a thrown value that cannot be read';
   }
-  return String(error);
 }
 
-/** Converts a thrown value into an Error, keeping the original as `cause`. */
+/** Converts a thrown value into an Error, keeping the original as `cause`. Never throws. */
 export function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(errorMessage(error), { cause: error });
+  let isError = false;
+  try {
+    isError = error instanceof Error;
+  } catch {
+    // a Proxy whose getPrototypeOf throws
+  }
+  return isError ? (error as Error) : new Error(errorMessage(error), { cause: error });
 }
 
 function truncate(s: string, max = 200): string {
