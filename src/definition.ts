@@ -27,7 +27,19 @@ export interface FabricDefinition {
    * @default undefined
    */
   metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * Name of the queue the fabric's runs wait in (see the scheduler's `queues` option): each queue
+   * has its own concurrency bound and priority, so slow work in one never starves another.
+   * @default 'default'
+   */
+  queue?: string;
 }
+
+/** The queue a fabric belongs to when its definition names none. */
+export const DEFAULT_QUEUE = 'default';
+
+/** Longest queue name accepted. */
+export const MAX_QUEUE_NAME_LENGTH = 100;
 
 /** A validated definition: durations in milliseconds, defaults filled in. */
 export interface Fabric {
@@ -37,6 +49,8 @@ export interface Fabric {
   /** Milliseconds; 0 = no timeout. */
   readonly syncTimeout: number;
   readonly metadata?: Readonly<Record<string, unknown>> | undefined;
+  /** Queue name ({@link DEFAULT_QUEUE} unless the definition names one). */
+  readonly queue: string;
 }
 
 /**
@@ -52,7 +66,7 @@ export function parseDuration(value: unknown): number {
   return Number.NaN;
 }
 
-const ALLOWED_KEYS = new Set(['id', 'syncInterval', 'enabled', 'syncTimeout', 'metadata']);
+const ALLOWED_KEYS = new Set(['id', 'syncInterval', 'enabled', 'syncTimeout', 'metadata', 'queue']);
 
 /**
  * Validates a definition and fills in defaults. Throws {@link InvalidFabricError} saying what was
@@ -87,9 +101,16 @@ export function normalizeFabric(input: unknown, defaults: { syncTimeout: number 
   if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
     throw new InvalidFabricError('metadata', 'a plain object', metadata, id);
   }
-  const fabric: Fabric = { id, syncInterval, enabled, syncTimeout, metadata: metadata as Fabric['metadata'] };
+  const queue = def['queue'] ?? DEFAULT_QUEUE;
+  if (!isQueueName(queue)) throw new InvalidFabricError('queue', `a non-empty string of at most ${MAX_QUEUE_NAME_LENGTH} characters`, queue, id);
+  const fabric: Fabric = { id, syncInterval, enabled, syncTimeout, metadata: metadata as Fabric['metadata'], queue };
   if (metadata === undefined) delete (fabric as { metadata?: unknown }).metadata;
   return Object.freeze(fabric);
+}
+
+/** True for a valid queue name: a non-empty string of at most {@link MAX_QUEUE_NAME_LENGTH} characters. */
+export function isQueueName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_QUEUE_NAME_LENGTH;
 }
 
 export function isPositiveMs(ms: unknown): ms is number {

@@ -24,6 +24,12 @@ export class DueQueue<T extends object> {
     return top.item;
   }
 
+  /** The item `pop()` would return, with its order key, without removing it. */
+  peek(): { item: T; due: number; seq: number } | undefined {
+    const top = this.#heap[0];
+    return top ? { item: top.item, due: top.due, seq: top.seq } : undefined;
+  }
+
   /** Removes `item`; false when it was not queued. */
   remove(item: T): boolean {
     const i = this.#index.get(item);

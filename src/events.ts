@@ -17,7 +17,9 @@ export type SkipReason =
   /** The lock service or storage could not be reached; the run is never made without its claim. */
   | 'unavailable'
   /** The scheduler stopped, or the fabric was removed or disabled, before the run began. */
-  | 'cancelled';
+  | 'cancelled'
+  /** The fabric, its queue or the whole scheduler was paused while the run waited for a lane. */
+  | 'paused';
 
 /** Why grid slots went unserved. */
 export type MissedReason =
@@ -26,7 +28,11 @@ export type MissedReason =
   /** The scheduler was not running when they came due. */
   | 'downtime'
   /** The process woke late (event-loop stall, long backlog) and the policy dropped them. */
-  | 'late';
+  | 'late'
+  /** They came due while the fabric, its queue or the scheduler was paused (counted on resume). */
+  | 'paused'
+  /** `clearBacklog()` dropped the run that was waiting to serve them. */
+  | 'cleared';
 
 export interface StatusChangedEvent {
   fabricId: string;
@@ -97,6 +103,47 @@ export interface ErrorEvent {
   fabricId?: string;
 }
 
+/** What a pause or resume applies to. */
+export type PauseScope = 'scheduler' | 'queue' | 'fabric';
+
+export interface PauseChangedEvent {
+  scope: PauseScope;
+  /** The queue name or fabric id (absent for the whole scheduler). */
+  target?: string;
+  /** `true` when the change came from another replica (or the CLI) through the storage. */
+  remote: boolean;
+  at: number;
+}
+
+export interface BacklogClearedEvent {
+  /** The queue cleared, or undefined for every queue. */
+  queue?: string;
+  /** Runs dropped. */
+  count: number;
+  at: number;
+}
+
+/** A problem found in stored state by `validate()` (and fixed by `repair()` when it can be). */
+export type StateIssueKind =
+  /** Stored `syncing` with no live claim: whoever ran it is gone. */
+  | 'stale-syncing'
+  /** `nextSyncAt` is not a slot of the fabric's grid (`anchorAt + k * syncInterval`) nor a retry. */
+  | 'off-grid'
+  /** A record for a fabric no host defines (see `validate({ definedIds })`). */
+  | 'undefined-fabric'
+  /** The fabric names a queue this scheduler does not configure (it runs in `'default'`). */
+  | 'unknown-queue'
+  /** The record cannot be read. */
+  | 'unreadable';
+
+export interface StateRepairedEvent {
+  fabricId: string;
+  issue: StateIssueKind;
+  /** What was done, in words. */
+  action: string;
+  at: number;
+}
+
 /** The scheduler's events, as an eventemitter3 object map. */
 export interface SchedulerEvents {
   'status:changed': (event: StatusChangedEvent) => void;
@@ -109,6 +156,12 @@ export interface SchedulerEvents {
   'fabric:updated': (event: FabricChangedEvent) => void;
   'fabric:removed': (event: FabricChangedEvent) => void;
   'clock:jump': (event: ClockJumpEvent) => void;
+  /** A fabric, a queue or the whole scheduler was paused (here, or seen in the storage). */
+  paused: (event: PauseChangedEvent) => void;
+  resumed: (event: PauseChangedEvent) => void;
+  'backlog:cleared': (event: BacklogClearedEvent) => void;
+  /** Stored state was repaired (by `repair()` or the automatic stale-`syncing` check). */
+  'state:repaired': (event: StateRepairedEvent) => void;
   error: (event: ErrorEvent) => void;
 }
 

@@ -7,19 +7,29 @@ export type {
   Executor,
   FabricStatus,
   MissedRunPolicy,
+  PauseTarget,
+  QueueOptions,
   RetryOptions,
   SchedulerOptions,
+  StateIssue,
+  StateReport,
   StopOptions,
   SyncContext,
+  ValidateOptions,
 } from './scheduler.js';
 export type {
+  BacklogClearedEvent,
   ClockJumpEvent,
   ErrorEvent,
   FabricChangedEvent,
   FailureReason,
   MissedReason,
+  PauseChangedEvent,
+  PauseScope,
   SchedulerEvents,
   SkipReason,
+  StateIssueKind,
+  StateRepairedEvent,
   StatusChangedEvent,
   SyncFailedEvent,
   SyncMissedEvent,
@@ -29,7 +39,7 @@ export type {
   SyncSucceededEvent,
   SyncTrigger,
 } from './events.js';
-export { MAX_FABRIC_ID_LENGTH, normalizeFabric, parseDuration } from './definition.js';
+export { DEFAULT_QUEUE, MAX_FABRIC_ID_LENGTH, MAX_QUEUE_NAME_LENGTH, normalizeFabric, parseDuration } from './definition.js';
 export type { Fabric, FabricDefinition } from './definition.js';
 export {
   CorruptStateError,
@@ -55,3 +65,7 @@ export { initialState } from './storage/types.js';
 export type { CorruptRecord, FabricRecord, FabricState, FabricWrite, Storage, WriteResult } from './storage/types.js';
 export { InProcessSingleFlight } from './single-flight.js';
 export type { AcquireOptions, Lease, SingleFlight } from './single-flight.js';
+export { HISTOGRAM_BOUNDS_MS, METRIC_NAMES } from './metrics.js';
+export type { HistogramSnapshot, MetricsSnapshot, QueueMetrics, RunCounts } from './metrics.js';
+export { CONTROL_RECORD_ID, loadControl, updateControl } from './ops/control.js';
+export type { ControlData } from './ops/control.js';

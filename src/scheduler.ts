@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { durationOption, normalizeFabric, type Fabric, type FabricDefinition } from './definition.js';
+import { DEFAULT_QUEUE, durationOption, isQueueName, normalizeFabric, type Fabric, type FabricDefinition } from './definition.js';
 import {
   CorruptStateError,
   FabricDisabledError,
@@ -16,13 +16,23 @@ import {
 import type {
   FailureReason,
   MissedReason,
+  PauseChangedEvent,
+  PauseScope,
   SchedulerEvents,
   SkipReason,
+  StateIssueKind,
+  SyncFailedEvent,
+  SyncMissedEvent,
   SyncResult,
+  SyncSkippedEvent,
   SyncStartedEvent,
   SyncTrigger,
 } from './events.js';
+import { CONTROL_RECORD_ID, emptyControl, loadControl, updateControl, type ControlData } from './ops/control.js';
 import { InProcessSingleFlight, type Lease, type SingleFlight } from './single-flight.js';
+import { InvalidFabricError } from './errors.js';
+import { OtelInstruments, RunStats, sumCounts, type MetricsSnapshot, type QueueMetrics } from './metrics.js';
+import type { MeterProvider } from '@opentelemetry/api';
 import { assertTransition, effectiveStatus, restingStatus, type SyncStatus } from './status.js';
 import { MemoryStorage } from './storage/memory.js';
 import { initialState, type FabricRecord, type FabricState, type Storage } from './storage/types.js';
@@ -140,6 +150,75 @@ export interface SchedulerOptions {
    * @default 1_000
    */
   clockJumpThreshold?: number;
+  /**
+   * Named queues. A fabric's runs wait in the queue its definition names (`queue`), each queue
+   * bounded by its own `concurrency` (inside the scheduler-wide `maxConcurrentSyncs`); when lanes
+   * are scarce the queue with the higher `priority` goes first, and within a priority the oldest
+   * due run. A `'default'` queue always exists (unbounded unless configured here). Fabrics naming
+   * another queue are refused with `InvalidFabricError`.
+   * @default { default: { concurrency: Infinity, priority: 0 } }
+   * @example { git: { concurrency: 1 }, fabric: { concurrency: 4, priority: 10 } }
+   */
+  queues?: Readonly<Record<string, QueueOptions>>;
+  /**
+   * How often this scheduler re-reads the shared control record (pauses and sync requests made
+   * by other replicas or the `syncwheel` CLI) and looks for stale `syncing` states left by dead
+   * replicas, ms; 0 turns this housekeeping off. Local pauses always apply at once.
+   * @default 5_000, or 0 with a `MemoryStorage` (nothing else can write to it)
+   */
+  housekeepingInterval?: number;
+  /**
+   * Where the OpenTelemetry instruments are created.
+   * @default the global MeterProvider of `@opentelemetry/api` (a no-op unless the host installs an SDK)
+   */
+  meterProvider?: MeterProvider;
+}
+
+/** One named queue (see {@link SchedulerOptions.queues}). */
+export interface QueueOptions {
+  /**
+   * Most runs of this queue at once.
+   * @default Infinity
+   */
+  concurrency?: number;
+  /**
+   * When lanes are scarce (`maxConcurrentSyncs`), queues with a higher priority go first.
+   * @default 0
+   */
+  priority?: number;
+}
+
+/** What {@link Scheduler.pause} and {@link Scheduler.resume} apply to (nothing: the whole scheduler). */
+export type PauseTarget = { queue: string } | { fabric: string };
+
+/** Options of {@link Scheduler.validate} and {@link Scheduler.repair}. */
+export interface ValidateOptions {
+  /**
+   * Every fabric id the host defines; stored records for other ids are reported as
+   * `'undefined-fabric'` (and deleted by `repair()`).
+   * @default undefined (not checked)
+   */
+  definedIds?: Iterable<string>;
+}
+
+/** One problem found in stored state. */
+export interface StateIssue {
+  fabricId: string;
+  kind: StateIssueKind;
+  /** What is wrong, in words. */
+  detail: string;
+  /** Whether `repair()` can fix it. */
+  repairable: boolean;
+  /** Whether this call fixed it (always false from `validate()`). */
+  repaired: boolean;
+}
+
+/** What {@link Scheduler.validate} and {@link Scheduler.repair} return. */
+export interface StateReport {
+  checkedAt: number;
+  /** Readable fabric records checked. */
+  fabrics: number;
+  issues: StateIssue[];
 }
 
 /** A fabric as readers see it. */
@@ -155,6 +234,12 @@ export interface FabricStatus {
   consecutiveFailures: number;
   syncInterval: number;
   enabled: boolean;
+  /** The queue its runs wait in. */
+  queue: string;
+  /** Paused itself, or through its queue or the whole scheduler (as this scheduler knows it). */
+  paused: boolean;
+  /** Start minus slot time of the last run this scheduler started, ms (null if none). */
+  lastLateness: number | null;
 }
 
 const DEFAULTS = Object.freeze({
@@ -166,7 +251,12 @@ const DEFAULTS = Object.freeze({
   shutdown: Object.freeze({ inFlight: 'wait' as const, drainTimeout: 30_000 }),
   lockTtl: 30_000,
   clockJumpThreshold: 1_000,
+  queue: Object.freeze({ concurrency: Number.POSITIVE_INFINITY, priority: 0 }),
+  housekeepingInterval: 5_000,
 });
+
+/** The package version reported to OpenTelemetry. */
+const VERSION = '0.1.0';
 
 const CAS_ATTEMPTS = 16;
 
@@ -178,6 +268,8 @@ interface Run {
   attempt: number;
   /** Order key in the backlog: due time, then arrival. */
   readonly queuedAt: number;
+  /** The queue it waits and runs in (fixed when the run is made). */
+  readonly queue: Queue;
   readonly waiters: Array<(result: SyncResult) => void>;
   controller?: AbortController;
   abortReason?: SyncAbortedError['reason'];
@@ -210,6 +302,22 @@ interface Runtime {
   catchUpUntil: number | null;
   /** True until the first wake after a start: missed slots are 'downtime'. */
   resumed: boolean;
+  /** Paused: no timer armed; resuming re-arms from the stored state. */
+  held: boolean;
+  /** True until the first wake after a resume: missed slots are 'paused'. */
+  unpaused: boolean;
+  /** Lateness of the last run this scheduler started, ms. */
+  lastLateness: number | null;
+}
+
+/** One named queue at run time. */
+interface Queue {
+  readonly name: string;
+  readonly concurrency: number;
+  readonly priority: number;
+  readonly backlog: DueQueue<Run>;
+  inFlight: number;
+  readonly stats: RunStats;
 }
 
 /**
@@ -230,8 +338,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly #lockTtl: number;
   readonly #wheel: TimingWheel<Runtime>;
   readonly #fabrics = new Map<string, Runtime>();
-  readonly #backlog = new DueQueue<Run>();
+  readonly #queues = new Map<string, Queue>();
   readonly #inFlight = new Set<Run>();
+  readonly #otel: OtelInstruments;
+  readonly #housekeepingMs: number;
+  #housekeepingTimer: TimerHandle | undefined;
+  #control: ControlData = emptyControl();
   /** Per-fabric chain that serializes upsert/remove of the same id. */
   readonly #ops = new Map<string, Promise<unknown>>();
   #state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle';
@@ -280,6 +392,28 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#shutdown = normalizeStop(options.shutdown, DEFAULTS.shutdown, 'shutdown');
     this.#lockTtl = durationOption('lockTtl', options.lockTtl, DEFAULTS.lockTtl);
     const jump = durationOption('clockJumpThreshold', options.clockJumpThreshold, DEFAULTS.clockJumpThreshold);
+    this.#queues.set(DEFAULT_QUEUE, newQueue(DEFAULT_QUEUE, DEFAULTS.queue));
+    const queues = options.queues ?? {};
+    if (queues === null || typeof queues !== 'object' || Array.isArray(queues)) throw new InvalidOptionError('queues', 'an object of queue name -> { concurrency, priority }', options.queues);
+    for (const [name, q] of Object.entries(queues)) {
+      if (!isQueueName(name)) throw new InvalidOptionError('queues', 'keyed by non-empty queue names of at most 100 characters', name);
+      if (q === null || typeof q !== 'object') throw new InvalidOptionError(`queues.${name}`, 'an object { concurrency?, priority? }', q);
+      const concurrency = q.concurrency ?? DEFAULTS.queue.concurrency;
+      if (!(concurrency === Number.POSITIVE_INFINITY || (Number.isSafeInteger(concurrency) && concurrency > 0))) {
+        throw new InvalidOptionError(`queues.${name}.concurrency`, 'a positive integer or Infinity', q.concurrency);
+      }
+      const priority = q.priority ?? DEFAULTS.queue.priority;
+      if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new InvalidOptionError(`queues.${name}.priority`, 'a finite number', q.priority);
+      this.#queues.set(name, newQueue(name, { concurrency, priority }));
+    }
+    this.#housekeepingMs = durationOption('housekeepingInterval', options.housekeepingInterval, this.#storage instanceof MemoryStorage ? 0 : DEFAULTS.housekeepingInterval, { allowZero: true });
+    this.#otel = new OtelInstruments(options.meterProvider, VERSION, (r) => {
+      for (const q of this.#queues.values()) {
+        r.inFlight.observe(q.inFlight, { 'syncwheel.queue': q.name });
+        r.backlog.observe(q.backlog.size, { 'syncwheel.queue': q.name });
+      }
+      for (const [status, n] of Object.entries(this.#statusCounts())) r.fabrics.observe(n, { 'syncwheel.status': status });
+    });
     this.#wheel = new TimingWheel<Runtime>({
       clock: this.#clock,
       clockJumpThreshold: jump,
@@ -300,9 +434,16 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.#inFlight.size;
   }
 
-  /** Runs waiting for a concurrency slot. */
+  /** Runs waiting for a concurrency slot (every queue). */
   get backlogSize(): number {
-    return this.#backlog.size;
+    let n = 0;
+    for (const q of this.#queues.values()) n += q.backlog.size;
+    return n;
+  }
+
+  /** The configured queue names (`'default'` first). */
+  get queueNames(): string[] {
+    return [...this.#queues.keys()];
   }
 
   /**
@@ -316,7 +457,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#state = 'starting';
     this.#startPromise = this.#load().then(
       () => {
-        if (this.#state === 'starting') this.#state = 'running';
+        if (this.#state === 'starting') {
+          this.#state = 'running';
+          this.#otel.attach();
+          this.#armHousekeeping();
+        }
       },
       (error: unknown) => {
         this.#state = 'idle';
@@ -331,9 +476,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     for (const bad of corrupt) {
       this.#reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
     }
+    this.#control = await loadControl(this.#storage);
     const now = this.#clock.now();
     for (const record of records) {
-      if (this.#fabrics.has(record.definition.id)) continue;
+      if (record.definition.id === CONTROL_RECORD_ID || this.#fabrics.has(record.definition.id)) continue;
       const rt = this.#newRuntime(record.definition, record);
       rt.resumed = true;
       this.#fabrics.set(rt.fabric.id, rt);
@@ -359,10 +505,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   async #drain(opts: Required<StopOptions>): Promise<void> {
     this.#wheel.clear();
+    if (this.#housekeepingTimer !== undefined) this.#clock.clearTimeout(this.#housekeepingTimer);
+    this.#housekeepingTimer = undefined;
+    this.#otel.detach();
     for (const rt of this.#fabrics.values()) rt.timer = undefined;
-    for (const run of this.#backlog.drain()) {
-      run.rt.run = undefined;
-      this.#finishWaiters(run, this.#skipped(run, 'cancelled'));
+    for (const q of this.#queues.values()) {
+      for (const run of q.backlog.drain()) {
+        run.rt.run = undefined;
+        this.#finishWaiters(run, this.#skipped(run, 'cancelled'));
+      }
     }
     const running = [...this.#inFlight];
     if (running.length > 0 && opts.inFlight === 'wait' && opts.drainTimeout > 0) {
@@ -385,6 +536,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async upsertFabric(definition: FabricDefinition): Promise<FabricStatus> {
     const fabric = normalizeFabric(definition, { syncTimeout: this.#defaultTimeout });
+    if (fabric.id.startsWith('\u0000')) throw new InvalidFabricError('id', 'a string not starting with a NUL character (reserved)', fabric.id);
+    if (!this.#queues.has(fabric.queue)) {
+      throw new InvalidFabricError('queue', `one of the queues configured in createScheduler ({ queues }): ${[...this.#queues.keys()].map((q) => JSON.stringify(q)).join(', ')}`, fabric.queue, fabric.id);
+    }
     return this.#serialize(fabric.id, () => this.#upsert(fabric));
   }
 
@@ -439,7 +594,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.#cancelTimer(rt);
       rt.catchUpUntil = null;
       if (rt.run) {
-        if (this.#backlog.remove(rt.run)) {
+        if (rt.run.queue.backlog.remove(rt.run)) {
           const run = rt.run;
           rt.run = undefined;
           this.#finishWaiters(run, this.#skipped(run, 'cancelled'));
@@ -460,13 +615,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async removeFabric(id: string): Promise<boolean> {
     if (typeof id !== 'string') throw new InvalidOptionError('id', 'a string', id);
+    if (id === CONTROL_RECORD_ID) return false;
     return this.#serialize(id, async () => {
       const rt = this.#fabrics.get(id);
       if (rt) {
         rt.removed = true;
         this.#cancelTimer(rt);
         if (rt.run) {
-          if (this.#backlog.remove(rt.run)) this.#finishWaiters(rt.run, this.#skipped(rt.run, 'cancelled'));
+          if (rt.run.queue.backlog.remove(rt.run)) this.#finishWaiters(rt.run, this.#skipped(rt.run, 'cancelled'));
           else this.#abortRun(rt.run, 'removed');
         }
         this.#fabrics.delete(id);
@@ -485,7 +641,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
     let rt = this.#fabrics.get(id);
     if (!rt) {
-      const record = await this.#storage.get(id);
+      const record = id === CONTROL_RECORD_ID ? undefined : await this.#storage.get(id);
       if (!record) throw new UnknownFabricError(id);
       rt = this.#newRuntime(record.definition, record);
       this.#fabrics.set(id, rt);
@@ -507,6 +663,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** The fabric's status read from storage (so it reflects other replicas); undefined when unknown. */
   async getFabricStatus(id: string): Promise<FabricStatus | undefined> {
+    if (id === CONTROL_RECORD_ID) return undefined;
     const record = await this.#storage.get(id);
     return record ? this.#toStatus(record, this.#clock.now()) : undefined;
   }
@@ -515,13 +672,417 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   async listFabrics(): Promise<FabricStatus[]> {
     const { records } = await this.#storage.list();
     const now = this.#clock.now();
-    return records.map((r) => this.#toStatus(r, now)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return records.filter((r) => r.definition.id !== CONTROL_RECORD_ID).map((r) => this.#toStatus(r, now)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // ---------------------------------------------------------------- operating it
+
+  /**
+   * Pauses the whole scheduler (no argument: a maintenance window), one queue (`{ queue }`) or one
+   * fabric (`{ fabric }`). Paused fabrics keep their grid but start no scheduled, catch-up or retry
+   * run (runs in flight finish; queued ones are dropped as skipped `'paused'`); `syncNow` still
+   * works. The pause is written to the storage, so every replica sharing it (and the CLI) sees it
+   * within their `housekeepingInterval`. Resolves once written and applied here.
+   */
+  async pause(target?: PauseTarget): Promise<void> {
+    await this.#setPause(target, true);
+  }
+
+  /**
+   * Lifts a pause made with {@link Scheduler.pause} (same target). Slots that came due while
+   * paused follow `missedRunPolicy` (counted as missed with reason `'paused'`).
+   */
+  async resume(target?: PauseTarget): Promise<void> {
+    await this.#setPause(target, false);
+  }
+
+  /** What is paused, as this scheduler knows it (its own pauses at once, other replicas' within `housekeepingInterval`). */
+  pauses(): { scheduler: boolean; queues: string[]; fabrics: string[] } {
+    const c = this.#control;
+    return { scheduler: c.scheduler !== null, queues: Object.keys(c.queues).sort(), fabrics: Object.keys(c.fabrics).sort() };
+  }
+
+  async #setPause(target: PauseTarget | undefined, on: boolean): Promise<void> {
+    let scope: PauseScope = 'scheduler';
+    let name: string | undefined;
+    if (target !== undefined) {
+      if (target === null || typeof target !== 'object') throw new InvalidOptionError('pause target', '{ queue } or { fabric } or nothing', target);
+      if ('queue' in target) {
+        if (!this.#queues.has(target.queue)) throw new InvalidOptionError('queue', `one of the configured queues: ${[...this.#queues.keys()].map((q) => JSON.stringify(q)).join(', ')}`, target.queue);
+        scope = 'queue';
+        name = target.queue;
+      } else if ('fabric' in target) {
+        if (typeof target.fabric !== 'string') throw new InvalidOptionError('fabric', 'a string', target.fabric);
+        if (!this.#fabrics.has(target.fabric) && (target.fabric === CONTROL_RECORD_ID || !(await this.#storage.get(target.fabric).catch(startOver)))) {
+          throw new UnknownFabricError(target.fabric);
+        }
+        scope = 'fabric';
+        name = target.fabric;
+      } else throw new InvalidOptionError('pause target', '{ queue } or { fabric } or nothing', target);
+    }
+    const at = this.#clock.now();
+    const data = await updateControl(this.#storage, (c) => {
+      if (scope === 'scheduler') {
+        if ((c.scheduler !== null) === on) return null;
+        c.scheduler = on ? at : null;
+      } else {
+        const map = scope === 'queue' ? c.queues : c.fabrics;
+        if ((map[name!] !== undefined) === on) return null;
+        if (on) map[name!] = at;
+        else delete map[name!];
+      }
+      return c;
+    });
+    this.#applyControl(data, false);
+  }
+
+  /** Adopts new control data: emits what changed and holds or re-arms the fabrics concerned. */
+  #applyControl(data: ControlData, remote: boolean): void {
+    const old = this.#control;
+    this.#control = data;
+    const at = this.#clock.now();
+    const changes: Array<[boolean, PauseScope, string | undefined]> = [];
+    if ((old.scheduler !== null) !== (data.scheduler !== null)) changes.push([data.scheduler !== null, 'scheduler', undefined]);
+    for (const [scope, a, b] of [['queue', old.queues, data.queues], ['fabric', old.fabrics, data.fabrics]] as const) {
+      for (const k of Object.keys(b)) if (a[k] === undefined) changes.push([true, scope, k]);
+      for (const k of Object.keys(a)) if (b[k] === undefined) changes.push([false, scope, k]);
+    }
+    if (changes.length === 0) return;
+    if (this.#state === 'running' || this.#state === 'starting') {
+      for (const rt of this.#fabrics.values()) {
+        const paused = this.#pausedFabric(rt.fabric);
+        if (paused && !rt.held) this.#hold(rt);
+        else if (!paused && rt.held) this.#unhold(rt, at);
+      }
+    }
+    for (const [on, scope, target] of changes) {
+      const event: PauseChangedEvent = target === undefined ? { scope, remote, at } : { scope, target, remote, at };
+      this.#emit(on ? 'paused' : 'resumed', event);
+    }
+  }
+
+  #pausedFabric(fabric: Fabric): boolean {
+    const c = this.#control;
+    return c.scheduler !== null || c.queues[fabric.queue] !== undefined || c.fabrics[fabric.id] !== undefined;
+  }
+
+  /** Parks a paused fabric: no timer; a run waiting for a lane is dropped (skipped 'paused'). */
+  #hold(rt: Runtime): void {
+    this.#cancelTimer(rt);
+    rt.held = true;
+    rt.catchUpUntil = null;
+    const run = rt.run;
+    if (run && run.queue.backlog.remove(run)) {
+      rt.run = undefined;
+      const result = this.#skipped(run, 'paused');
+      const { status: _s, ...event } = result;
+      this.#emit('sync:skipped', event as Extract<SyncResult, { status: 'skipped' }>);
+      this.#finishWaiters(run, result);
+    }
+  }
+
+  /** Re-arms a resumed fabric from its stored state: what came due meanwhile follows missedRunPolicy. */
+  #unhold(rt: Runtime, now: number): void {
+    rt.held = false;
+    if (rt.run || rt.removed || !rt.fabric.enabled || this.#state !== 'running') return;
+    rt.unpaused = true;
+    this.#armNext(rt, now);
+  }
+
+  /**
+   * Drops every run waiting for a lane in `queue` (every queue when omitted): queued scheduled,
+   * catch-up, retry and manual runs end as skipped `'cancelled'` and each fabric waits for its
+   * next grid slot (the grid is untouched; dropped slots count as missed `'cleared'`). Runs in
+   * flight are not affected. Returns the number of runs dropped.
+   */
+  clearBacklog(queue?: string): number {
+    if (queue !== undefined && !this.#queues.has(queue)) {
+      throw new InvalidOptionError('queue', `one of the configured queues: ${[...this.#queues.keys()].map((q) => JSON.stringify(q)).join(', ')}`, queue);
+    }
+    const now = this.#clock.now();
+    let count = 0;
+    for (const q of queue === undefined ? this.#queues.values() : [this.#queues.get(queue)!]) {
+      for (const run of q.backlog.drain()) {
+        count++;
+        const rt = run.rt;
+        rt.run = undefined;
+        rt.catchUpUntil = null;
+        const result = this.#skipped(run, 'cancelled');
+        const { status: _s, ...event } = result;
+        this.#emit('sync:skipped', event as Extract<SyncResult, { status: 'skipped' }>);
+        this.#finishWaiters(run, result);
+        const interval = rt.fabric.syncInterval;
+        const next = slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, interval, now + 1);
+        if (run.trigger === 'schedule' || run.trigger === 'catch-up') {
+          this.#emitMissed(rt, run.scheduledAt, next - interval, Math.round((next - run.scheduledAt) / interval), 'cleared');
+        }
+        if (!rt.removed && rt.fabric.enabled && this.#state === 'running') this.#armTimer(rt, 'slot', next, 1);
+      }
+    }
+    this.#emit('backlog:cleared', queue === undefined ? { count, at: now } : { queue, count, at: now });
+    return count;
+  }
+
+  /**
+   * A snapshot of run metrics: counters since the scheduler was created (runs, successes,
+   * failures, timeouts, skips, missed slots, by reason), gauges now (in flight, backlog, fabrics by
+   * status), lateness and duration histograms; in total and per queue. The same figures go to
+   * OpenTelemetry instruments (see `METRIC_NAMES`).
+   */
+  metrics(): MetricsSnapshot {
+    const queues: Record<string, QueueMetrics> = {};
+    for (const q of this.#queues.values()) {
+      queues[q.name] = { name: q.name, concurrency: q.concurrency, priority: q.priority, paused: this.#control.queues[q.name] !== undefined, ...q.stats.counts(q.inFlight, q.backlog.size) };
+    }
+    return { at: this.#clock.now(), running: this.running, paused: this.#control.scheduler !== null, fabrics: this.#statusCounts(), ...sumCounts(Object.values(queues)), queues };
+  }
+
+  #statusCounts(): Record<string, number> {
+    const now = this.#clock.now();
+    const out: Record<string, number> = {};
+    for (const rt of this.#fabrics.values()) {
+      const s = rt.record?.state;
+      const status = s ? effectiveStatus(s.status, s.lastSyncAt, rt.fabric.syncInterval, now) : 'never_synced';
+      out[status] = (out[status] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  #observe<E extends keyof SchedulerEvents>(event: E, payload: Parameters<SchedulerEvents[E]>[0]): void {
+    const id = (payload as { fabricId?: string }).fabricId;
+    if (id === undefined) return;
+    const rt = this.#fabrics.get(id);
+    const q = rt?.run?.queue ?? (rt ? this.#queueOf(rt.fabric) : this.#queues.get(DEFAULT_QUEUE)!);
+    const st = q.stats;
+    switch (event) {
+      case 'sync:started': {
+        const p = payload as SyncStartedEvent;
+        st.runs++;
+        st.lateness.observe(p.lateness);
+        if (rt) rt.lastLateness = p.lateness;
+        this.#otel.started(q.name, p.trigger, p.lateness);
+        break;
+      }
+      case 'sync:succeeded': {
+        const p = payload as SyncStartedEvent & { durationMs: number };
+        st.succeeded++;
+        st.duration.observe(p.durationMs);
+        this.#otel.finished(q.name, p.trigger, p.durationMs, null);
+        break;
+      }
+      case 'sync:failed': {
+        const p = payload as SyncFailedEvent;
+        st.failed++;
+        st.failedByReason[p.reason]++;
+        st.duration.observe(p.durationMs);
+        this.#otel.finished(q.name, p.trigger, p.durationMs, p.reason);
+        break;
+      }
+      case 'sync:skipped': {
+        const p = payload as SyncSkippedEvent;
+        st.skipped++;
+        st.skippedByReason[p.reason]++;
+        this.#otel.skipped(q.name, p.reason);
+        break;
+      }
+      case 'sync:missed': {
+        const p = payload as SyncMissedEvent;
+        st.missed += p.count;
+        st.missedByReason[p.reason] += p.count;
+        this.#otel.missed(q.name, p.reason, p.count);
+        break;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- housekeeping and state checks
+
+  #armHousekeeping(): void {
+    if (this.#housekeepingMs <= 0 || this.#housekeepingTimer !== undefined || this.#state !== 'running') return;
+    this.#housekeepingTimer = this.#clock.setTimeout(() => {
+      this.#housekeepingTimer = undefined;
+      void this.#housekeep().finally(() => this.#armHousekeeping());
+    }, this.#housekeepingMs);
+  }
+
+  async #housekeep(): Promise<void> {
+    try {
+      await this.#refreshControl(true);
+    } catch (error) {
+      this.#reportError('housekeeping', toError(error));
+    }
+    try {
+      await this.#sweepStale();
+    } catch (error) {
+      this.#reportError('housekeeping', toError(error));
+    }
+  }
+
+  /** Re-reads the control record: pauses made elsewhere, and sync requests this scheduler takes. */
+  async #refreshControl(remote: boolean): Promise<void> {
+    const data = await loadControl(this.#storage);
+    if (this.#state !== 'running' && this.#state !== 'starting') return;
+    this.#applyControl(data, remote);
+    for (const [id, at] of Object.entries(data.syncRequests)) {
+      const rt = this.#fabrics.get(id);
+      if (!rt || !rt.fabric.enabled || rt.removed) continue;
+      if (this.#singleFlight.shouldRun && !this.#singleFlight.shouldRun(id)) continue;
+      let taken = false;
+      await updateControl(this.#storage, (c) => {
+        if (c.syncRequests[id] !== at) return null;
+        delete c.syncRequests[id];
+        taken = true;
+        return c;
+      });
+      if (taken && this.#state === 'running') {
+        this.syncNow(id).catch((error: unknown) => this.#reportError('sync-request', toError(error), id));
+      }
+    }
+  }
+
+  /** Repairs stored `syncing` states older than one lease whose lock nobody holds. */
+  async #sweepStale(): Promise<void> {
+    const { records } = await this.#storage.list();
+    const now = this.#clock.now();
+    for (const r of records) {
+      const id = r.definition.id;
+      if (id === CONTROL_RECORD_ID || r.state.status !== 'syncing') continue;
+      if ((r.state.lastAttemptAt ?? Number.NEGATIVE_INFINITY) > now - this.#lockTtl) continue;
+      if (this.#fabrics.get(id)?.run?.controller) continue; // running here
+      if (this.#state !== 'running') return;
+      await this.#repairStale(r, 'automatic');
+    }
+  }
+
+  /**
+   * Restores the resting status of a record stuck in `syncing` if no live claim exists: holds the
+   * fabric's lock meanwhile, and writes only if no run claimed the record since (same fencing token).
+   * Resolves to 'repaired', 'live' (someone holds the lock, or it runs here) or 'unknown'.
+   */
+  async #repairStale(r: FabricRecord, how: 'automatic' | 'repair' | 'check'): Promise<'repaired' | 'live' | 'unknown' | 'stale'> {
+    const id = r.definition.id;
+    if (this.#fabrics.get(id)?.run?.controller) return 'live';
+    let lease: Lease | undefined;
+    try {
+      lease = await this.#singleFlight.acquire(id, { ttl: this.#lockTtl });
+    } catch (error) {
+      if (how !== 'check') this.#reportError('lock', toError(error), id);
+      return 'unknown';
+    }
+    if (!lease) return 'live';
+    try {
+      if (how === 'check') return 'stale';
+      const token = r.state.fencingToken;
+      const now = this.#clock.now();
+      let to: SyncStatus | undefined;
+      const written = await this.#update(id, (current) => {
+        if (!current || current.state.fencingToken !== token || current.state.status !== 'syncing') return null;
+        const s = current.state;
+        to = restingStatus(s.lastSyncAt, s.consecutiveFailures, current.definition.syncInterval, now);
+        const next = current.definition.enabled && s.anchorAt !== null ? slotAtOrAfter(s.anchorAt, current.definition.syncInterval, Math.max(now, (s.lastSlotAt ?? Number.NEGATIVE_INFINITY) + 1)) : null;
+        return { definition: current.definition, state: { ...s, status: to, nextSyncAt: next } };
+      });
+      if (!written || to === undefined) return 'live';
+      this.#emitStatus(id, 'syncing', to, now);
+      this.#emit('state:repaired', { fabricId: id, issue: 'stale-syncing', action: `status syncing -> ${to} (no live claim)`, at: now });
+      return 'repaired';
+    } finally {
+      await lease.release().catch((error: unknown) => this.#reportError('lock', toError(error), id));
+    }
+  }
+
+  /**
+   * Checks the stored state: fabrics `syncing` with no live claim (judged by the single-flight: a
+   * lock it can take is held by nobody), `nextSyncAt` off the fabric's grid, records for fabrics
+   * not in `definedIds` (only when given), fabrics naming a queue not configured here, and
+   * unreadable records. Changes nothing; see {@link Scheduler.repair}.
+   */
+  async validate(options: ValidateOptions = {}): Promise<StateReport> {
+    return this.#check(options, false);
+  }
+
+  /**
+   * {@link Scheduler.validate}, then fixes what can be fixed: stale `syncing` goes back to the
+   * status its history implies, an off-grid `nextSyncAt` to the next slot of its grid, records of
+   * undefined fabrics and unreadable records are deleted. Unknown queues are only reported.
+   */
+  async repair(options: ValidateOptions = {}): Promise<StateReport> {
+    return this.#check(options, true);
+  }
+
+  async #check(options: ValidateOptions, fix: boolean): Promise<StateReport> {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+    const defined = options.definedIds === undefined ? undefined : new Set(options.definedIds);
+    const { records, corrupt } = await this.#storage.list();
+    const now = this.#clock.now();
+    const issues: StateIssue[] = [];
+    const add = (issue: StateIssue) => issues.push(issue);
+    for (const bad of corrupt) {
+      if (bad.id === CONTROL_RECORD_ID) continue;
+      const issue: StateIssue = { fabricId: bad.id, kind: 'unreadable', detail: bad.reason, repairable: true, repaired: false };
+      if (fix) {
+        try {
+          await this.#storage.delete(bad.id);
+          issue.repaired = true;
+          this.#emit('state:repaired', { fabricId: bad.id, issue: 'unreadable', action: 'record deleted', at: now });
+        } catch (error) {
+          this.#reportError('storage', toError(error), bad.id);
+        }
+      }
+      add(issue);
+    }
+    let fabrics = 0;
+    for (const r of records) {
+      const id = r.definition.id;
+      if (id === CONTROL_RECORD_ID) continue;
+      fabrics++;
+      const s = r.state;
+      const d = r.definition;
+      if (defined && !defined.has(id)) {
+        const issue: StateIssue = { fabricId: id, kind: 'undefined-fabric', detail: 'no host defines this fabric', repairable: true, repaired: false };
+        if (fix) {
+          await this.removeFabric(id);
+          issue.repaired = true;
+          this.#emit('state:repaired', { fabricId: id, issue: 'undefined-fabric', action: 'record deleted', at: now });
+        }
+        add(issue);
+        continue;
+      }
+      if (!this.#queues.has(d.queue)) {
+        add({ fabricId: id, kind: 'unknown-queue', detail: `queue ${JSON.stringify(d.queue)} is not configured here (its runs use "default")`, repairable: false, repaired: false });
+      }
+      if (s.status === 'syncing') {
+        const verdict = await this.#repairStale(r, fix ? 'repair' : 'check');
+        if (verdict === 'stale' || verdict === 'repaired') {
+          add({ fabricId: id, kind: 'stale-syncing', detail: `stored "syncing" since ${new Date(s.lastAttemptAt ?? 0).toISOString()} but nobody holds its lock`, repairable: true, repaired: verdict === 'repaired' });
+        }
+        continue;
+      }
+      const interval = d.syncInterval;
+      const retrying = s.status === 'error' && s.consecutiveFailures > 0;
+      if (d.enabled && s.status !== 'disabled' && !retrying && s.anchorAt !== null && s.nextSyncAt !== null && (s.nextSyncAt < s.anchorAt || (s.nextSyncAt - s.anchorAt) % interval !== 0)) {
+        const issue: StateIssue = { fabricId: id, kind: 'off-grid', detail: `nextSyncAt ${s.nextSyncAt} is not anchorAt ${s.anchorAt} + k * ${interval}`, repairable: true, repaired: false };
+        if (fix) {
+          const written = await this.#update(id, (current) => {
+            if (!current || current.version !== r.version) return null;
+            const cs = current.state;
+            return { definition: current.definition, state: { ...cs, nextSyncAt: slotAtOrAfter(cs.anchorAt!, interval, Math.max(now, (cs.lastSlotAt ?? Number.NEGATIVE_INFINITY) + 1)) } };
+          });
+          if (written) {
+            issue.repaired = true;
+            this.#emit('state:repaired', { fabricId: id, issue: 'off-grid', action: `nextSyncAt -> ${written.state.nextSyncAt}`, at: now });
+          }
+        }
+        add(issue);
+      }
+    }
+    return { checkedAt: now, fabrics, issues };
   }
 
   // ---------------------------------------------------------------- scheduling
 
   #newRuntime(fabric: Fabric, record: FabricRecord | undefined): Runtime {
-    return { fabric, record, removed: false, timer: undefined, timerKind: 'slot', timerSlot: 0, timerAttempt: 1, run: undefined, catchUpUntil: null, resumed: false };
+    return { fabric, record, removed: false, timer: undefined, timerKind: 'slot', timerSlot: 0, timerAttempt: 1, run: undefined, catchUpUntil: null, resumed: false, held: false, unpaused: false, lastLateness: null };
   }
 
   #cancelTimer(rt: Runtime): void {
@@ -535,6 +1096,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     rt.timerKind = kind;
     rt.timerSlot = slot;
     rt.timerAttempt = attempt;
+    rt.held = false;
     rt.timer = this.#wheel.schedule(rt, at);
   }
 
@@ -554,6 +1116,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     rt.timer = undefined;
     if (rt.removed || !rt.fabric.enabled || this.#state !== 'running' && this.#state !== 'starting') return;
     if (rt.run) return; // a run is queued or in flight; its completion re-arms
+    if (this.#pausedFabric(rt.fabric)) return this.#hold(rt);
     if (this.#singleFlight.shouldRun && !this.#singleFlight.shouldRun(rt.fabric.id)) {
       // Another replica is responsible: follow the grid quietly, touching neither lock nor storage.
       const anchor = rt.record?.state.anchorAt ?? rt.timerSlot;
@@ -567,6 +1130,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const slot = rt.timerSlot;
     const plan = this.#planLate(rt, slot, now);
     rt.resumed = false;
+    rt.unpaused = false;
     if (plan.serve === null) {
       this.#armTimer(rt, 'slot', plan.next, 1);
       return;
@@ -582,7 +1146,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const interval = rt.fabric.syncInterval;
     const latest = slot + Math.floor((now - slot) / interval) * interval;
     const extra = Math.max(0, Math.round((latest - slot) / interval));
-    const reason: MissedReason = rt.resumed ? 'downtime' : 'late';
+    const reason: MissedReason = rt.resumed ? 'downtime' : rt.unpaused ? 'paused' : 'late';
     if (extra === 0) return { serve: slot, missed: 0, next: slot + interval };
     switch (this.#policy) {
       case 'skip':
@@ -607,19 +1171,41 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   #newRun(rt: Runtime, scheduledAt: number, trigger: SyncTrigger, attempt: number): Run {
-    const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: scheduledAt, waiters: [] };
+    const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: scheduledAt, queue: this.#queueOf(rt.fabric), waiters: [] };
     rt.run = run;
     return run;
   }
 
+  /** The queue a fabric's runs use; a name no longer configured (set by another replica) falls back to the default queue. */
+  #queueOf(fabric: Fabric): Queue {
+    return this.#queues.get(fabric.queue) ?? this.#queues.get(DEFAULT_QUEUE)!;
+  }
+
   #enqueue(run: Run): void {
-    if (this.#inFlight.size < this.#maxConcurrent) this.#begin(run);
-    else this.#backlog.push(run, run.queuedAt, this.#seq++);
+    const q = run.queue;
+    if (this.#inFlight.size < this.#maxConcurrent && q.inFlight < q.concurrency && q.backlog.size === 0) this.#begin(run);
+    else q.backlog.push(run, run.queuedAt, this.#seq++);
+  }
+
+  /** The queue whose head runs next: a free lane, then highest priority, then oldest due, then arrival. */
+  #nextQueue(): Queue | undefined {
+    let best: Queue | undefined;
+    let bestKey: { due: number; seq: number } | undefined;
+    for (const q of this.#queues.values()) {
+      if (q.inFlight >= q.concurrency) continue;
+      const head = q.backlog.peek();
+      if (!head) continue;
+      if (!best || q.priority > best.priority || (q.priority === best.priority && (head.due < bestKey!.due || (head.due === bestKey!.due && head.seq < bestKey!.seq)))) {
+        best = q;
+        bestKey = head;
+      }
+    }
+    return best;
   }
 
   #pump(): void {
     while (this.#inFlight.size < this.#maxConcurrent && this.#state === 'running') {
-      const run = this.#backlog.pop();
+      const run = this.#nextQueue()?.backlog.pop();
       if (!run) return;
       if (run.trigger === 'schedule' || run.trigger === 'catch-up') {
         // Waited in the backlog: serve the latest slot that has come due, count the rest as missed.
@@ -640,6 +1226,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   #begin(run: Run): void {
     this.#inFlight.add(run);
+    run.queue.inFlight++;
     let settle!: (o: Outcome) => void;
     const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
     run.done = this.#execute(run, outcome, (o) => settle(o)).catch((error: unknown) => {
@@ -647,6 +1234,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }).finally(() => {
       // The lease is released by now, so an immediate catch-up run can take it.
       this.#inFlight.delete(run);
+      run.queue.inFlight--;
       const rt = run.rt;
       if (rt.run === run) rt.run = undefined;
       if (this.#state === 'running') {
@@ -857,6 +1445,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Re-arms a fabric after a run: retry, catch-up, or the next free slot (counting those covered as missed). */
   #armAfterRun(run: Run, now: number, retryAt: number | null): void {
     const rt = run.rt;
+    if (this.#pausedFabric(rt.fabric)) return this.#hold(rt);
     if (retryAt !== null) return this.#armTimer(rt, 'retry', retryAt, run.attempt + 1, run.scheduledAt);
     const s = rt.record?.state;
     const interval = rt.fabric.syncInterval;
@@ -993,6 +1582,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       consecutiveFailures: s.consecutiveFailures,
       syncInterval: d.syncInterval,
       enabled: d.enabled,
+      queue: d.queue,
+      paused: this.#pausedFabric(d),
+      lastLateness: this.#fabrics.get(d.id)?.lastLateness ?? null,
     };
   }
 
@@ -1013,6 +1605,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * (operation `'listener'`) and neither stops the others nor the scheduler.
    */
   #emit<E extends keyof SchedulerEvents>(event: E, payload: Parameters<SchedulerEvents[E]>[0]): void {
+    if (event.startsWith('sync:')) this.#observe(event, payload);
     const listeners = this.listeners(event) as Array<(p: typeof payload) => void>;
     for (const listener of listeners) {
       try {
@@ -1047,4 +1640,8 @@ function normalizeStop(options: StopOptions | undefined, defaults: Required<Stop
   const inFlight = options.inFlight ?? defaults.inFlight;
   if (inFlight !== 'wait' && inFlight !== 'abort') throw new InvalidOptionError(`${name}.inFlight`, "'wait' or 'abort'", options.inFlight);
   return { inFlight, drainTimeout: durationOption(`${name}.drainTimeout`, options.drainTimeout, defaults.drainTimeout, { allowZero: true }) };
+}
+
+function newQueue(name: string, options: { concurrency: number; priority: number }): Queue {
+  return { name, concurrency: options.concurrency, priority: options.priority, backlog: new DueQueue<Run>(), inFlight: 0, stats: new RunStats() };
 }
