@@ -32,6 +32,9 @@ export interface RedisStorageOptions {
 
 const DEFAULTS = Object.freeze({ listBatchSize: 500 });
 
+/** A UTF-16 surrogate that is not part of a pair (not encodable as UTF-8). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 type Raw = { v: string | null; t: string | null; d: string | null; type?: string };
 
 /**
@@ -68,6 +71,7 @@ export class RedisStorage implements Storage {
 
   async get(id: string): Promise<FabricRecord | undefined> {
     await this.#checkSchema('get');
+    if (LONE_SURROGATE.test(id)) return undefined; // never stored (see write)
     let raw: Raw;
     try {
       const [v, t, d] = await this.#client.hmget(this.#keys.record(id), 'v', 't', 'd');
@@ -121,6 +125,10 @@ export class RedisStorage implements Storage {
 
   async write(id: string, value: FabricWrite, expectedVersion: number | null): Promise<WriteResult> {
     await this.#checkSchema('write');
+    if (LONE_SURROGATE.test(id)) {
+      // Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD and ids would silently collide.
+      throw new StorageError('write', `fabric id ${JSON.stringify(id.slice(0, 200))} holds a lone UTF-16 surrogate, which Redis keys cannot keep apart`, { fabricId: id });
+    }
     const { fencingToken, ...rest } = value.state;
     if (!Number.isSafeInteger(fencingToken) || fencingToken < 0) {
       throw new StorageError('write', `Expected state.fencingToken to be a non-negative integer, got ${String(fencingToken)}`, { fabricId: id });
@@ -150,6 +158,7 @@ export class RedisStorage implements Storage {
 
   async delete(id: string, expectedVersion?: number): Promise<boolean> {
     await this.#checkSchema('delete');
+    if (LONE_SURROGATE.test(id)) return false; // never stored (see write)
     const k = this.#keys;
     try {
       const n = await runScript(this.#client as ScriptClient, DELETE_SCRIPT, [k.record(id), k.fence(id), k.ids], [expectedVersion === undefined ? '' : String(expectedVersion), id]);
