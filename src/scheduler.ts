@@ -583,11 +583,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   #applyDefinition(record: FabricRecord, previous: Fabric | undefined, now: number): void {
     const id = record.definition.id;
     let rt = this.#fabrics.get(id);
+    // New to this scheduler (possibly already stored by another replica): it needs its timer too.
+    const isNew = !rt;
     if (!rt) {
       rt = this.#newRuntime(record.definition, record);
       this.#fabrics.set(id, rt);
     }
-    const timingChanged = !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
+    const timingChanged = isNew || !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
     rt.fabric = record.definition;
     rt.record = record;
     if (!record.definition.enabled) {

@@ -448,3 +448,18 @@ describe('listeners and shutdown', () => {
     expect(h.runs.length).toBe(count);
   });
 });
+
+describe('several schedulers on one storage', () => {
+  it('a fabric another scheduler already stored is scheduled by this one when its host upserts it after start()', async () => {
+    const storage = new MemoryStorage();
+    const clock = createFakeClock({ now: T0 });
+    const other = makeHarness({ clock, storage, behaviour: () => undefined });
+    const late = makeHarness({ clock, storage, behaviour: () => undefined });
+    await late.scheduler.start();
+    await other.scheduler.upsertFabric({ id: 'later', syncInterval: MIN }); // stored after late started
+    await late.scheduler.upsertFabric({ id: 'later', syncInterval: MIN }); // same definition, from late's host
+    await clock.tickAsync(2 * MIN);
+    expect(late.runsOf('later').map((r) => r.start)).toEqual([T0, T0 + MIN, T0 + 2 * MIN]);
+    await late.stop();
+  });
+});
