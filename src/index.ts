@@ -69,3 +69,5 @@ export { HISTOGRAM_BOUNDS_MS, METRIC_NAMES } from './metrics.js';
 export type { HistogramSnapshot, MetricsSnapshot, QueueMetrics, RunCounts } from './metrics.js';
 export { CONTROL_RECORD_ID, loadControl, updateControl } from './ops/control.js';
 export type { ControlData } from './ops/control.js';
+export { ACTION_HEADER, createStatusHandler, escapeHtml } from './ops/status-page.js';
+export type { StatusHandler, StatusHandlerOptions } from './ops/status-page.js';
