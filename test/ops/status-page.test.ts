@@ -200,7 +200,7 @@ describe.skipIf(!existsSync(CHROMIUM))('status page in headless Chromium', () =>
     expect(hostile).toBeDefined(); // the id shows as the literal text
     expect(hostile[5]).toBe(XSS_ERROR); // so does the error
     expect(hostile[2]).toBe('error');
-    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as Record<string, unknown>)['__pwned'])).toBeUndefined();
     expect(await page.$$('#fabrics img, #fabrics b, #fabrics script')).toHaveLength(0);
     expect(dialogs).toEqual([]);
     const leaf = rows.find((r) => r[0] === 'dc2-leaf-b')!;
@@ -213,12 +213,12 @@ describe.skipIf(!existsSync(CHROMIUM))('status page in headless Chromium', () =>
 
     // filters: by status, by queue
     await page.selectOption('#f-status', 'error');
-    await page.waitForFunction("document.querySelectorAll('#fabrics tbody tr').length === 2");
+    await expect.poll(() => page.locator('#fabrics tbody tr').count()).toBe(2);
     await page.selectOption('#f-status', '');
     await page.selectOption('#f-queue', 'git');
-    await page.waitForFunction("document.querySelectorAll('#fabrics tbody tr').length === 2");
+    await expect.poll(() => page.locator('#fabrics tbody tr').count()).toBe(2);
     await page.selectOption('#f-queue', '');
-    await page.waitForFunction("document.querySelectorAll('#fabrics tbody tr').length === 8");
+    await expect.poll(() => page.locator('#fabrics tbody tr').count()).toBe(8);
 
     mkdirSync(SHOTS, { recursive: true });
     const shot = join(SHOTS, 'status-page.png');
@@ -238,14 +238,14 @@ describe.skipIf(!existsSync(CHROMIUM))('status page in headless Chromium', () =>
     await page.waitForSelector('body[data-ready="1"]');
     const row = page.locator('#fabrics tbody tr[data-id="dc1-leaf-a"]');
     await row.getByRole('button', { name: 'Pause' }).click();
-    await page.waitForFunction("document.querySelector('#msg')?.textContent === 'pause dc1-leaf-a: done'");
+    await expect.poll(() => page.textContent('#msg')).toBe('pause dc1-leaf-a: done');
     expect(s.pauses().fabrics).toContain('dc1-leaf-a');
     await row.getByRole('button', { name: 'Resume' }).click();
-    await page.waitForFunction("document.querySelector('#msg')?.textContent === 'resume dc1-leaf-a: done'");
+    await expect.poll(() => page.textContent('#msg')).toBe('resume dc1-leaf-a: done');
     expect(s.pauses().fabrics).not.toContain('dc1-leaf-a');
     const before = s.metrics().runs;
     await row.getByRole('button', { name: 'Sync now' }).click();
-    await page.waitForFunction("document.querySelector('#msg')?.textContent === 'sync dc1-leaf-a: done'");
+    await expect.poll(() => page.textContent('#msg')).toBe('sync dc1-leaf-a: done');
     expect(s.metrics().runs).toBe(before + 1);
     // self-refresh: a change made behind the page's back shows up without a reload
     await s.pause();
