@@ -1,0 +1,208 @@
+/**
+ * `npm run bench` — runs every benchmark scenario, each run in its own child process (fresh heap),
+ * one after the other (never in parallel: they would measure each other), prints progress, and
+ * writes docs/benchmarks/results.json, docs/benchmarks/README.md and the SVG charts.
+ *
+ *   npm run bench                 full pass (~20 min on 2 cores)
+ *   npm run bench -- --quick      short pass (< 3 min), written to docs/benchmarks/quick/
+ *   npm run bench -- --only=h2h   only scenarios whose id starts with one of the given prefixes
+ *                                 (h2h, load, micro, scale, cluster; comma separated)
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import type { ContenderName } from './lib/contenders.js';
+import type { LatenessParams } from './workers/lateness.js';
+import { writeReport } from './report.js';
+import { summarizeProfileDir } from './lib/profile.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const outDir = join(root, 'docs', 'benchmarks', quick ? 'quick' : '');
+const rawDir = join(outDir, 'raw');
+rmSync(rawDir, { recursive: true, force: true });
+mkdirSync(rawDir, { recursive: true });
+
+export interface RunSpec {
+  id: string;
+  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster';
+  worker: string;
+  params: Record<string, unknown>;
+  /** Hard limit; the run is killed and reported as failed past it. */
+  timeoutMs: number;
+  nodeArgs?: string[];
+}
+
+const tag = randomBytes(4).toString('hex');
+const specs: RunSpec[] = [];
+
+function lateness(group: RunSpec['group'], contender: ContenderName, n: number, intervalMs: number, loadPct: number, stagger: 'spread' | 'aligned', measureMs: number, opts: { slackMs?: number; timeoutMs?: number } = {}): void {
+  const p: LatenessParams = { contender, n, intervalMs, loadPct, stagger, measureMs, graceMs: 2000, tag: `${tag}-${specs.length}`, ...(opts.slackMs ? { slackMs: opts.slackMs } : {}) };
+  const id = `${group}/${contender}/n${n}/i${intervalMs}/load${loadPct}/${stagger}`;
+  // A run that cannot keep up falls further behind the longer it runs: it is stopped at this limit
+  // and reported as "did not finish" with what /proc saw (peak RSS, CPU).
+  const expected = 4000 + (opts.slackMs ?? 1500) + intervalMs + measureMs + 2000;
+  specs.push({ id, group, worker: 'workers/lateness.ts', params: p as unknown as Record<string, unknown>, timeoutMs: opts.timeoutMs ?? Math.max(45_000, 2 * expected) });
+}
+
+/** BullMQ runs through Redis round trips; it is capped at this many jobs (as in the issue's table). */
+export const BULLMQ_CAP = 1000;
+
+if (quick) {
+  const m = 3000;
+  for (const c of ['syncwheel', 'setTimeout', 'toad-scheduler', 'croner'] as const) lateness('h2h', c, 10_000, 1000, 0, 'aligned', m);
+  // node-cron starves the process's timers for tens of seconds at 10k jobs: capped in the quick pass
+  lateness('h2h', 'node-cron', 2000, 1000, 0, 'aligned', m);
+  lateness('h2h', 'bullmq', BULLMQ_CAP, 1000, 0, 'aligned', m);
+  for (const c of ['syncwheel', 'setTimeout'] as const) lateness('h2h', c, 10_000, 1000, 0, 'spread', m);
+  specs.push({ id: 'micro/wheel', group: 'micro', worker: 'workers/micro.ts', params: { sizes: [1e3, 1e4, 1e5] }, timeoutMs: 120_000, nodeArgs: ['--expose-gc'] });
+  specs.push({ id: 'micro/footprint', group: 'micro', worker: 'workers/footprint.ts', params: { n: 20_000 }, timeoutMs: 120_000, nodeArgs: ['--expose-gc'] });
+  lateness('scale', 'syncwheel-restore', 50_000, 10_000, 0, 'spread', 3000, { slackMs: 3000, timeoutMs: 60_000 });
+} else {
+  const m = 20_000;
+  // 1+2. head to head at 10k fabrics, 1 s: the same burst for every contender ('aligned'), and
+  //      first fires spread over the interval for the contenders that can express it ('spread').
+  for (const load of [0, 25]) {
+    const w = load === 0 ? m : 10_000;
+    for (const c of ['syncwheel', 'setTimeout', 'toad-scheduler', 'croner'] as const) lateness('h2h', c, 10_000, 1000, load, 'aligned', w);
+    // node-cron starves the process's own timers for tens of seconds at 10k jobs: give it room
+    lateness('h2h', 'node-cron', 10_000, 1000, load, 'aligned', w, { timeoutMs: 180_000 });
+    lateness('h2h', 'bullmq', BULLMQ_CAP, 1000, load, 'aligned', w);
+    for (const c of ['syncwheel', 'setTimeout', ...(load === 0 ? (['toad-scheduler'] as const) : [])] as const) lateness('h2h', c, 10_000, 1000, load, 'spread', w);
+  }
+  // 1. syncwheel under load: 1k / 10k / 100k fabrics, 1 s and 10 s, 0 % and 25 % load (10k at 1 s is in h2h)
+  for (const n of [1000, 10_000, 100_000]) {
+    for (const interval of [1000, 10_000]) {
+      for (const load of [0, 25]) {
+        if (n === 10_000 && interval === 1000) continue;
+        lateness('load', 'syncwheel', n, interval, load, 'spread', interval === 1000 ? 10_000 : 20_000, n === 100_000 ? { timeoutMs: interval === 1000 ? 90_000 : 150_000 } : {});
+      }
+    }
+  }
+  // CPU and memory vs number of fabrics, for the cheap peers (10k is in h2h)
+  for (const n of [1000, 100_000]) for (const c of ['setTimeout', 'toad-scheduler'] as const) lateness('load', c, n, 1000, 0, 'spread', 10_000);
+  // 3. timing-wheel microbenchmarks and bytes per fabric
+  specs.push({ id: 'micro/wheel', group: 'micro', worker: 'workers/micro.ts', params: { sizes: [1e3, 1e4, 1e5, 1e6] }, timeoutMs: 600_000, nodeArgs: ['--expose-gc'] });
+  specs.push({ id: 'micro/footprint', group: 'micro', worker: 'workers/footprint.ts', params: { n: 200_000 }, timeoutMs: 300_000, nodeArgs: ['--expose-gc'] });
+  // 4. scale: 1,000,000 fabrics at 60 s in one process
+  lateness('scale', 'syncwheel-restore', 1_000_000, 60_000, 0, 'spread', 30_000, { slackMs: 20_000, timeoutMs: 360_000 });
+}
+// profile of syncwheel in the head-to-head workload (10k fabrics, 1 s, aligned): where its CPU goes
+{
+  const p: LatenessParams = { contender: 'syncwheel', n: 10_000, intervalMs: 1000, loadPct: 0, stagger: 'aligned', measureMs: quick ? 3000 : 10_000, graceMs: 1000, tag: `${tag}-prof` };
+  specs.push({ id: 'profile/syncwheel/n10000/i1000/aligned', group: 'h2h', worker: 'workers/lateness.ts', params: p as unknown as Record<string, unknown>, timeoutMs: 120_000, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(rawDir, 'profile')}`] });
+}
+// 5. cluster (Redis): added when syncwheel/redis is available
+const clusterWorker = join(here, 'workers', 'cluster.ts');
+if (existsSync(clusterWorker)) {
+  for (const replicas of quick ? [2] : [1, 2, 4]) {
+    specs.push({ id: `cluster/r${replicas}`, group: 'cluster', worker: 'workers/cluster.ts', params: { replicas, n: 1000, intervalMs: 1000, measureMs: quick ? 3000 : 15_000, tag: `${tag}-c${replicas}` }, timeoutMs: 180_000 });
+  }
+}
+
+const selected = only ? specs.filter((s) => only.some((o) => s.id.startsWith(o))) : specs;
+
+/** Peak RSS and CPU of a process from /proc (Linux), taken just before a run is stopped for taking too long. */
+function procStats(pid: number | undefined): Record<string, number> | undefined {
+  if (!pid) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const ticks = Number(stat[11]) + Number(stat[12]);
+    return { peakRssMB: Math.round(kb('VmHWM') / 1024), rssMB: Math.round(kb('VmRSS') / 1024), cpuMs: Math.round((ticks * 1000) / 100) };
+  } catch {
+    return undefined;
+  }
+}
+
+function runChild(spec: RunSpec, outFile: string): Promise<{ ok: boolean; ms: number; log: string; killed?: Record<string, number> }> {
+  return new Promise((resolveRun) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), '--import', 'tsx', join(here, spec.worker), JSON.stringify(spec.params), outFile], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    const keep = (d: Buffer) => {
+      log += d.toString();
+      if (log.length > 20_000) log = log.slice(-20_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    let killed: Record<string, number> | undefined;
+    const timer = setTimeout(() => {
+      killed = procStats(child.pid);
+      child.kill('SIGKILL');
+    }, spec.timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolveRun({ ok: code === 0 && existsSync(outFile), ms: Date.now() - t0, log, ...(killed ? { killed } : {}) });
+    });
+  });
+}
+
+function line(spec: RunSpec, r: Record<string, any>): string {
+  if (spec.worker === 'workers/lateness.ts') {
+    const l = r.lateness;
+    return `p50 ${l.p50} / p99 ${l.p99} / max ${l.max} ms, kept ${r.fires.keptPct}%, cpu ${r.cpu.perSecondMs} ms/s, rss ${r.memory.maxRssLifetimeMB} MB`;
+  }
+  if (spec.group === 'cluster') return `p99 ${r.lateness?.p99} ms, duplicates ${r.duplicates}, redis cmds/run ${r.redisCommandsPerRun}`;
+  return 'done';
+}
+
+/** The commit measured (SWBENCH_COMMIT when run from an exported snapshot), '+dirty' when src/ has local changes. */
+function gitCommit(): string {
+  if (process.env['SWBENCH_COMMIT']) return process.env['SWBENCH_COMMIT'];
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main() {
+  const started = new Date();
+  console.log(`syncwheel benchmarks (${quick ? 'quick' : 'full'}): ${selected.length} runs, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GB`);
+  const results: Array<{ spec: RunSpec; ok: boolean; ms: number; result?: unknown; error?: string; killed?: Record<string, number> }> = [];
+  for (const [k, spec] of selected.entries()) {
+    const outFile = join(rawDir, spec.id.replace(/\//g, '_') + '.json');
+    process.stdout.write(`[${k + 1}/${selected.length}] ${spec.id} … `);
+    const r = await runChild(spec, outFile);
+    if (r.ok) {
+      const result = JSON.parse(readFileSync(outFile, 'utf8'));
+      if (spec.id.startsWith('profile/')) result.profile = summarizeProfileDir(join(rawDir, 'profile'));
+      results.push({ spec, ok: true, ms: r.ms, result });
+      console.log(`${line(spec, result)} (${(r.ms / 1000).toFixed(0)} s)`);
+    } else {
+      results.push({ spec, ok: false, ms: r.ms, error: r.log.slice(-2000), ...(r.killed ? { killed: r.killed } : {}) });
+      if (r.killed) console.log(`DID NOT FINISH: stopped after ${(r.ms / 1000).toFixed(0)} s (peak RSS ${r.killed['peakRssMB']} MB, CPU ${r.killed['cpuMs']} ms)`);
+      else console.log(`FAILED after ${(r.ms / 1000).toFixed(0)} s\n${r.log.slice(-600)}`);
+    }
+  }
+  const doc = {
+    command: `npm run bench${quick ? ' -- --quick' : ''}${only ? ` -- --only=${only.join(',')}` : ''}`,
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    commit: gitCommit(),
+    machine: { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGB: Math.round(totalmem() / 2 ** 30) },
+    bullmqCap: BULLMQ_CAP,
+    runs: results,
+  };
+  writeFileSync(join(outDir, 'results.json'), JSON.stringify(doc, null, 1));
+  writeReport(doc, outDir);
+  console.log(`wrote ${join(outDir, 'results.json')}, README.md and charts in ${(Date.now() - started.getTime()) / 1000} s`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
