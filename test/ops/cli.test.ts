@@ -1,0 +1,175 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createScheduler, initialState, normalizeFabric, type Scheduler } from '../../src/index.js';
+import { RedisStorage } from '../../src/redis/index.js';
+import { main } from '../../src/cli.js';
+import { REDIS_URL, cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** Runs the CLI as a user would in development (`npx tsx src/cli.ts …`). */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+  });
+}
+
+const client = realClient();
+const prefixes: string[] = [];
+const schedulers: Scheduler[] = [];
+afterAll(async () => {
+  await Promise.all(schedulers.map((s) => s.stop({ inFlight: 'abort' })));
+  for (const p of prefixes) await cleanupPrefix(client, p);
+  client.disconnect();
+});
+
+async function deployment() {
+  const prefix = randomPrefix('cli');
+  prefixes.push(prefix);
+  const runs: Array<{ id: string; trigger: string }> = [];
+  const scheduler = createScheduler({
+    storage: new RedisStorage({ client, prefix }),
+    housekeepingInterval: 100,
+    retry: false,
+    queues: { git: {} },
+    executor: (f, ctx) => {
+      runs.push({ id: f.id, trigger: ctx.trigger });
+      if (f.id === 'broken') throw new Error('boom \x1b[31mred\x1b[0m');
+    },
+  });
+  schedulers.push(scheduler);
+  await scheduler.upsertFabric({ id: 'dc1', syncInterval: 'PT1H' });
+  await scheduler.upsertFabric({ id: 'repo', syncInterval: 'PT1H', queue: 'git' });
+  await scheduler.upsertFabric({ id: 'broken', syncInterval: 'PT1H' });
+  await scheduler.start();
+  await until(() => runs.length >= 3);
+  await until(async () => (await scheduler.listFabrics()).every((f) => f.status !== 'syncing'));
+  return { prefix, scheduler, runs };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('syncwheel CLI', () => {
+  it('refuses bad usage with exit code 2 and says why', async () => {
+    // one real spawn, the rest in-process through the same main()
+    const none = await cli([]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/^syncwheel: missing command/);
+    expect(none.err).toContain('Usage: syncwheel <command>');
+    const run = async (args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await main(args, { out: (x) => (out += `${x}\n`), err: (x) => (err += `${x}\n`), env: {}, isTTY: false });
+      return { code, out, err };
+    };
+    expect(await run(['status', '--prefix', 'p'])).toMatchObject({ code: 2, err: expect.stringMatching(/missing --redis/) });
+    expect(await run(['status', '--redis', REDIS_URL])).toMatchObject({ code: 2, err: expect.stringMatching(/missing --prefix/) });
+    expect(await run(['status', '--redis', REDIS_URL, '--prefix', 'p', '--colour'])).toMatchObject({ code: 2, err: expect.stringMatching(/Unknown option '--colour'/) });
+    expect((await run(['frobnicate', '--redis', REDIS_URL, '--prefix', 'p'])).err).toMatch(/unknown command "frobnicate"/);
+    expect((await run(['status', '--redis', 'http://x', '--prefix', 'p'])).err).toMatch(/Expected --redis to be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/x"/);
+    expect((await run(['status', '--redis', REDIS_URL, '--prefix', 'p', '--timeout', 'soon'])).err).toMatch(/Expected --timeout to be a positive integer/);
+    expect((await run(['sync', '--redis', REDIS_URL, '--prefix', 'p'])).err).toMatch(/sync needs exactly one fabric id/);
+    expect((await run(['pause', '--queue', 'a', '--all', '--redis', REDIS_URL, '--prefix', 'p'])).code).toBe(2);
+    expect((await run(['status', '--repair', '--redis', REDIS_URL, '--prefix', 'p'])).err).toMatch(/--repair goes with check/);
+    const help = await run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('Exit codes: 0 ok, 1 trouble found');
+  });
+
+  it('exits 3 with a clear message when Redis cannot be reached', async () => {
+    const r = await cli(['status', '--redis', 'redis://user:secret@127.0.0.1:1', '--prefix', 'p', '--timeout', '1000']);
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/^syncwheel: cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect(r.err).not.toContain('secret');
+  });
+
+  it('status prints the fabric table (colour only when asked or on a terminal) and JSON with --json', async () => {
+    const { prefix } = await deployment();
+    const base = ['--redis', REDIS_URL, '--prefix', prefix];
+    const plain = await cli(['status', ...base]);
+    expect(plain.code).toBe(0);
+    const lines = plain.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^FABRIC\s+QUEUE\s+STATUS\s+LAST SYNC\s+NEXT SYNC\s+FAIL\s+LAST ERROR$/);
+    expect(lines.slice(1, 4).map((l) => l.split(/\s{2,}/).slice(0, 3))).toEqual([['broken', 'default', 'error'], ['dc1', 'default', 'in_sync'], ['repo', 'git', 'in_sync']]);
+    expect(plain.out).not.toContain('\x1b[');
+    // an error message with an escape sequence is shown escaped, never interpreted by the terminal
+    expect(lines[1]).toContain('boom \\u001b[31mred\\u001b[0m');
+    expect(lines.at(-1)).toBe(`3 fabric(s) under prefix ${prefix}`);
+    const coloured = await cli(['status', ...base], { FORCE_COLOR: '1' });
+    expect(coloured.out).toContain('\x1b[32min_sync');
+    expect(coloured.out).toContain('\x1b[31merror');
+    const json = await cli(['status', ...base, '--json']);
+    const parsed = JSON.parse(json.out) as { fabrics: Array<{ id: string; status: string; queue: string; lastError: string | null }> };
+    expect(parsed.fabrics.map((f) => [f.id, f.status, f.queue])).toEqual([['broken', 'error', 'default'], ['dc1', 'in_sync', 'default'], ['repo', 'in_sync', 'git']]);
+    expect(parsed.fabrics[0]!.lastError).toBe('boom \x1b[31mred\x1b[0m');
+  });
+
+  it('pause, resume and sync reach the running schedulers through Redis; unknown ids exit 1', { timeout: 90_000 }, async () => {
+    const { prefix, scheduler, runs } = await deployment();
+    const base = ['--redis', REDIS_URL, '--prefix', prefix];
+    expect(await cli(['pause', 'dc1', ...base])).toMatchObject({ code: 0 });
+    await until(() => scheduler.pauses().fabrics.includes('dc1'));
+    expect((await cli(['status', ...base])).out).toMatch(/dc1\s+default\s+in_sync \(paused\)/);
+    expect(await cli(['pause', '--queue', 'git', ...base])).toMatchObject({ code: 0 });
+    await until(() => scheduler.pauses().queues.includes('git'));
+    expect(await cli(['resume', '--queue', 'git', ...base])).toMatchObject({ code: 0 });
+    expect(await cli(['resume', 'dc1', ...base])).toMatchObject({ code: 0 });
+    await until(() => scheduler.pauses().fabrics.length === 0 && scheduler.pauses().queues.length === 0);
+    expect(await cli(['pause', '--all', ...base])).toMatchObject({ code: 0 });
+    await until(() => scheduler.pauses().scheduler);
+    expect((await cli(['status', ...base])).out).toContain('ALL SCHEDULERS PAUSED');
+    expect(await cli(['resume', '--all', ...base])).toMatchObject({ code: 0 });
+    await until(() => !scheduler.pauses().scheduler);
+    const before = runs.filter((r) => r.id === 'repo').length;
+    const sync = await cli(['sync', 'repo', ...base]);
+    expect(sync.code).toBe(0);
+    expect(sync.out).toMatch(/Sync of repo requested/);
+    await until(() => runs.filter((r) => r.id === 'repo').length === before + 1);
+    expect(runs.filter((r) => r.id === 'repo').at(-1)!.trigger).toBe('manual');
+    const missing = await cli(['sync', 'nope', ...base]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toBe('syncwheel: unknown fabric nope\n');
+    expect((await cli(['pause', 'nope', ...base])).code).toBe(1);
+  });
+
+  it('check reports a stale "syncing" left by a dead replica (exit 1); check --repair fixes it (exit 0)', async () => {
+    const prefix = randomPrefix('cli-check');
+    prefixes.push(prefix);
+    const storage = new RedisStorage({ client, prefix });
+    const def = normalizeFabric({ id: 'ghost', syncInterval: 60_000 }, { syncTimeout: 0 });
+    const t = Date.now() - 120_000;
+    await storage.write('ghost', { definition: def, state: { ...initialState(), status: 'syncing', lastSyncAt: t - 60_000, lastAttemptAt: t, anchorAt: t - 60_000, lastSlotAt: t, fencingToken: 5 } }, null);
+    await storage.write('fine', { definition: normalizeFabric({ id: 'fine', syncInterval: 60_000 }, { syncTimeout: 0 }), state: { ...initialState(), status: 'in_sync', lastSyncAt: Date.now(), anchorAt: t, lastSlotAt: t, nextSyncAt: t + 180_000 } }, null);
+    const base = ['--redis', REDIS_URL, '--prefix', prefix];
+    const check = await cli(['check', ...base]);
+    expect(check.code).toBe(1);
+    expect(check.out).toContain('Checked 2 fabrics');
+    expect(check.out).toMatch(/repairable\s+stale-syncing\s+ghost: stored "syncing" since/);
+    expect(check.out).toContain('syncwheel check --repair');
+    expect((await storage.get('ghost'))!.state.status).toBe('syncing');
+    const repair = await cli(['check', '--repair', ...base]);
+    expect(repair.code).toBe(0);
+    expect(repair.out).toMatch(/repaired\s+stale-syncing\s+ghost/);
+    expect((await storage.get('ghost'))!.state.status).toBe('out_of_sync');
+    const json = await cli(['check', '--json', ...base]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.out)).toMatchObject({ fabrics: 2, issues: [] });
+  });
+});
