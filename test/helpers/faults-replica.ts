@@ -5,7 +5,7 @@
  * that makes a stale lock holder harmless:
  *
  *   start  {fabricId, scheduledAt, token, trigger, at}
- *   end    {fabricId, scheduledAt, token, at, aborted, committed, highest}
+ *   end    {fabricId, scheduledAt, token, at, aborted, committed, commitError, highest}
  *
  * The executor deliberately ignores `ctx.signal` (the worst case for a host): fencing alone must
  * refuse the stale write. SIGTERM stops gracefully ('stopped' line); SIGKILL/SIGSTOP are faults.
@@ -77,15 +77,18 @@ if (process.env['SWFAULT']) {
       const ms = cfg.minRunMs + Math.floor(Math.random() * Math.max(0, cfg.maxRunMs - cfg.minRunMs));
       await new Promise((r) => setTimeout(r, ms)); // ignores ctx.signal on purpose
       let committed = false;
+      let commitError = false;
       let highest: string | undefined;
       try {
         const reply = (await client.eval(FENCED_COMMIT, 1, downstreamKey(cfg.prefix, fabric.id), String(ctx.fencingToken))) as [number, string];
         committed = Number(reply[0]) === 1;
         highest = String(reply[1]);
       } catch (error) {
+        commitError = true; // the downstream (here: the same Redis) was unreachable
         out({ type: 'commit-error', ...base, message: (error as Error).message });
       }
-      out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted, committed, highest });
+      out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted, committed, commitError, highest });
+      if (commitError) throw new Error('downstream unreachable');
       if (!committed) throw new Error(`downstream refused fencing token ${ctx.fencingToken} (highest ${highest})`);
     },
   });

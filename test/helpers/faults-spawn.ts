@@ -106,6 +106,8 @@ export interface RunRecord {
   start: number;
   end: number | undefined;
   committed: boolean | undefined;
+  /** The fenced commit could not reach the downstream at all (not a fencing refusal). */
+  commitError: boolean | undefined;
   aborted: boolean | undefined;
 }
 
@@ -125,6 +127,7 @@ export function runsOf(replicas: readonly FaultReplica[]): RunRecord[] {
         start: l.at!,
         end: e?.at,
         committed: e ? Boolean(e['committed']) : undefined,
+        commitError: e ? Boolean(e['commitError']) : undefined,
         aborted: e ? Boolean(e['aborted']) : undefined,
       });
     }
