@@ -9,12 +9,25 @@
  * (its sync takes longer than its interval: the slots it covers are counted as missed, it never
  * overlaps itself), one is disabled half-way and enabled again. A live table shows each fabric's
  * status; at the end a summary shows lateness (start minus slot time) and exits 0.
+ *
+ * Three queues keep work apart, as the service this comes from did: `fabric` (4 lanes, priority
+ * 10), `git` (1 lane: slow clones take turns and never hold up fabric syncs) and `default`. The
+ * git queue is paused for a while half-way through and resumed (its missed slots follow
+ * missedRunPolicy). The status page is served on 127.0.0.1 (its address is printed at start);
+ * `--port` picks the port, `--hold` keeps the demo running until Ctrl-C.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { createScheduler, type FabricStatus, type SyncContext, type Fabric } from '../src/index.js';
+import { createScheduler, createStatusHandler, type FabricStatus, type SyncContext, type Fabric } from '../src/index.js';
 
 const { values } = parseArgs({
-  options: { duration: { type: 'string', default: '20' }, quiet: { type: 'boolean', default: false } },
+  options: {
+    duration: { type: 'string', default: '20' },
+    quiet: { type: 'boolean', default: false },
+    port: { type: 'string', default: '0' },
+    hold: { type: 'boolean', default: false },
+  },
   allowPositionals: true,
 });
 const durationS = Number(values.duration);
@@ -23,19 +36,28 @@ if (!Number.isFinite(durationS) || durationS <= 0) {
   process.exit(2);
 }
 
+const port = Number(values.port);
+if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) {
+  console.error(`Expected --port to be a port number (0 = any free port), got ${values.port}`);
+  process.exit(2);
+}
+
 const fabrics = [
-  { id: 'dc1-spine', syncInterval: 2000 },
-  { id: 'dc1-leaf-a', syncInterval: 3000 },
-  { id: 'dc1-leaf-b', syncInterval: 3000 },
-  { id: 'dc2-spine', syncInterval: 'PT4S' },
-  { id: 'dc2-leaf-a', syncInterval: 5000 },
-  { id: 'dc2-leaf-b', syncInterval: 5000 },
-  { id: 'edge-pop-1', syncInterval: 6000 },
-  { id: 'edge-pop-2', syncInterval: 7000 },
-  { id: 'lab-fabric', syncInterval: 8000 },
-  { id: 'flaky-fabric', syncInterval: 4000 }, // fails ~1/3 of runs
+  { id: 'dc1-spine', syncInterval: 2000, queue: 'fabric' },
+  { id: 'dc1-leaf-a', syncInterval: 3000, queue: 'fabric' },
+  { id: 'dc1-leaf-b', syncInterval: 3000, queue: 'fabric' },
+  { id: 'dc2-spine', syncInterval: 'PT4S', queue: 'fabric' },
+  { id: 'dc2-leaf-a', syncInterval: 5000, queue: 'fabric' },
+  { id: 'dc2-leaf-b', syncInterval: 5000, queue: 'fabric' },
+  { id: 'edge-pop-1', syncInterval: 6000, queue: 'fabric' },
+  { id: 'edge-pop-2', syncInterval: 7000, queue: 'fabric' },
+  { id: 'lab-fabric', syncInterval: 8000, queue: 'fabric' },
+  { id: 'flaky-fabric', syncInterval: 4000, queue: 'fabric' }, // fails ~1/3 of runs
   { id: 'slow-fabric', syncInterval: 3000, syncTimeout: 10_000 }, // takes ~4.5 s
   { id: 'backup-site', syncInterval: 10_000 },
+  { id: 'repo-configs', syncInterval: 5000, queue: 'git' }, // git clones: ~1 s each, one at a time
+  { id: 'repo-templates', syncInterval: 5000, queue: 'git' },
+  { id: 'repo-scripts', syncInterval: 5000, queue: 'git' },
 ];
 
 const wait = (ms: number, signal: AbortSignal) =>
@@ -50,6 +72,7 @@ const wait = (ms: number, signal: AbortSignal) =>
 /** The host's sync: here a simulated call to the network controller. */
 async function syncFabric(fabric: Fabric, ctx: SyncContext): Promise<void> {
   if (fabric.id === 'slow-fabric') return wait(4500, ctx.signal);
+  if (fabric.queue === 'git') return wait(800 + Math.random() * 400, ctx.signal);
   await wait(50 + Math.random() * 250, ctx.signal);
   if (fabric.id === 'flaky-fabric' && Math.random() < 0.35) throw new Error('controller returned 503');
 }
@@ -75,8 +98,14 @@ const scheduler = createScheduler({
     }
   },
   maxConcurrentSyncs: 6,
+  queues: { fabric: { concurrency: 4, priority: 10 }, git: { concurrency: 1 } },
   retry: { initialDelay: 500, multiplier: 2, maxDelay: 4000 },
 });
+
+// The status page, read-only unless the host authorizes actions (a demo allows them from this machine only).
+const server = createServer(createStatusHandler(scheduler, { title: 'syncwheel demo', refreshInterval: 1000, authorize: (req) => req.socket.remoteAddress === '127.0.0.1' }));
+await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+const pageUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
 scheduler.on('sync:started', (e) => {
   const s = stat(e.fabricId);
@@ -97,13 +126,13 @@ const inS = (t: number | null, now: number) => (t === null ? '-' : `in ${Math.ma
 function table(rows: FabricStatus[], elapsed: number): string {
   const now = Date.now();
   const lines = [
-    `syncwheel demo: ${rows.length} fabrics, ${elapsed.toFixed(0)}/${durationS}s   (in-memory storage, maxConcurrentSyncs 6)`,
-    `${'fabric'.padEnd(14)}${'status'.padEnd(13)}${'last sync'.padEnd(12)}${'next'.padEnd(10)}${'runs'.padStart(5)}${'fail'.padStart(5)}${'missed'.padStart(7)}  last error`,
+    `syncwheel demo: ${rows.length} fabrics, ${elapsed.toFixed(0)}/${durationS}s   (in-memory storage, maxConcurrentSyncs 6)   status page: ${pageUrl}`,
+    `${'fabric'.padEnd(15)}${'queue'.padEnd(8)}${'status'.padEnd(13)}${'last sync'.padEnd(12)}${'next'.padEnd(10)}${'runs'.padStart(5)}${'fail'.padStart(5)}${'missed'.padStart(7)}  last error`,
   ];
   for (const f of rows) {
     const s = stat(f.id);
     lines.push(
-      `${f.id.padEnd(14)}${paint(f.status)} ${ago(f.lastSyncAt, now).padEnd(12)}${inS(f.nextSyncAt, now).padEnd(10)}${String(s.runs).padStart(5)}${String(s.failed).padStart(5)}${String(s.missed).padStart(7)}  ${f.lastError ?? ''}`,
+      `${f.id.padEnd(15)}${f.queue.padEnd(8)}${paint(f.paused ? 'paused' : f.status)} ${ago(f.lastSyncAt, now).padEnd(12)}${inS(f.nextSyncAt, now).padEnd(10)}${String(s.runs).padStart(5)}${String(s.failed).padStart(5)}${String(s.missed).padStart(7)}  ${f.lastError ?? ''}`,
     );
   }
   return lines.join('\n');
@@ -112,20 +141,31 @@ function table(rows: FabricStatus[], elapsed: number): string {
 const startedAt = Date.now();
 for (const f of fabrics) await scheduler.upsertFabric(f);
 await scheduler.start();
-console.log(`Started ${fabrics.length} fabrics; running for ${durationS}s.`);
+console.log(`Started ${fabrics.length} fabrics in 3 queues; running for ${durationS}s.`);
+console.log(`Status page: ${pageUrl}  (JSON: ${pageUrl}fabrics, ${pageUrl}metrics)`);
 
 let toggled = 0;
+let gitPaused = 0;
 let lastDraw = 0;
 const ticker = setInterval(async () => {
   const elapsed = (Date.now() - startedAt) / 1000;
   if (toggled === 0 && elapsed > durationS * 0.4) {
     toggled = 1;
-    await scheduler.upsertFabric({ id: 'lab-fabric', syncInterval: 8000, enabled: false });
+    await scheduler.upsertFabric({ id: 'lab-fabric', syncInterval: 8000, queue: 'fabric', enabled: false });
     console.log('\n→ lab-fabric disabled by the host (its schedule stops at once)');
   } else if (toggled === 1 && elapsed > durationS * 0.6) {
     toggled = 2;
-    await scheduler.upsertFabric({ id: 'lab-fabric', syncInterval: 8000, enabled: true });
+    await scheduler.upsertFabric({ id: 'lab-fabric', syncInterval: 8000, queue: 'fabric', enabled: true });
     console.log('\n→ lab-fabric enabled again (it syncs at once)');
+  }
+  if (gitPaused === 0 && elapsed > durationS * 0.3) {
+    gitPaused = 1;
+    await scheduler.pause({ queue: 'git' });
+    console.log('\n→ git queue paused (maintenance): its repos keep their grid but start nothing');
+  } else if (gitPaused === 1 && elapsed > durationS * 0.5) {
+    gitPaused = 2;
+    await scheduler.resume({ queue: 'git' });
+    console.log('\n→ git queue resumed: one catch-up run per repo (missedRunPolicy "once")');
   }
   const rows = await scheduler.listFabrics();
   if (tty) {
@@ -137,8 +177,14 @@ const ticker = setInterval(async () => {
 }, 500);
 
 await new Promise((resolve) => setTimeout(resolve, durationS * 1000));
+if (values.hold) {
+  console.log(`\n--hold: still running; the status page stays at ${pageUrl} until Ctrl-C`);
+  await new Promise((resolve) => process.once('SIGINT', resolve));
+}
 clearInterval(ticker);
+const metrics = scheduler.metrics();
 await scheduler.stop({ inFlight: 'wait', drainTimeout: 6000 });
+server.close();
 
 const all = [...stats.values()];
 const lateness = all.flatMap((s) => s.lateness).sort((a, b) => a - b);
@@ -146,8 +192,13 @@ const pct = (p: number) => lateness[Math.min(lateness.length - 1, Math.floor((p 
 const final = await scheduler.listFabrics();
 console.log(`\n${table(final, durationS)}\n`);
 console.log('Summary');
-console.log(`  runs ${all.reduce((a, s) => a + s.runs, 0)}, succeeded ${all.reduce((a, s) => a + s.ok, 0)}, failed ${all.reduce((a, s) => a + s.failed, 0)} (flaky-fabric, retried with backoff), missed slots ${all.reduce((a, s) => a + s.missed, 0)} (slow-fabric overruns its interval)`);
-console.log(`  lateness of starts (start - slot, including waits for one of 6 concurrency lanes): p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${lateness.at(-1) ?? 0} ms`);
+console.log(`  runs ${all.reduce((a, s) => a + s.runs, 0)}, succeeded ${all.reduce((a, s) => a + s.ok, 0)}, failed ${all.reduce((a, s) => a + s.failed, 0)} (flaky-fabric, retried with backoff), missed slots ${all.reduce((a, s) => a + s.missed, 0)} (slow-fabric overruns its interval; git repos while their queue was paused)`);
+console.log(`  lateness of starts (start - slot, including waits for a lane: 6 in all, 4 fabric, 1 git): p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${lateness.at(-1) ?? 0} ms`);
 console.log(`  most concurrent runs of one fabric: ${maxOverlap} (single-flight: never more than 1)`);
+for (const q of Object.values(metrics.queues)) {
+  console.log(
+    `  queue ${q.name.padEnd(8)} lanes ${String(q.concurrency === Infinity ? '∞' : q.concurrency).padEnd(2)} priority ${String(q.priority).padEnd(3)} runs ${String(q.runs).padStart(3)}, failed ${q.failed}, missed ${q.missed} (paused ${q.missedByReason.paused}), lateness p50 ${q.lateness.p50 ?? 0} ms, p99 ${q.lateness.p99 ?? 0} ms (bucket bounds)`,
+  );
+}
 console.log(`  statuses: ${Object.entries(final.reduce<Record<string, number>>((acc, f) => ((acc[f.status] = (acc[f.status] ?? 0) + 1), acc), {})).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 if (maxOverlap > 1) process.exit(1);
