@@ -49,6 +49,8 @@ let duplicates = 0;
 let firstHalf = { sum: 0, n: 0 };
 let secondHalf = { sum: 0, n: 0 };
 let firstFires = 0;
+/** Slots a contender reported that are not on its own grid anchor + k * interval (drift). */
+let offGrid = 0;
 
 function record(slot: number, t: number): void {
   if (slot < W0 || slot >= W1) return;
@@ -73,6 +75,10 @@ const fire = (i: number, slot?: number): void => {
       duplicates++;
       return;
     }
+    // after its second run a fabric's slots must stay on one grid: slot - previous slot = k * interval
+    // (the first run may re-anchor the grid where it really started)
+    if (nextK[i]! >= 1 && (slot - lastSlot[i]!) % I !== 0) offGrid++;
+    nextK[i]!++;
     lastSlot[i] = slot;
     record(slot, t);
     return;
@@ -121,7 +127,7 @@ async function main() {
         new Promise<void>((resolve, reject) => {
           setTimeout(() => {
             const t = Date.now();
-            if (params.contender !== 'syncwheel') for (const i of ids) start[i] = t; // syncwheel reports its anchor (first ctx.scheduledAt)
+            if (!params.contender.startsWith('syncwheel')) for (const i of ids) start[i] = t; // syncwheel reports its anchor (first ctx.scheduledAt)
             const a0 = performance.now();
             Promise.resolve(contender.add(ids, firstAt)).then(() => {
               addMs += performance.now() - a0;
@@ -169,6 +175,7 @@ async function main() {
     lateness: lat,
     distribution: hist.buckets(),
     fires: { kept: lat.count, expected, keptPct: expected ? round((100 * lat.count) / expected, 2) : null, duplicates, totalSeen: firesTotal },
+    offGridSlots: offGrid,
     driftMs: firstHalf.n && secondHalf.n ? round(secondHalf.sum / secondHalf.n - firstHalf.sum / firstHalf.n, 2) : null,
     cpu: {
       totalMs: res.cpuMs,
