@@ -914,9 +914,41 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.#reportError('housekeeping', toError(error));
     }
     try {
-      await this.#sweepStale();
+      const { records } = await this.#storage.list();
+      this.#adopt(records);
+      await this.#sweepStale(records);
     } catch (error) {
       this.#reportError('housekeeping', toError(error));
+    }
+  }
+
+  /**
+   * Follows definitions written by other schedulers sharing the storage: a fabric this one does
+   * not know yet is scheduled here too (so partitioning can hand it to any replica), and a newer
+   * definition of an idle fabric (interval, enabled, timeout, queue) is applied. Removals are not
+   * followed: a record that vanished may be a storage data loss, which the claim path re-registers.
+   */
+  #adopt(records: readonly FabricRecord[]): void {
+    if (this.#state !== 'running') return;
+    const now = this.#clock.now();
+    for (const r of records) {
+      const id = r.definition.id;
+      if (id === CONTROL_RECORD_ID) continue;
+      const rt = this.#fabrics.get(id);
+      if (!rt) {
+        const fresh = this.#newRuntime(r.definition, r);
+        this.#fabrics.set(id, fresh);
+        this.#armNext(fresh, now);
+        continue;
+      }
+      if (rt.run || rt.removed || (rt.record && r.version <= rt.record.version)) continue;
+      const previous = rt.fabric;
+      const d = r.definition;
+      if (previous.syncInterval !== d.syncInterval || previous.enabled !== d.enabled || previous.syncTimeout !== d.syncTimeout || previous.queue !== d.queue) {
+        this.#applyDefinition(r, previous, now);
+      } else {
+        rt.record = r;
+      }
     }
   }
 
@@ -943,8 +975,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /** Repairs stored `syncing` states older than one lease whose lock nobody holds. */
-  async #sweepStale(): Promise<void> {
-    const { records } = await this.#storage.list();
+  async #sweepStale(records: readonly FabricRecord[]): Promise<void> {
     const now = this.#clock.now();
     for (const r of records) {
       const id = r.definition.id;

@@ -463,3 +463,25 @@ describe('several schedulers on one storage', () => {
     await late.stop();
   });
 });
+
+describe('following the shared storage', () => {
+  it('a scheduler adopts fabrics and definition changes another scheduler wrote, within one housekeeping interval', async () => {
+    const storage = new MemoryStorage();
+    const clock = createFakeClock({ now: T0 });
+    const a = makeHarness({ clock, storage, housekeepingInterval: 1000, behaviour: () => undefined });
+    const b = makeHarness({ clock, storage, housekeepingInterval: 1000, behaviour: () => undefined });
+    await a.scheduler.start();
+    await b.scheduler.start();
+    await a.scheduler.upsertFabric({ id: 'x', syncInterval: MIN }); // b's host never defines it
+    await clock.tickAsync(1000);
+    await a.stop(); // from now on only b can run it
+    await clock.tickAsync(2 * MIN);
+    expect(b.runsOf('x').map((r) => r.scheduledAt)).toEqual([T0 + MIN, T0 + 2 * MIN]);
+    // a new interval written elsewhere (a stopped scheduler's host) reaches b too
+    const c = makeHarness({ clock, storage, behaviour: () => undefined });
+    await c.scheduler.upsertFabric({ id: 'x', syncInterval: 10_000 });
+    await clock.tickAsync(1000 + 10_000);
+    expect(b.runsOf('x').at(-1)!.scheduledAt).toBe(T0 + 2 * MIN + 10_000);
+    await b.stop();
+  });
+});
