@@ -24,11 +24,16 @@ export interface ControlData {
 }
 
 export function emptyControl(): ControlData {
-  return { scheduler: null, queues: {}, fabrics: {}, syncRequests: {} };
+  return { scheduler: null, queues: dict(), fabrics: dict(), syncRequests: dict() };
+}
+
+/** A map keyed by host-chosen names with no prototype: ids such as '__proto__' or 'constructor' are plain keys. */
+function dict(from: Record<string, number> = {}): Record<string, number> {
+  return Object.assign(Object.create(null) as Record<string, number>, from);
 }
 
 function numberMap(value: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
+  const out = dict();
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return out;
   for (const [k, v] of Object.entries(value)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
   return out;
@@ -66,7 +71,7 @@ export async function updateControl(storage: Storage, mutate: (current: ControlD
       current = undefined; // unreadable: a create replaces it
     }
     const data = readControl(current);
-    const next = mutate(structuredClone(data));
+    const next = mutate({ scheduler: data.scheduler, queues: dict(data.queues), fabrics: dict(data.fabrics), syncRequests: dict(data.syncRequests) });
     if (next === null) return data;
     const state = current ? { ...current.state } : { ...initialState(), status: 'disabled' as const };
     const result = await storage.write(CONTROL_RECORD_ID, { definition: controlDefinition(next), state }, current?.version ?? null);

@@ -182,6 +182,15 @@ describe('bad and hostile input', () => {
     expect(ids).toEqual(['__proto__', 'constructor', 'cyclic', 'hasOwnProperty', 'keep', 'toString']);
     for (const id of ids) expect(h.runsOf(id).length, id).toBe(id === 'keep' ? 3 : 3);
     expect(({} as Record<string, unknown>)['syncInterval']).toBeUndefined(); // no prototype pollution
+    // pausing and resuming such ids works on them alone (the shared pause map is keyed by ids)
+    await h.scheduler.pause({ fabric: '__proto__' });
+    const before = h.runsOf('__proto__').length;
+    await h.clock.tickAsync(2_000);
+    expect(h.runsOf('__proto__')).toHaveLength(before);
+    expect(h.runsOf('constructor').length).toBe(5);
+    await h.scheduler.resume({ fabric: '__proto__' });
+    await h.clock.tickAsync(1_000);
+    expect(h.runsOf('__proto__').length).toBeGreaterThan(before);
     await h.stop();
   });
 
