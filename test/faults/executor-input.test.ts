@@ -112,6 +112,7 @@ describe('executor misbehaviour', () => {
     const grew = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
     expect(h.runsOf('big').length).toBeGreaterThanOrEqual(40); // 640 MB returned in total
     expect(grew).toBeLessThan(64 * 1024 * 1024);
+    console.log(`memory-sized results: ${h.runsOf('big').length} runs x 16 MB returned; heap + array buffers grew ${(grew / 1024 / 1024).toFixed(1)} MB`);
     await h.stop();
   });
 });
