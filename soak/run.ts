@@ -5,7 +5,7 @@
  * whose lease was intact, and fencing order at the downstream. Bounded in time and count.
  *
  *   npm run soak -- [--duration 180] [--replicas 3] [--fabrics 1000] [--interval 5000] [--seed 1] [--out soak/results/last-run.json]
- *   npm run soak -- --quick      (60 s, 200 fabrics)
+ *   npm run soak -- --quick      (60 s, 200 fabrics; writes soak/results/last-quick-run.json)
  *
  * Exit code 0 when every check passes, 1 otherwise.
  */
@@ -25,10 +25,11 @@ const { values: args } = parseArgs({
     interval: { type: 'string' },
     seed: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: 'soak/results/last-run.json' },
+    out: { type: 'string' },
   },
 });
 const quick = args.quick === true;
+args.out ??= quick ? 'soak/results/last-quick-run.json' : 'soak/results/last-run.json';
 const DURATION = Number(args.duration ?? (quick ? 60 : 180)) * 1000;
 const REPLICAS = Number(args.replicas ?? 3);
 const FABRICS = Number(args.fabrics ?? (quick ? 200 : 1000));
