@@ -13,8 +13,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { effectiveStatus } from './status.js';
-import { createScheduler, type FabricStatus } from './scheduler.js';
+import { createScheduler, fabricStatusOf, type FabricStatus } from './scheduler.js';
 import { CONTROL_RECORD_ID, loadControl, updateControl, type ControlData } from './ops/control.js';
 import { RedisStorage } from './redis/storage.js';
 import { RedlockSingleFlight } from './redis/single-flight.js';
@@ -219,24 +218,7 @@ async function status(storage: RedisStorage, cmd: Cmd, io: Io): Promise<number> 
   const now = Date.now();
   const rows: FabricStatus[] = records
     .filter((r) => r.definition.id !== CONTROL_RECORD_ID)
-    .map((r) => {
-      const s = r.state;
-      const d = r.definition;
-      return {
-        id: d.id,
-        status: effectiveStatus(s.status, s.lastSyncAt, d.syncInterval, now),
-        lastSyncAt: s.lastSyncAt,
-        lastAttemptAt: s.lastAttemptAt,
-        nextSyncAt: d.enabled ? s.nextSyncAt : null,
-        lastError: s.lastError,
-        consecutiveFailures: s.consecutiveFailures,
-        syncInterval: d.syncInterval,
-        enabled: d.enabled,
-        queue: d.queue,
-        paused: isPaused(control, d.id, d.queue),
-        lastLateness: null,
-      };
-    })
+    .map((r) => fabricStatusOf(r, now, isPaused(control, r.definition.id, r.definition.queue), null))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (cmd.json) {
     io.out(JSON.stringify({ at: now, prefix: cmd.prefix, pauses: { scheduler: control.scheduler !== null, queues: Object.keys(control.queues), fabrics: Object.keys(control.fabrics) }, fabrics: rows, unreadable: corrupt.map((c) => ({ id: c.id, reason: c.reason })) }, null, 2));

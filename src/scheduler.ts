@@ -1608,22 +1608,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   #toStatus(record: FabricRecord, now: number): FabricStatus {
-    const s = record.state;
-    const d = record.definition;
-    return {
-      id: d.id,
-      status: effectiveStatus(s.status, s.lastSyncAt, d.syncInterval, now),
-      lastSyncAt: s.lastSyncAt,
-      lastAttemptAt: s.lastAttemptAt,
-      nextSyncAt: d.enabled ? s.nextSyncAt : null,
-      lastError: s.lastError,
-      consecutiveFailures: s.consecutiveFailures,
-      syncInterval: d.syncInterval,
-      enabled: d.enabled,
-      queue: d.queue,
-      paused: this.#pausedFabric(d),
-      lastLateness: this.#fabrics.get(d.id)?.lastLateness ?? null,
-    };
+    return fabricStatusOf(record, now, this.#pausedFabric(record.definition), this.#fabrics.get(record.definition.id)?.lastLateness ?? null);
   }
 
   #checkTransition(id: string, from: SyncStatus, to: SyncStatus): void {
@@ -1659,6 +1644,29 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 function startOver(error: unknown): undefined {
   if (error instanceof CorruptStateError) return undefined;
   throw error;
+}
+
+/**
+ * The reader's view of a stored record (what `getFabricStatus` returns): `out_of_sync` derived
+ * from `lastSyncAt`, no next sync for a disabled fabric. Shared by the scheduler and the CLI.
+ */
+export function fabricStatusOf(record: FabricRecord, now: number, paused: boolean, lastLateness: number | null): FabricStatus {
+  const s = record.state;
+  const d = record.definition;
+  return {
+    id: d.id,
+    status: effectiveStatus(s.status, s.lastSyncAt, d.syncInterval, now),
+    lastSyncAt: s.lastSyncAt,
+    lastAttemptAt: s.lastAttemptAt,
+    nextSyncAt: d.enabled ? s.nextSyncAt : null,
+    lastError: s.lastError,
+    consecutiveFailures: s.consecutiveFailures,
+    syncInterval: d.syncInterval,
+    enabled: d.enabled,
+    queue: d.queue,
+    paused,
+    lastLateness,
+  };
 }
 
 /** Creates a {@link Scheduler}. Options are validated at once (`InvalidOptionError`). */
