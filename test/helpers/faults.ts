@@ -1,7 +1,7 @@
 /** Helpers for the fault suite (test/faults) and the soak: spare ports, waiting, own redis-servers. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
+import { startOwnRedis, type OwnRedis } from './redis.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -38,75 +38,21 @@ export async function sparePort(): Promise<number> {
   throw new Error('no free port in 6390..6420');
 }
 
-export interface FaultRedis {
-  readonly port: number;
-  /** Whether the server is up right now. */
-  readonly up: boolean;
-  /** Starts (or restarts) the server on the same port. */
-  start(): Promise<void>;
-  /** SIGKILL: nothing is saved. */
-  kill(): Promise<void>;
-  /** SIGTERM: with `persistDir`, an RDB is written and read back on the next start. */
-  shutdown(): Promise<void>;
+export interface FaultRedis extends OwnRedis {
   /** A client to this server that fails fast (maxRetriesPerRequest 1) with errors handled. */
   client(options?: RedisOptions): Redis;
 }
 
-/**
- * A redis-server of our own on a port in 6390..6420, loopback only. Without `persistDir` it runs
- * with `--save "" --appendonly no` (a restart loses everything, as many caches run).
- */
+/** {@link startOwnRedis} on a port of the fault suite's range (6390..6420), with a client factory. */
 export async function ownRedis(options: { persistDir?: string } = {}): Promise<FaultRedis> {
-  const port = await sparePort();
-  let child: ChildProcess | undefined;
-  const start = async (): Promise<void> => {
-    if (child) return;
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'no', '--loglevel', 'warning', '--protected-mode', 'yes'];
-    args.push(...(options.persistDir ? ['--save', '3600 1', '--dir', options.persistDir, '--dbfilename', `dump-${port}.rdb`] : ['--save', '']));
-    const c = spawn('redis-server', args, { stdio: 'ignore' });
-    child = c;
-    c.once('exit', () => {
-      if (child === c) child = undefined;
-    });
-    const probe = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    for (let i = 0; i < 200; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        await sleep(25);
-      }
-    }
-    throw new Error(`redis-server on port ${port} did not answer`);
-  };
-  const stop = async (signal: NodeJS.Signals): Promise<void> => {
-    const c = child;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill(signal);
-    });
-    child = undefined;
-  };
-  await start();
-  return {
-    port,
-    get up() {
-      return child !== undefined;
-    },
-    start,
-    kill: () => stop('SIGKILL'),
-    shutdown: () => stop('SIGTERM'),
+  const server = await startOwnRedis({ ...options, port: await sparePort() });
+  return Object.assign(server, {
     client: (o: RedisOptions = {}) => {
-      const c = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 100, ...o });
+      const c = new Redis(server.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 100, ...o });
       c.on('error', () => undefined);
       return c;
     },
-  };
+  });
 }
 
 /** Collects unhandled rejections and uncaught exceptions while installed. */

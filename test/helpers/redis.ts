@@ -71,26 +71,39 @@ export async function freePort(): Promise<number> {
 export interface OwnRedis {
   readonly port: number;
   readonly url: string;
-  stop(): Promise<void>;
+  /** Whether the server is up right now. */
+  readonly up: boolean;
+  /** Starts (or restarts) the server on the same port. */
   start(): Promise<void>;
+  /** SIGTERM with `persistDir` (an RDB is written and read back on the next start), else SIGKILL. */
+  stop(): Promise<void>;
+  /** SIGKILL: nothing is saved. */
+  kill(): Promise<void>;
+  /** SIGTERM: with `persistDir`, an RDB is written and read back on the next start. */
+  shutdown(): Promise<void>;
 }
 
 /**
- * Starts a redis-server on a spare port. With `persistDir`, it saves an RDB there when stopped
- * (SIGTERM) and loads it on `start()`, like a Redis restart that keeps its data; without, a
- * stop loses everything (SIGKILL).
+ * Starts a redis-server on a spare port (loopback only). With `persistDir`, it saves an RDB there
+ * when shut down and loads it on `start()`, like a Redis restart that keeps its data; without, it
+ * runs with `--save "" --appendonly no` and a restart loses everything.
  */
 export async function startOwnRedis(options: { port?: number; persistDir?: string } = {}): Promise<OwnRedis> {
   const p = options.port ?? (await freePort());
   const persist = options.persistDir;
   let child: ChildProcess | undefined;
   const start = async () => {
-    const args = ['--port', String(p), '--bind', '127.0.0.1', '--appendonly', 'no', '--loglevel', 'warning'];
+    if (child) return;
+    const args = ['--port', String(p), '--bind', '127.0.0.1', '--appendonly', 'no', '--loglevel', 'warning', '--protected-mode', 'yes'];
     args.push(...(persist ? ['--save', '3600 1', '--dir', persist, '--dbfilename', `dump-${p}.rdb`] : ['--save', '']));
-    child = spawn('redis-server', args, { stdio: 'ignore' });
+    const c = spawn('redis-server', args, { stdio: 'ignore' });
+    child = c;
+    c.once('exit', () => {
+      if (child === c) child = undefined;
+    });
     const probe = new Redis(p, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
     probe.on('error', () => undefined);
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 200; i++) {
       try {
         await probe.connect();
         await probe.ping();
@@ -98,20 +111,30 @@ export async function startOwnRedis(options: { port?: number; persistDir?: strin
         return;
       } catch {
         probe.disconnect();
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 25));
       }
     }
     throw new Error(`redis-server on port ${p} did not answer`);
   };
-  const stop = async () => {
+  const signal = async (sig: NodeJS.Signals) => {
     const c = child;
     child = undefined;
     if (!c || c.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
-      c.kill(persist ? 'SIGTERM' : 'SIGKILL');
+      c.kill(sig);
     });
   };
   await start();
-  return { port: p, url: `redis://127.0.0.1:${p}`, stop, start };
+  return {
+    port: p,
+    url: `redis://127.0.0.1:${p}`,
+    get up() {
+      return child !== undefined;
+    },
+    start,
+    stop: () => signal(persist ? 'SIGTERM' : 'SIGKILL'),
+    kill: () => signal('SIGKILL'),
+    shutdown: () => signal('SIGTERM'),
+  };
 }
