@@ -47,7 +47,10 @@ export interface SyncStartedEvent {
   /** The slot served, epoch ms (the request time for a manual run). */
   scheduledAt: number;
   startedAt: number;
-  /** `startedAt - scheduledAt`, ms. */
+  /**
+   * Start minus the time the run was due, ms: the slot for scheduled and catch-up runs, the
+   * backoff time for a retry, the request for a manual run.
+   */
   lateness: number;
   attempt: number;
   fencingToken: number;

@@ -266,7 +266,7 @@ interface Run {
   scheduledAt: number;
   trigger: SyncTrigger;
   attempt: number;
-  /** Order key in the backlog: due time, then arrival. */
+  /** When the run was due (the slot; a retry's backoff time; a manual request's time): lateness is measured from it, and the backlog drains in its order. */
   readonly queuedAt: number;
   /** The queue it waits and runs in (fixed when the run is made). */
   readonly queue: Queue;
@@ -1146,6 +1146,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   #onTimer(rt: Runtime, now: number): void {
+    const dueAt = rt.timer?.dueAt ?? now;
     rt.timer = undefined;
     if (rt.removed || !rt.fabric.enabled || this.#state !== 'running' && this.#state !== 'starting') return;
     if (rt.run) return; // a run is queued or in flight; its completion re-arms
@@ -1157,7 +1158,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       return;
     }
     if (rt.timerKind === 'retry') {
-      this.#enqueue(this.#newRun(rt, rt.timerSlot, 'retry', rt.timerAttempt));
+      this.#enqueue(this.#newRun(rt, rt.timerSlot, 'retry', rt.timerAttempt, dueAt));
       return;
     }
     const slot = rt.timerSlot;
@@ -1203,8 +1204,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#emit('sync:missed', { fabricId: rt.fabric.id, count, firstSlotAt, lastSlotAt, reason });
   }
 
-  #newRun(rt: Runtime, scheduledAt: number, trigger: SyncTrigger, attempt: number): Run {
-    const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: scheduledAt, queue: this.#queueOf(rt.fabric), waiters: [] };
+  /** A run serving `scheduledAt`, due at `dueAt` (a retry: its backoff time; a manual run: the request). */
+  #newRun(rt: Runtime, scheduledAt: number, trigger: SyncTrigger, attempt: number, dueAt = scheduledAt): Run {
+    const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: dueAt, queue: this.#queueOf(rt.fabric), waiters: [] };
     rt.run = run;
     return run;
   }
@@ -1355,7 +1357,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         fabricId: id,
         scheduledAt: run.scheduledAt,
         startedAt,
-        lateness: startedAt - run.scheduledAt,
+        lateness: startedAt - run.queuedAt,
         attempt: run.attempt,
         fencingToken,
         trigger: run.trigger,

@@ -75,6 +75,8 @@ describe('failures and retries', () => {
     const attempts = h.runsOf('f').map((r) => r.attempt);
     expect(attempts.slice(0, 4)).toEqual([1, 2, 3, 4]);
     expect(h.runsOf('f').every((r) => r.scheduledAt === T0)).toBe(true);
+    // a retry is on time when it starts at its backoff time, though it serves the 0 s slot
+    expect(h.eventsOf('sync:started', 'f').map((e) => e.lateness)).toEqual(starts.map(() => 0));
     const failed = h.eventsOf('sync:failed', 'f');
     expect(failed[0].nextRetryAt).toBe(T0 + 1000);
     expect(failed.at(-1).nextRetryAt).toBeNull(); // the next try is the regular slot
