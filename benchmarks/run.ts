@@ -5,6 +5,7 @@
  *
  *   npm run bench                 full pass (~20 min on 2 cores)
  *   npm run bench -- --quick      short pass (< 3 min), written to docs/benchmarks/quick/
+ *   npm run bench -- --report-only   re-render README.md and charts from the last results.json
  *   npm run bench -- --only=h2h   only scenarios whose id starts with one of the given prefixes
  *                                 (h2h, load, micro, scale, cluster; comma separated)
  */
@@ -26,7 +27,7 @@ const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const outDir = join(root, 'docs', 'benchmarks', quick ? 'quick' : '');
 const rawDir = join(outDir, 'raw');
-rmSync(rawDir, { recursive: true, force: true });
+if (!args.includes('--report-only')) rmSync(rawDir, { recursive: true, force: true });
 mkdirSync(rawDir, { recursive: true });
 
 export interface RunSpec {
@@ -173,6 +174,14 @@ function gitCommit(): string {
 }
 
 async function main() {
+  if (args.includes('--report-only')) {
+    // re-render README.md and the charts from the last run's results.json (no new measurement)
+    const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8'));
+    for (const r of doc.runs) if (r.ok && r.spec.id.startsWith('profile/') && !r.result.profile) r.result.profile = summarizeProfileDir(join(rawDir, 'profile'));
+    writeReport(doc, outDir);
+    console.log(`re-rendered ${join(outDir, 'README.md')} from results.json of ${doc.startedAt}`);
+    return;
+  }
   const started = new Date();
   console.log(`syncwheel benchmarks (${quick ? 'quick' : 'full'}): ${selected.length} runs, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GB`);
   const results: Array<{ spec: RunSpec; ok: boolean; ms: number; result?: unknown; error?: string; killed?: Record<string, number> }> = [];

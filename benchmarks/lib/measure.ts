@@ -76,11 +76,12 @@ export function startHog(loadPct: number, periodMs = 100): { stop(): void; burne
   const busyMs = (periodMs * loadPct) / 100;
   let burned = 0;
   const t = setInterval(() => {
-    const start = performance.now();
-    const end = start + busyMs;
-    let now = start;
-    while (now < end) now = performance.now();
-    burned += now - start;
+    // busy for busyMs of wall time; what it cost is read as process CPU (wall over-counts when descheduled)
+    const c0 = process.cpuUsage();
+    const end = performance.now() + busyMs;
+    while (performance.now() < end);
+    const c = process.cpuUsage(c0);
+    burned += (c.user + c.system) / 1000;
   }, periodMs);
   return { stop: () => clearInterval(t), burnedMs: () => burned };
 }

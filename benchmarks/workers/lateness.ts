@@ -182,6 +182,7 @@ async function main() {
       hogMs: round(hogMs, 0),
       /** CPU of the scheduler + harness, hog excluded, per second of window. */
       perSecondMs: round((res.cpuMs - hogMs) / (res.wallMs / 1000), 1),
+      wallMs: res.wallMs,
       windowMs: round(res.cpuMs - hogMs, 0),
     },
     memory: { peakRssMB: res.peakRssMB, maxRssLifetimeMB: res.maxRssLifetimeMB, baselineRssMB: res.baselineRssMB, heapUsedMB: res.heapUsedMB },
