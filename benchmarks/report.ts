@@ -61,7 +61,12 @@ export function writeReport(doc: Any, outDir: string): void {
   L.push('Every figure below comes from that run (raw per-run JSON in `raw/`, everything in `results.json`).');
   const dnf = failed.filter((f: Any) => f.killed);
   const errored = failed.filter((f: Any) => !f.killed);
-  if (errored.length) L.push(`\n**${errored.length} run(s) failed** and are missing from the tables: ${errored.map((f: Any) => `\`${f.spec.id}\``).join(', ')} (error tails in results.json).`);
+  const reason = (f: Any) => (/heap out of memory/i.test(f.error ?? '') ? 'crashed: JavaScript heap out of memory' : `failed: ${String(/(\w*Error[^\n]*)/.exec(f.error ?? '')?.[1] ?? 'see results.json').slice(0, 160)}`);
+  if (errored.length) {
+    L.push(`\n**${errored.length} run(s) failed** and are missing from the tables (error tails in results.json):`);
+    L.push('');
+    for (const f of errored) L.push(`- \`${f.spec.id}\`: ${reason(f)} after ${fmtN(f.ms / 1000)} s`);
+  }
   if (dnf.length) {
     L.push(`\n**${dnf.length} run(s) did not finish**: they fell so far behind that they were stopped at their time limit (a run that cannot keep up only falls further behind). What /proc showed when they were stopped:`);
     L.push('');
@@ -115,6 +120,8 @@ export function writeReport(doc: Any, outDir: string): void {
   if (sws && sts) targets.push(`| p99 lateness no worse than the setTimeout floor (10k, spread) | ${sws.lateness.p99} ms vs ${sts.lateness.p99} ms | ${verdict(sws.lateness.p99 <= sts.lateness.p99)} |`);
   for (const peer of ['croner', 'node-cron', 'bullmq']) {
     const r = find('h2h', peer, null, 1000, 0, 'aligned');
+    const d = dnf.find((f: Any) => f.spec.id.startsWith(`h2h/${peer}/`) && f.spec.params.loadPct === 0 && f.spec.params.stagger === 'aligned');
+    if (sw0 && d) targets.push(`| p99 at least 10× better than ${peer} | ${peer} did not finish (stopped after ${fmtN(d.ms / 1000)} s, ${fmtN(d.killed.cpuMs / 1000)} s CPU): no p99 to compare | — |`);
     if (sw0 && r) targets.push(`| p99 at least 10× better than ${peer} | ${r.lateness.p99} ms vs ${sw0.lateness.p99} ms = ${ratio(r.lateness.p99, sw0.lateness.p99)} | ${verdict(Math.max(r.lateness.p99, 1) / Math.max(sw0.lateness.p99, 1) >= 10)} |`);
   }
   const allSw = lat((p) => p.contender === 'syncwheel');
@@ -135,6 +142,8 @@ export function writeReport(doc: Any, outDir: string): void {
   if (fpSw && fpToad) targets.push(`| retained heap per fabric below toad-scheduler's (${fmtN(fpSw.n)} idle fabrics) | ${fmtN(fpSw.bytesPerFabric)} vs ${fmtN(fpToad.bytesPerFabric)} bytes | ${verdict(fpSw.bytesPerFabric < fpToad.bytesPerFabric)} |`);
   const scale = lat((p, id) => id.startsWith('scale/'))[0];
   const scaleDnf = dnf.find((f: Any) => f.spec.id.startsWith('scale/'));
+  const scaleErr = errored.find((f: Any) => f.spec.id.startsWith('scale/'));
+  if (scaleErr) targets.push(`| ${fmtN(scaleErr.spec.params.n)} fabrics in one process under 1 GB RSS, p99 under 50 ms | ${reason(scaleErr)} after ${fmtN(scaleErr.ms / 1000)} s (default Node heap limit) | **missed** |`);
   if (scaleDnf) targets.push(`| ${fmtN(scaleDnf.spec.params.n)} fabrics in one process under 1 GB RSS, p99 under 50 ms | did not finish in ${fmtN(scaleDnf.ms / 1000)} s; peak RSS ${fmtN(scaleDnf.killed.peakRssMB)} MB by then | **missed** |`);
   if (scale) {
     targets.push(`| ${fmtN(scale.params.n)} fabrics in one process under 1 GB RSS | peak ${fmtN(scale.memory.maxRssLifetimeMB)} MB | ${verdict(scale.memory.maxRssLifetimeMB < 1024)} |`);
