@@ -271,7 +271,10 @@ interface Run {
   /** The queue it waits and runs in (fixed when the run is made). */
   readonly queue: Queue;
   readonly waiters: Array<(result: SyncResult) => void>;
+  /** Created on first read of `ctx.signal` (an AbortController costs more than a whole run otherwise). */
   controller?: AbortController;
+  /** Why the run's signal was aborted, kept for a signal first read after the abort. */
+  abortedWith?: unknown;
   abortReason?: SyncAbortedError['reason'];
   settle?: (outcome: Outcome) => void;
   done?: Promise<void>;
@@ -456,13 +459,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (this.#state === 'stopping') return this.#stopPromise!.then(() => this.start());
     this.#state = 'starting';
     this.#startPromise = this.#load().then(
-      () => {
-        if (this.#state === 'starting') {
-          this.#state = 'running';
-          this.#otel.attach();
-          this.#armHousekeeping();
-        }
-      },
+      () => undefined,
       (error: unknown) => {
         this.#state = 'idle';
         throw error;
@@ -476,7 +473,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     for (const bad of corrupt) {
       this.#reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
     }
-    this.#control = await loadControl(this.#storage);
+    this.#setControl(await loadControl(this.#storage));
+    if (this.#state !== 'starting') return; // stop() came first
+    // Running from here on, synchronously: runs that come due at once (in a microtask) may start.
+    this.#state = 'running';
+    this.#otel.attach();
+    this.#armHousekeeping();
     const now = this.#clock.now();
     for (const record of records) {
       if (record.definition.id === CONTROL_RECORD_ID || this.#fabrics.has(record.definition.id)) continue;
@@ -741,7 +743,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Adopts new control data: emits what changed and holds or re-arms the fabrics concerned. */
   #applyControl(data: ControlData, remote: boolean): void {
     const old = this.#control;
-    this.#control = data;
+    this.#setControl(data);
     const at = this.#clock.now();
     const changes: Array<[boolean, PauseScope, string | undefined]> = [];
     if ((old.scheduler !== null) !== (data.scheduler !== null)) changes.push([data.scheduler !== null, 'scheduler', undefined]);
@@ -764,8 +766,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   #pausedFabric(fabric: Fabric): boolean {
+    if (!this.#anyPause) return false; // the hot path: nothing paused anywhere
     const c = this.#control;
     return c.scheduler !== null || c.queues[fabric.queue] !== undefined || c.fabrics[fabric.id] !== undefined;
+  }
+
+  /** Whether the control record pauses anything at all. */
+  #anyPause = false;
+
+  #setControl(data: ControlData): void {
+    this.#control = data;
+    this.#anyPause = data.scheduler !== null || Object.keys(data.queues).length > 0 || Object.keys(data.fabrics).length > 0;
   }
 
   /** Parks a paused fabric: no timer; a run waiting for a lane is dropped (skipped 'paused'). */
@@ -994,10 +1005,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async #repairStale(r: FabricRecord, how: 'automatic' | 'repair' | 'check'): Promise<'repaired' | 'live' | 'unknown' | 'stale'> {
     const id = r.definition.id;
-    if (this.#fabrics.get(id)?.run?.controller) return 'live';
+    if (this.#fabrics.get(id)?.run?.settle) return 'live';
     let lease: Lease | undefined;
     try {
-      lease = await this.#singleFlight.acquire(id, { ttl: this.#lockTtl });
+      const acquired = this.#singleFlight.acquire(id, { ttl: this.#lockTtl });
+      lease = isThenable(acquired) ? await acquired : acquired;
     } catch (error) {
       if (how !== 'check') this.#reportError('lock', toError(error), id);
       return 'unknown';
@@ -1020,7 +1032,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.#emit('state:repaired', { fabricId: id, issue: 'stale-syncing', action: `status syncing -> ${to} (no live claim)`, at: now });
       return 'repaired';
     } finally {
-      await lease.release().catch((error: unknown) => this.#reportError('lock', toError(error), id));
+      await this.#release(lease, id);
+    }
+  }
+
+  /** Releases a lease (synchronous or not), reporting a failure instead of throwing. */
+  #release(lease: Lease, id: string): void | Promise<void> {
+    try {
+      const released = lease.release();
+      if (released) return released.catch((error: unknown) => this.#reportError('lock', toError(error), id));
+    } catch (error) {
+      this.#reportError('lock', toError(error), id);
     }
   }
 
@@ -1290,7 +1312,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // 1. the lock
     let lease: Lease | undefined;
     try {
-      lease = await this.#singleFlight.acquire(id, { ttl: this.#lockTtl });
+      const acquired = this.#singleFlight.acquire(id, { ttl: this.#lockTtl });
+      lease = isThenable(acquired) ? await acquired : acquired;
     } catch (error) {
       this.#reportError('lock', toError(error), id);
       return this.#skip(run, 'unavailable');
@@ -1347,12 +1370,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       }
       // 3. run the executor
       const fencingToken = claimed.state.fencingToken;
-      const controller = new AbortController();
-      run.controller = controller;
       run.settle = settle;
-      // One controller per run; the lease's loss is forwarded to it by a listener (AbortSignal.any
-      // costs a WeakRef and a FinalizationRegistry entry per run, and dominated CPU and GC at scale).
-      const signal = controller.signal;
       const started: SyncStartedEvent = {
         fabricId: id,
         scheduledAt: run.scheduledAt,
@@ -1364,36 +1382,44 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       };
       this.#emitStatus(id, from, 'syncing', startedAt);
       this.#emit('sync:started', started);
-      const onLeaseLost = () => {
-        if (!controller.signal.aborted) controller.abort(lease!.signal.reason);
-        settle({ kind: 'fail', reason: 'lock-lost', error: new SyncAbortedError(id, 'lock-lost', { cause: lease!.signal.reason }) });
-      };
-      if (lease.signal.aborted) onLeaseLost();
-      else lease.signal.addEventListener('abort', onLeaseLost, { once: true });
+      const leaseSignal = lease.signal;
+      const onLeaseLost = leaseSignal
+        ? () => {
+            abortRunSignal(run, leaseSignal.reason);
+            settle({ kind: 'fail', reason: 'lock-lost', error: new SyncAbortedError(id, 'lock-lost', { cause: leaseSignal.reason }) });
+          }
+        : undefined;
+      if (leaseSignal && onLeaseLost) {
+        if (leaseSignal.aborted) onLeaseLost();
+        else leaseSignal.addEventListener('abort', onLeaseLost, { once: true });
+      }
       const timeoutMs = rt.fabric.syncTimeout;
       let timer: TimerHandle | undefined;
       if (timeoutMs > 0) {
         timer = this.#clock.setTimeout(() => {
           const error = new SyncTimeoutError(id, timeoutMs);
-          controller.abort(error);
+          abortRunSignal(run, error);
           settle({ kind: 'fail', reason: 'timeout', error });
         }, timeoutMs);
       }
       try {
-        const ctx: SyncContext = Object.freeze({ signal, scheduledAt: run.scheduledAt, attempt: run.attempt, fencingToken, trigger: run.trigger });
-        Promise.resolve(this.#executor(rt.fabric, ctx)).then(
-          () => settle({ kind: 'ok' }),
-          (error: unknown) => settle({ kind: 'fail', reason: 'error', error: toError(error) }),
-        );
+        const value = this.#executor(rt.fabric, new RunContext(run, fencingToken));
+        if (isThenable(value)) {
+          value.then(
+            () => settle({ kind: 'ok' }),
+            (error: unknown) => settle({ kind: 'fail', reason: 'error', error: toError(error) }),
+          );
+        } else settle({ kind: 'ok' });
       } catch (error) {
         settle({ kind: 'fail', reason: 'error', error: toError(error) });
       }
       const result = await outcome;
       if (timer !== undefined) this.#clock.clearTimeout(timer);
-      lease.signal.removeEventListener('abort', onLeaseLost);
+      if (leaseSignal && onLeaseLost) leaseSignal.removeEventListener('abort', onLeaseLost);
       await this.#record(run, started, result);
     } finally {
-      await lease.release().catch((error: unknown) => this.#reportError('lock', toError(error), id));
+      const released = this.#release(lease, id);
+      if (released) await released;
     }
   }
 
@@ -1402,7 +1428,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (run.abortReason) return;
     run.abortReason = reason;
     const error = new SyncAbortedError(run.rt.fabric.id, reason);
-    run.controller?.abort(error);
+    abortRunSignal(run, error);
     run.settle?.({ kind: 'fail', reason: 'aborted', error });
   }
 
@@ -1450,17 +1476,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (written) rt.record = written;
     if (written && to !== undefined) this.#emitStatus(id, storedFrom, to, finishedAt);
     const base = { ...started, finishedAt, durationMs };
-    let result: SyncResult;
+    run.retryAt = written && retryAt !== null ? retryAt : null;
     if (outcome.kind === 'ok') {
-      result = { status: 'succeeded', ...base };
       this.#emit('sync:succeeded', base);
+      if (run.waiters.length > 0) this.#finishWaiters(run, { status: 'succeeded', ...base });
     } else {
       const failed = { ...base, error: outcome.error, reason: outcome.reason, nextRetryAt: written ? retryAt : null };
-      result = { status: 'failed', ...failed };
       this.#emit('sync:failed', failed);
+      if (run.waiters.length > 0) this.#finishWaiters(run, { status: 'failed', ...failed });
     }
-    run.retryAt = written && retryAt !== null ? retryAt : null;
-    this.#finishWaiters(run, result);
   }
 
   /** When to retry a failed run, or null when the next regular slot comes first. */
@@ -1640,6 +1664,39 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       }
     }
   }
+}
+
+/** The executor's `ctx`: `signal` is created lazily, on first read. */
+class RunContext implements SyncContext {
+  readonly scheduledAt: number;
+  readonly attempt: number;
+  readonly trigger: SyncTrigger;
+  readonly #run: Run;
+  constructor(run: Run, readonly fencingToken: number) {
+    this.#run = run;
+    this.scheduledAt = run.scheduledAt;
+    this.attempt = run.attempt;
+    this.trigger = run.trigger;
+  }
+  get signal(): AbortSignal {
+    const run = this.#run;
+    if (!run.controller) {
+      run.controller = new AbortController();
+      if (run.abortedWith !== undefined) run.controller.abort(run.abortedWith);
+    }
+    return run.controller.signal;
+  }
+}
+
+/** Aborts the run's signal (now, or when it is first read). */
+function abortRunSignal(run: Run, reason: unknown): void {
+  if (run.abortedWith !== undefined) return;
+  run.abortedWith = reason ?? new Error('aborted');
+  run.controller?.abort(run.abortedWith);
+}
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** Inside read-modify-write an unreadable record reads as absent, so a create replaces it (the fabric starts over). */

@@ -5,10 +5,13 @@
 
 /** A held claim on one fabric. */
 export interface Lease {
-  /** Aborted when the claim is lost (expired, taken over, or the lock service is gone). */
-  readonly signal: AbortSignal;
+  /**
+   * Aborted when the claim is lost (expired, taken over, or the lock service is gone). Absent
+   * when the claim cannot be lost (an in-process lease), which spares the run a listener.
+   */
+  readonly signal?: AbortSignal;
   /** Gives the claim up. Safe to call twice; never throws for a lock that was already lost. */
-  release(): Promise<void>;
+  release(): void | Promise<void>;
 }
 
 export interface AcquireOptions {
@@ -18,10 +21,11 @@ export interface AcquireOptions {
 
 export interface SingleFlight {
   /**
-   * Tries to claim `fabricId` without waiting. Resolves to a lease, or `undefined` when someone
-   * else holds it. Rejects when the lock service cannot be reached (the run is then not made).
+   * Tries to claim `fabricId` without waiting. Returns (or resolves to) a lease, or `undefined`
+   * when someone else holds it; may answer synchronously. Rejects (or throws) when the lock
+   * service cannot be reached (the run is then not made).
    */
-  acquire(fabricId: string, options: AcquireOptions): Promise<Lease | undefined>;
+  acquire(fabricId: string, options: AcquireOptions): Lease | undefined | Promise<Lease | undefined>;
   /**
    * Partitioning hook: return false when another live holder is responsible for `fabricId`'s
    * scheduled slots, so this scheduler skips them without touching the lock or the storage
@@ -40,23 +44,26 @@ export interface SingleFlight {
 export class InProcessSingleFlight implements SingleFlight {
   readonly #held = new Set<string>();
 
-  async acquire(fabricId: string): Promise<Lease | undefined> {
+  acquire(fabricId: string): Lease | undefined {
     if (this.#held.has(fabricId)) return undefined;
     this.#held.add(fabricId);
-    const controller = new AbortController();
-    let released = false;
-    return {
-      signal: controller.signal,
-      release: async () => {
-        if (released) return;
-        released = true;
-        this.#held.delete(fabricId);
-      },
-    };
+    return new InProcessLease(this.#held, fabricId);
   }
 
   /** Whether a lease on `fabricId` is currently held. */
   isHeld(fabricId: string): boolean {
     return this.#held.has(fabricId);
+  }
+}
+
+/** A lease on the in-process set: it cannot be lost, so it has no signal. */
+class InProcessLease implements Lease {
+  #held: Set<string> | undefined;
+  constructor(held: Set<string>, readonly fabricId: string) {
+    this.#held = held;
+  }
+  release(): void {
+    this.#held?.delete(this.fabricId);
+    this.#held = undefined;
   }
 }

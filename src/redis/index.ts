@@ -5,7 +5,7 @@
 export { RedisStorage } from './storage.js';
 export type { RedisStorageClient, RedisStorageOptions } from './storage.js';
 export { RedlockSingleFlight, ownerOf } from './single-flight.js';
-export type { RedlockClient, RedlockSingleFlightOptions } from './single-flight.js';
+export type { RedlockClient, RedlockLease, RedlockSingleFlightOptions } from './single-flight.js';
 export { LockLostError, LockUnavailableError } from './errors.js';
 export { SCHEMA_VERSION, keyPatterns, redisKeys } from './keys.js';
 export type { RedisKeys } from './keys.js';

@@ -12,6 +12,12 @@ import { HEARTBEAT_SCRIPT, runScript, type ScriptClient } from './scripts.js';
 /** The client surface RedlockSingleFlight uses: an ioredis `Redis` (or ioredis-mock). */
 export type RedlockClient = Pick<Redis, 'eval' | 'evalsha' | 'get' | 'set' | 'zrem'>;
 
+/** A Redlock lease: its signal aborts when the lock is lost. */
+export interface RedlockLease extends Lease {
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+}
+
 /** Options of {@link RedlockSingleFlight}. */
 export interface RedlockSingleFlightOptions {
   /**
@@ -202,7 +208,7 @@ export class RedlockSingleFlight implements SingleFlight {
     return ownerOf(fabricId, members.includes(this.#replicaId) ? members : [...members, this.#replicaId]) === this.#replicaId;
   }
 
-  async acquire(fabricId: string, options: AcquireOptions): Promise<Lease | undefined> {
+  async acquire(fabricId: string, options: AcquireOptions): Promise<RedlockLease | undefined> {
     if (this.#closed) throw new LockUnavailableError(fabricId, 'this RedlockSingleFlight is closed');
     const ttl = this.#lockTtl ?? options.ttl;
     if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new InvalidOptionError('ttl', 'a positive integer number of ms', ttl);
