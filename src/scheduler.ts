@@ -270,7 +270,8 @@ interface Run {
   readonly queuedAt: number;
   /** The queue it waits and runs in (fixed when the run is made). */
   readonly queue: Queue;
-  readonly waiters: Array<(result: SyncResult) => void>;
+  /** `syncNow` callers waiting for the outcome (allocated only for them). */
+  waiters?: Array<(result: SyncResult) => void>;
   /** Created on first read of `ctx.signal` (an AbortController costs more than a whole run otherwise). */
   controller?: AbortController;
   /** Why the run's signal was aborted, kept for a signal first read after the abort. */
@@ -660,7 +661,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return new Promise<SyncResult>((resolve) => {
       this.#cancelTimer(rt);
       const run = this.#newRun(rt, now, 'manual', 1);
-      run.waiters.push(resolve);
+      (run.waiters ??= []).push(resolve);
       this.#enqueue(run);
     });
   }
@@ -1228,7 +1229,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** A run serving `scheduledAt`, due at `dueAt` (a retry: its backoff time; a manual run: the request). */
   #newRun(rt: Runtime, scheduledAt: number, trigger: SyncTrigger, attempt: number, dueAt = scheduledAt): Run {
-    const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: dueAt, queue: this.#queueOf(rt.fabric), waiters: [] };
+    const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: dueAt, queue: this.#queueOf(rt.fabric) };
     rt.run = run;
     return run;
   }
@@ -1284,25 +1285,31 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   #begin(run: Run): void {
     this.#inFlight.add(run);
     run.queue.inFlight++;
-    let settle!: (o: Outcome) => void;
-    const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
-    run.done = this.#execute(run, outcome, (o) => settle(o)).catch((error: unknown) => {
+    run.done = this.#runToEnd(run);
+  }
+
+  /** Runs `run` and, once its lease is released, frees its lane and re-arms its fabric. Never rejects. */
+  async #runToEnd(run: Run): Promise<void> {
+    try {
+      let settle!: (o: Outcome) => void;
+      const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
+      await this.#execute(run, outcome, settle);
+    } catch (error) {
       this.#reportError('run', toError(error), run.rt.fabric.id);
-    }).finally(() => {
-      // The lease is released by now, so an immediate catch-up run can take it.
-      this.#inFlight.delete(run);
-      run.queue.inFlight--;
-      const rt = run.rt;
-      if (rt.run === run) rt.run = undefined;
-      if (this.#state === 'running') {
-        if (!rt.run && !rt.timer && !rt.removed && rt.fabric.enabled) {
-          const now = this.#clock.now();
-          if (run.skipped) this.#armTimer(rt, 'slot', slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, rt.fabric.syncInterval, Math.max(now, run.scheduledAt + 1)), 1);
-          else this.#armAfterRun(run, now, run.retryAt ?? null);
-        }
-        this.#pump();
+    }
+    // The lease is released by now, so an immediate catch-up run can take it.
+    this.#inFlight.delete(run);
+    run.queue.inFlight--;
+    const rt = run.rt;
+    if (rt.run === run) rt.run = undefined;
+    if (this.#state === 'running') {
+      if (!rt.run && !rt.timer && !rt.removed && rt.fabric.enabled) {
+        const now = this.#clock.now();
+        if (run.skipped) this.#armTimer(rt, 'slot', slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, rt.fabric.syncInterval, Math.max(now, run.scheduledAt + 1)), 1);
+        else this.#armAfterRun(run, now, run.retryAt ?? null);
       }
-    });
+      this.#pump();
+    }
   }
 
   async #execute(run: Run, outcome: Promise<Outcome>, settle: (o: Outcome) => void): Promise<void> {
@@ -1406,10 +1413,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         const value = this.#executor(rt.fabric, new RunContext(run, fencingToken));
         if (isThenable(value)) {
           value.then(
-            () => settle({ kind: 'ok' }),
+            () => settle(OK),
             (error: unknown) => settle({ kind: 'fail', reason: 'error', error: toError(error) }),
           );
-        } else settle({ kind: 'ok' });
+        } else settle(OK);
       } catch (error) {
         settle({ kind: 'fail', reason: 'error', error: toError(error) });
       }
@@ -1479,11 +1486,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     run.retryAt = written && retryAt !== null ? retryAt : null;
     if (outcome.kind === 'ok') {
       this.#emit('sync:succeeded', base);
-      if (run.waiters.length > 0) this.#finishWaiters(run, { status: 'succeeded', ...base });
+      if (run.waiters) this.#finishWaiters(run, { status: 'succeeded', ...base });
     } else {
       const failed = { ...base, error: outcome.error, reason: outcome.reason, nextRetryAt: written ? retryAt : null };
       this.#emit('sync:failed', failed);
-      if (run.waiters.length > 0) this.#finishWaiters(run, { status: 'failed', ...failed });
+      if (run.waiters) this.#finishWaiters(run, { status: 'failed', ...failed });
     }
   }
 
@@ -1559,7 +1566,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   #finishWaiters(run: Run, result: SyncResult): void {
-    for (const resolve of run.waiters.splice(0)) resolve(result);
+    const waiters = run.waiters;
+    if (!waiters) return;
+    run.waiters = undefined;
+    for (const resolve of waiters) resolve(result);
   }
 
   // ---------------------------------------------------------------- helpers
@@ -1642,7 +1652,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   #emitStatus(fabricId: string, from: SyncStatus, to: SyncStatus, at: number): void {
-    if (from !== to) this.#emit('status:changed', { fabricId, from, to, at });
+    if (from !== to && this.listenerCount('status:changed') > 0) this.#emit('status:changed', { fabricId, from, to, at });
   }
 
   #reportError(operation: string, error: Error, fabricId?: string): void {
@@ -1655,6 +1665,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   #emit<E extends keyof SchedulerEvents>(event: E, payload: Parameters<SchedulerEvents[E]>[0]): void {
     if (event.startsWith('sync:')) this.#observe(event, payload);
+    if (this.listenerCount(event) === 0) return;
     const listeners = this.listeners(event) as Array<(p: typeof payload) => void>;
     for (const listener of listeners) {
       try {
@@ -1665,6 +1676,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
   }
 }
+
+const OK: Outcome = Object.freeze({ kind: 'ok' });
 
 /** The executor's `ctx`: `signal` is created lazily, on first read. */
 class RunContext implements SyncContext {
