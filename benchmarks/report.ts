@@ -34,8 +34,7 @@ const cpuPerS = (r: Any) => {
 export function writeReport(doc: Any, outDir: string): void {
   const ok = doc.runs.filter((r: Any) => r.ok);
   const failed = doc.runs.filter((r: Any) => !r.ok);
-  const lat = (pred: (p: Any, id: string) => boolean) => ok.filter((r: Any) => r.spec.worker === 'workers/lateness.ts' && !r.spec.id.startsWith('profile/') && !r.spec.id.startsWith('whatif/') && pred(r.spec.params, r.spec.id)).map((r: Any) => r.result);
-  const whatif = ok.filter((r: Any) => r.spec.id.startsWith('whatif/')).map((r: Any) => r.result);
+  const lat = (pred: (p: Any, id: string) => boolean) => ok.filter((r: Any) => r.spec.worker === 'workers/lateness.ts' && !r.spec.id.startsWith('profile/') && pred(r.spec.params, r.spec.id)).map((r: Any) => r.result);
   const find = (group: string, contender: string, n: number | null, interval: number, load: number, stagger: string) =>
     lat((p, id) => id.startsWith(group + '/') && p.contender === contender && (n === null || p.n === n) && p.intervalMs === interval && p.loadPct === load && p.stagger === stagger)[0];
   const L: string[] = [];
@@ -271,39 +270,22 @@ export function writeReport(doc: Any, outDir: string): void {
     L.push('');
   }
   L.push(FINDINGS);
-  if (whatif.length) {
-    L.push('### What-if: the suggested fix, simulated in the same run (not the library as shipped)');
-    L.push('');
-    L.push('The benchmark process hands the scheduler a single-flight whose leases share one never-aborting signal (public SingleFlight port) and patches `AbortSignal.any` (in that process only) to return the run\'s own signal when the other can never abort. Same workload as the rows named.');
-    L.push('');
-    L.push(header(false));
-    for (const r of whatif) {
-      const base = find('h2h', 'syncwheel', 10_000, r.params.intervalMs, r.params.loadPct, r.params.stagger);
-      L.push(row(`syncwheel what-if, ${r.params.stagger === 'aligned' ? 'same second' : 'spread'}`, r));
-      if (base) L.push(row(`syncwheel as shipped, ${r.params.stagger === 'aligned' ? 'same second' : 'spread'}`, base));
-    }
-    L.push('');
-  }
   L.push(METHOD.replace('{{BULLMQ_CAP}}', String(doc.bullmqCap)));
   writeFileSync(join(outDir, 'README.md'), L.join('\n') + '\n');
 }
 
 /** Qualitative findings (no figures: the figures are in the tables above, from the same run). */
-const FINDINGS = `How to read the profile: per run, \`Scheduler.#execute\` (src/scheduler.ts) builds two abort signals and
-combines them — the lease's \`AbortController\` in \`InProcessSingleFlight.acquire\` (src/single-flight.ts), the
-run's own \`AbortController\`, and \`AbortSignal.any([controller.signal, lease.signal])\`, plus an \`abort\` listener
-added to and removed from the lease signal. On Node 20, \`AbortSignal.any\` and the lazy creation of each
-\`AbortSignal\` (\`createAbortSignal\`, \`get signal\`) are by far the most expensive steps of a run and leave weak
-references behind that make the garbage collector work hard (\`(garbage collector)\` above). The rest of a run is
-two compare-and-set writes to MemoryStorage (claim and record: \`#update\`, \`write\`, each copying and freezing the
-record) and the promise chain around them. The timing wheel (\`#wake\`, \`schedule\`) is a small share: the limit is
-the per-run cost in src/scheduler.ts, not the wheel. When runs per second × cost per run exceeds a core, the event
-loop falls behind, every slot starts late and the \`once\` policy drops the slots it cannot serve (fires kept < 100 %).
+const FINDINGS = `How to read the profile: a run is the claim (a compare-and-set write that marks the fabric
+\`syncing\` and bumps its fencing token), the executor call, and the outcome (a second compare-and-set write),
+plus the events and metrics around them (\`#execute\`, \`#update\`, \`#record\`, \`MemoryStorage.write\` in
+src/scheduler.ts and src/storage/memory.ts). The timing wheel (\`#wake\`, \`schedule\`) is a small share: the limit is
+the per-run cost of that bookkeeping and the garbage it makes, not the wheel. When runs per second × cost per run
+exceeds a core the event loop falls behind, every slot starts late and the \`once\` policy drops the slots it cannot
+serve (fires kept < 100 %). A timer-per-job peer does none of that bookkeeping (no stored status, no fencing, no
+single-flight), which is what the gap to the floor buys.
 
-Suggested fix for the scheduler's owner (src/scheduler.ts, src/single-flight.ts — not changed by the benchmark work):
-return one shared never-aborting signal from \`InProcessSingleFlight\` (an in-process lease cannot be lost), skip
-\`AbortSignal.any\` and the lease listener when the lease signal cannot abort, and create the run's
-\`AbortController\` lazily (only when the executor reads \`ctx.signal\`, or a timeout/abort needs it).
+An earlier run of this suite found two \`AbortController\`s and an \`AbortSignal.any\` per run to be the largest cost;
+they are gone (in-process leases carry no signal, the run's signal is created only when the executor reads it).
 `;
 
 const METHOD = `## Method, and what limits each figure

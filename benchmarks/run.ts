@@ -32,7 +32,7 @@ mkdirSync(rawDir, { recursive: true });
 
 export interface RunSpec {
   id: string;
-  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster' | 'whatif';
+  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster';
   worker: string;
   params: Record<string, unknown>;
   /** Hard limit; the run is killed and reported as failed past it. */
@@ -62,7 +62,6 @@ if (quick) {
   lateness('h2h', 'node-cron', 2000, 1000, 0, 'aligned', m);
   lateness('h2h', 'bullmq', BULLMQ_CAP, 1000, 0, 'aligned', m);
   for (const c of ['syncwheel', 'setTimeout'] as const) lateness('h2h', c, 10_000, 1000, 0, 'spread', m);
-  lateness('whatif', 'syncwheel-whatif', 10_000, 1000, 0, 'aligned', m);
   specs.push({ id: 'micro/wheel', group: 'micro', worker: 'workers/micro.ts', params: { sizes: [1e3, 1e4, 1e5] }, timeoutMs: 120_000, nodeArgs: ['--expose-gc'] });
   specs.push({ id: 'micro/footprint', group: 'micro', worker: 'workers/footprint.ts', params: { n: 20_000 }, timeoutMs: 120_000, nodeArgs: ['--expose-gc'] });
   lateness('scale', 'syncwheel-restore', 50_000, 10_000, 0, 'spread', 3000, { slackMs: 3000, timeoutMs: 60_000 });
@@ -78,8 +77,6 @@ if (quick) {
     lateness('h2h', 'bullmq', BULLMQ_CAP, 1000, load, 'aligned', w);
     for (const c of ['syncwheel', 'setTimeout', ...(load === 0 ? (['toad-scheduler'] as const) : [])] as const) lateness('h2h', c, 10_000, 1000, load, 'spread', w);
   }
-  // what-if (not the library as shipped): the suggested fix to the per-run abort-signal cost, simulated
-  for (const st of ['aligned', 'spread'] as const) lateness('whatif', 'syncwheel-whatif', 10_000, 1000, 0, st, m);
   // 1. syncwheel under load: 1k / 10k / 100k fabrics, 1 s and 10 s, 0 % and 25 % load (10k at 1 s is in h2h)
   for (const n of [1000, 10_000, 100_000]) {
     for (const interval of [1000, 10_000]) {

@@ -15,7 +15,7 @@
 import { Cron } from 'croner';
 import cron from 'node-cron';
 import { SimpleIntervalJob, Task, ToadScheduler } from 'toad-scheduler';
-import { MemoryStorage, createScheduler, initialState, normalizeFabric, type SingleFlight } from '../../src/index.js';
+import { MemoryStorage, createScheduler, initialState, normalizeFabric } from '../../src/index.js';
 
 export type Fire = (i: number, slot?: number) => void;
 
@@ -36,14 +36,12 @@ export interface Contender {
   stop(): Promise<void>;
 }
 
-export type ContenderName = 'syncwheel' | 'syncwheel-restore' | 'syncwheel-whatif' | 'setTimeout' | 'toad-scheduler' | 'croner' | 'node-cron' | 'bullmq';
+export type ContenderName = 'syncwheel' | 'syncwheel-restore' | 'setTimeout' | 'toad-scheduler' | 'croner' | 'node-cron' | 'bullmq';
 
 export async function makeContender(name: ContenderName, ctx: ContenderContext): Promise<Contender> {
   switch (name) {
     case 'syncwheel':
       return syncwheel(ctx);
-    case 'syncwheel-whatif':
-      return syncwheel(ctx, true);
     case 'syncwheel-restore':
       return syncwheelRestore(ctx);
     case 'setTimeout':
@@ -59,35 +57,9 @@ export async function makeContender(name: ContenderName, ctx: ContenderContext):
   }
 }
 
-/**
- * `whatIf`: NOT the library as shipped. Simulates the fix suggested to the scheduler's owner, to
- * size its effect in the same run: the in-process lease hands out one shared never-aborting signal
- * (through the public SingleFlight port), and `AbortSignal.any` — patched in this benchmark process
- * only — returns the run's own signal when the other one can never abort.
- */
-async function syncwheel({ intervalMs, fire }: ContenderContext, whatIf = false): Promise<Contender> {
-  let singleFlight: SingleFlight | undefined;
-  if (whatIf) {
-    const never = new AbortController().signal;
-    // and no listener bookkeeping on a signal that can never fire
-    never.addEventListener = () => undefined;
-    never.removeEventListener = () => undefined;
-    const held = new Set<string>();
-    singleFlight = {
-      async acquire(id: string) {
-        if (held.has(id)) return undefined;
-        held.add(id);
-        return { signal: never, release: async () => void held.delete(id) };
-      },
-    };
-    const any = AbortSignal.any.bind(AbortSignal);
-    AbortSignal.any = (signals: AbortSignal[]) => {
-      const live = signals.filter((x) => x !== never);
-      return live.length === 1 ? live[0]! : any(live);
-    };
-  }
+/** syncwheel as shipped: in-memory storage, in-process single-flight, no retries. */
+async function syncwheel({ intervalMs, fire }: ContenderContext): Promise<Contender> {
   const scheduler = createScheduler({
-    ...(singleFlight ? { singleFlight } : {}),
     executor: (fabric, c) => {
       fire(Number(fabric.id), c.scheduledAt);
     },
