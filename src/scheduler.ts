@@ -1334,7 +1334,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       let already = false;
       let claimed: FabricRecord | undefined;
       try {
-        claimed = await this.#update(id, (stored) => {
+        const claim = this.#update(id, (stored) => {
           // The record is gone while this scheduler still has the fabric (the storage lost its
           // data, e.g. Redis restarted empty): re-register it from what this scheduler knows.
           const current = stored ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? { ...rt.record.state } : initialState() });
@@ -1365,6 +1365,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
             },
           };
         });
+        claimed = isThenable(claim) ? await claim : claim;
       } catch (error) {
         this.#reportError('storage', toError(error), id);
         return this.#skip(run, 'unavailable');
@@ -1540,11 +1541,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   async #restore(run: Run, claimed: FabricRecord): Promise<void> {
     const token = claimed.state.fencingToken;
     const now = this.#clock.now();
-    await this.#update(run.rt.fabric.id, (current) => {
-      if (!current || current.state.fencingToken !== token || current.state.status !== 'syncing') return null;
-      const s = current.state;
-      return { definition: current.definition, state: { ...s, status: restingStatus(s.lastSyncAt, s.consecutiveFailures, current.definition.syncInterval, now) } };
-    }).catch((error: unknown) => this.#reportError('storage', toError(error), run.rt.fabric.id));
+    try {
+      await this.#update(run.rt.fabric.id, (current) => {
+        if (!current || current.state.fencingToken !== token || current.state.status !== 'syncing') return null;
+        const s = current.state;
+        return { definition: current.definition, state: { ...s, status: restingStatus(s.lastSyncAt, s.consecutiveFailures, current.definition.syncInterval, now) } };
+      });
+    } catch (error) {
+      this.#reportError('storage', toError(error), run.rt.fabric.id);
+    }
   }
 
   #skip(run: Run, reason: SkipReason): void {
@@ -1604,30 +1609,43 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * Read-modify-write with compare-and-set: `mutate` gets the freshest record it can and returns
    * the new value, or null to write nothing. Retries on conflict.
    */
-  async #update(
+  #update(
     id: string,
     mutate: (current: FabricRecord | undefined) => { definition: Fabric; state: FabricState } | null,
+  ): FabricRecord | undefined | Promise<FabricRecord | undefined> {
+    // Fast path: the cached record, and a storage that answers synchronously (MemoryStorage), keep
+    // a run's claim in the same turn as its timer, so a burst of due fabrics starts one by one.
+    const cached = this.#fabrics.get(id)?.record;
+    if (cached !== undefined) {
+      const next = mutate(cached);
+      if (next) {
+        const written = this.#storage.write(id, next, cached.version);
+        if (!isThenable(written)) return written.ok ? this.#cache(id, written.record) : this.#updateSlow(id, mutate, written.current);
+        return written.then((r) => (r.ok ? this.#cache(id, r.record) : this.#updateSlow(id, mutate, r.current)));
+      }
+    }
+    return this.#updateSlow(id, mutate, undefined);
+  }
+
+  #cache(id: string, record: FabricRecord): FabricRecord {
+    const rt = this.#fabrics.get(id);
+    if (rt) rt.record = record;
+    return record;
+  }
+
+  /** The read-modify-write loop from a fresh read (or from `current`, just returned by a failed write). */
+  async #updateSlow(
+    id: string,
+    mutate: (current: FabricRecord | undefined) => { definition: Fabric; state: FabricState } | null,
+    current: FabricRecord | undefined,
   ): Promise<FabricRecord | undefined> {
-    let current: FabricRecord | undefined = this.#fabrics.get(id)?.record;
-    let fresh = current === undefined;
-    if (fresh) current = await this.#storage.get(id).catch(startOver);
+    if (current === undefined) current = await this.#storage.get(id).catch(startOver);
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       const next = mutate(current);
-      if (!next) {
-        if (fresh) return undefined;
-      } else {
-        const result = await this.#storage.write(id, next, current?.version ?? null);
-        if (result.ok) {
-          const rt = this.#fabrics.get(id);
-          if (rt) rt.record = result.record;
-          return result.record;
-        }
-        current = result.current;
-        fresh = true;
-        continue;
-      }
-      current = await this.#storage.get(id).catch(startOver);
-      fresh = true;
+      if (!next) return undefined;
+      const result = await this.#storage.write(id, next, current?.version ?? null);
+      if (result.ok) return this.#cache(id, result.record);
+      current = result.current;
     }
     return undefined;
   }

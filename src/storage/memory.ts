@@ -19,7 +19,7 @@ export class MemoryStorage implements Storage {
     return { records: [...this.#records.values()], corrupt: [] };
   }
 
-  async write(id: string, value: FabricWrite, expectedVersion: number | null): Promise<WriteResult> {
+  write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult {
     const current = this.#records.get(id);
     if ((current?.version ?? null) !== expectedVersion) return { ok: false, current };
     const tomb = current ? undefined : this.#tombstones.get(id);

@@ -60,8 +60,11 @@ export interface Storage {
   get(id: string): Promise<FabricRecord | undefined>;
   /** Every readable record, plus the ids of unreadable ones. Order is unspecified. */
   list(): Promise<{ records: FabricRecord[]; corrupt: CorruptRecord[] }>;
-  /** Compare-and-set write of a whole record. */
-  write(id: string, value: FabricWrite, expectedVersion: number | null): Promise<WriteResult>;
+  /**
+   * Compare-and-set write of a whole record. May answer synchronously (MemoryStorage does): the
+   * scheduler then claims a run in the same turn as its timer.
+   */
+  write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult | Promise<WriteResult>;
   /** Deletes the record; true when it existed. With `expectedVersion`, only if it still matches. */
   delete(id: string, expectedVersion?: number): Promise<boolean>;
   /** Releases connections the adapter opened itself (never the host's clients). */
