@@ -14,9 +14,17 @@ export interface Clock {
    * tell a wall-clock step (NTP, VM resume) from time really passing.
    */
   monotonic?(): number;
-  /** Calls `fn` once after `ms` milliseconds (callers keep `ms` ≤ 2^31-1). */
+  /** Calls `fn` once after `ms` milliseconds (callers keep `ms` ≤ 2^31-1; the scheduler chains longer waits). */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Optional: resolves once `done` settles or `ms` of this clock's time have passed, whichever is
+   * first (never rejects). The scheduler waits this way where `stop()` drains. A clock driven by
+   * hand (the testing clock) advances itself here, timer by timer, while nothing else advances
+   * it, so `await scheduler.stop()` cannot deadlock a test. Without it the scheduler races `done`
+   * against a timer of this clock.
+   */
+  waitFor?(done: Promise<unknown>, ms: number): Promise<void>;
 }
 
 /** Largest delay a Node timer accepts; longer waits are split by the caller. */
@@ -36,3 +44,33 @@ export const systemClock: Clock = Object.freeze({
   },
   clearTimeout: (handle: TimerHandle) => clearTimeout(handle as NodeJS.Timeout),
 });
+
+/**
+ * `clock.setTimeout` for any duration: waits longer than {@link MAX_TIMER_DELAY} are chained,
+ * re-reading `read` (monotonic when available) at each link. Returns a cancel function.
+ */
+export function setLongTimeout(clock: Clock, ms: number, fn: () => void, read: () => number = monotonicReader(clock)): () => void {
+  const end = read() + ms;
+  let handle: TimerHandle | undefined;
+  let cancelled = false;
+  const arm = (wait: number): void => {
+    handle = clock.setTimeout(() => {
+      handle = undefined;
+      if (cancelled) return;
+      const left = end - read();
+      if (left > 0) arm(left);
+      else fn();
+    }, Math.min(Math.max(0, wait), MAX_TIMER_DELAY));
+  };
+  arm(ms);
+  return () => {
+    cancelled = true;
+    if (handle !== undefined) clock.clearTimeout(handle);
+    handle = undefined;
+  };
+}
+
+/** Reads the clock's monotonic side when it has one, its wall time otherwise. */
+export function monotonicReader(clock: Clock): () => number {
+  return typeof clock.monotonic === 'function' ? clock.monotonic.bind(clock) : () => clock.now();
+}

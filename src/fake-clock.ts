@@ -1,5 +1,5 @@
 import { createClock } from '@sinonjs/fake-timers';
-import type { Clock, TimerHandle } from './clock.js';
+import { setLongTimeout, type Clock, type TimerHandle } from './clock.js';
 
 /** Options of {@link createFakeClock}. */
 export interface FakeClockOptions {
@@ -35,6 +35,13 @@ export interface FakeClock extends Clock {
   flush(): Promise<void>;
   /** Number of timers armed on this clock. */
   countTimers(): number;
+  /**
+   * Resolves once `done` settles or `ms` of fake time have passed. While it waits and nothing
+   * else advances the clock (no `tickAsync` in between), it advances the clock itself to the
+   * next timer, one at a time, in order. This is how `await scheduler.stop()` settles in a test
+   * even when a sync sleeps on this clock.
+   */
+  waitFor(done: Promise<unknown>, ms: number): Promise<void>;
 }
 
 /**
@@ -56,7 +63,7 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
         const [s, ns] = hr!();
         return s * 1000 + ns / 1e6;
       };
-  return {
+  const clock: FakeClock = {
     now: () => inner.now,
     monotonic,
     setTimeout: (fn: () => void, ms: number): TimerHandle => inner.setTimeout(fn, ms),
@@ -71,5 +78,26 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
       await new Promise<void>((resolve) => setImmediate(resolve));
     },
     countTimers: () => inner.countTimers(),
+    waitFor: async (done: Promise<unknown>, ms: number) => {
+      let finished = false;
+      const finish = () => {
+        finished = true;
+      };
+      done.then(finish, finish);
+      const cancel = setLongTimeout(clock, ms, finish, monotonic);
+      try {
+        while (!finished) {
+          const before = monotonic();
+          // A real macrotask: promise chains (and real I/O callbacks) settle, and a test that
+          // drives the clock itself gets the chance to.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (finished || monotonic() !== before) continue;
+          await inner.nextAsync();
+        }
+      } finally {
+        cancel();
+      }
+    },
   };
+  return clock;
 }

@@ -2,21 +2,11 @@
  * syncwheel: keeps many fabrics synced on a fixed-rate grid, once at a time, with honest status.
  * Every public name is listed here (no `export *`).
  */
-export { createScheduler, Scheduler, slotAtOrAfter } from './scheduler.js';
-export type {
-  Executor,
-  FabricStatus,
-  MissedRunPolicy,
-  PauseTarget,
-  QueueOptions,
-  RetryOptions,
-  SchedulerOptions,
-  StateIssue,
-  StateReport,
-  StopOptions,
-  SyncContext,
-  ValidateOptions,
-} from './scheduler.js';
+export { createScheduler, Scheduler } from './scheduler/scheduler.js';
+export { slotAtOrAfter } from './scheduler/grid.js';
+export { fabricStatusOf } from './scheduler/fabric-status.js';
+export type { ClockStepMode, MissedRunPolicy, QueueOptions, RetryOptions, SchedulerOptions, StopOptions } from './scheduler/options.js';
+export type { Executor, FabricStatus, PauseTarget, StateIssue, StateReport, SyncContext, ValidateOptions } from './scheduler/types.js';
 export type {
   BacklogClearedEvent,
   ClockJumpEvent,
@@ -56,7 +46,7 @@ export {
 } from './errors.js';
 export { SYNC_STATUSES, TRANSITIONS, canTransition, effectiveStatus } from './status.js';
 export type { SyncStatus } from './status.js';
-export { MAX_TIMER_DELAY, systemClock } from './clock.js';
+export { MAX_TIMER_DELAY, setLongTimeout, systemClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { TimingWheel } from './wheel.js';
 export type { TimingWheelOptions, WheelEntry } from './wheel.js';

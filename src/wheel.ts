@@ -17,9 +17,18 @@ import { MAX_TIMER_DELAY, type Clock, type TimerHandle } from './clock.js';
  */
 export interface TimingWheelOptions<T> {
   clock: Clock;
+  /**
+   * The time scale of due times. The scheduler keys its wheel by the clock's monotonic side, so
+   * a wall-clock step never moves a deadline (and does its own step handling).
+   * @default () => clock.now()
+   */
+  now?: () => number;
   /** Called with the entries that came due, in due-time order within each bucket. */
   onExpire: (items: T[], now: number) => void;
-  /** Called after a wall-clock step of `skewMs` was detected and every entry shifted by it. */
+  /**
+   * Called after a wall-clock step of `skewMs` was detected and every entry shifted by it. Step
+   * detection is on only when this is given (and the clock has a monotonic side).
+   */
   onClockJump?: (skewMs: number, now: number) => void;
   /**
    * Bucket width of the finest level, ms.
@@ -213,6 +222,7 @@ class BucketHeap<T> {
 
 export class TimingWheel<T> {
   readonly #clock: Clock;
+  readonly #now: () => number;
   readonly #onExpire: TimingWheelOptions<T>['onExpire'];
   readonly #onClockJump: TimingWheelOptions<T>['onClockJump'];
   readonly #tickMs: number;
@@ -232,12 +242,14 @@ export class TimingWheel<T> {
 
   constructor(options: TimingWheelOptions<T>) {
     this.#clock = options.clock;
+    const clock = options.clock;
+    this.#now = options.now ?? (() => clock.now());
     this.#onExpire = options.onExpire;
     this.#onClockJump = options.onClockJump;
     this.#tickMs = options.tickMs ?? 1;
     this.#wheelSize = options.wheelSize ?? 64;
     this.#jumpThreshold = options.clockJumpThreshold ?? 1000;
-    this.#root = new Level<T>(this.#tickMs, this.#wheelSize, this.#clock.now());
+    this.#root = new Level<T>(this.#tickMs, this.#wheelSize, this.#now());
   }
 
   /** Number of scheduled entries. */
@@ -247,7 +259,7 @@ export class TimingWheel<T> {
 
   /** Due time of the earliest non-empty bucket (or ready entry), `undefined` when empty. */
   nextExpiration(): number | undefined {
-    if (this.#ready.length > 0) return this.#clock.now();
+    if (this.#ready.length > 0) return this.#now();
     return this.#heap.peek()?.expiration;
   }
 
@@ -255,7 +267,7 @@ export class TimingWheel<T> {
   schedule(item: T, dueAt: number): WheelEntry<T> {
     const node: Node<T> = { item, dueAt, bucket: null, prev: null, next: null, ready: false };
     this.#size++;
-    this.#place(node, this.#clock.now());
+    this.#place(node, this.#now());
     this.#arm();
     return node;
   }
@@ -299,7 +311,7 @@ export class TimingWheel<T> {
     for (const node of this.#ready) node.ready = false;
     this.#ready = [];
     this.#heap.clear();
-    this.#root = new Level<T>(this.#tickMs, this.#wheelSize, this.#clock.now());
+    this.#root = new Level<T>(this.#tickMs, this.#wheelSize, this.#now());
     this.#size = 0;
   }
 
@@ -330,7 +342,7 @@ export class TimingWheel<T> {
     if (next === undefined) return this.#disarm();
     if (this.#timer !== undefined && next >= this.#armedFor) return;
     this.#disarm();
-    const now = this.#clock.now();
+    const now = this.#now();
     this.#armedFor = next;
     this.#armWall = now;
     this.#armMono = this.#clock.monotonic?.() ?? 0;
@@ -350,14 +362,14 @@ export class TimingWheel<T> {
       this.#armedFor = Number.POSITIVE_INFINITY;
     }
     if (this.#stopped) return;
-    let now = this.#clock.now();
-    if (fromTimer && this.#clock.monotonic) {
+    let now = this.#now();
+    if (fromTimer && this.#clock.monotonic && this.#onClockJump) {
       const expected = this.#armWall + (this.#clock.monotonic() - this.#armMono);
       const skew = now - expected;
       if (Math.abs(skew) >= this.#jumpThreshold) {
         this.#shiftAll(skew, now);
-        this.#onClockJump?.(skew, now);
-        now = this.#clock.now();
+        this.#onClockJump(skew, now);
+        now = this.#now();
       }
     }
     const due: Node<T>[] = this.#ready;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError, SyncwheelError, UnknownFabricError, FabricDisabledError, SchedulerNotRunningError } from '../errors.js';
-import type { Scheduler } from '../scheduler.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
 import { SYNC_STATUSES } from '../status.js';
 
 /** Options of {@link createStatusHandler}. */

@@ -227,9 +227,9 @@ export function normalizeOptions(options: SchedulerOptions): ResolvedOptions {
   const clock = o.clock ?? systemClock;
   requireMethods('clock', clock, ['now', 'setTimeout', 'clearTimeout']);
   if (clock.monotonic !== undefined && typeof clock.monotonic !== 'function') throw new InvalidOptionError('clock.monotonic', 'a function or absent', clock.monotonic);
-  const storage = o.storage ?? new MemoryStorage();
+  const storage: Storage = o.storage ?? new MemoryStorage();
   requireMethods('storage', storage, ['get', 'list', 'write', 'delete']);
-  const singleFlight = o.singleFlight ?? new InProcessSingleFlight();
+  const singleFlight: SingleFlight = o.singleFlight ?? new InProcessSingleFlight();
   requireMethods('singleFlight', singleFlight, ['acquire']);
   if (singleFlight.shouldRun !== undefined && typeof singleFlight.shouldRun !== 'function') {
     throw new InvalidOptionError('singleFlight.shouldRun', 'a function or absent', singleFlight.shouldRun);

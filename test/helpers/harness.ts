@@ -34,9 +34,10 @@ export function makeHarness(options: Partial<SchedulerOptions> & { behaviour?: B
   let concurrent = 0;
   let maxConcurrent = 0;
   const behaviour: Behaviour = options.behaviour ?? (async () => sleep(clock, 10));
+  const { behaviour: _b, now: _n, ...schedulerOptions } = options;
   const scheduler = createScheduler({
     retry: false,
-    ...options,
+    ...schedulerOptions,
     clock,
     storage,
     executor: async (fabric, ctx) => {

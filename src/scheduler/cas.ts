@@ -1,0 +1,187 @@
+/**
+ * Storage I/O for the scheduler: every call bounded by `operationTimeout`, records from any
+ * adapter checked before use, and compare-and-set updates with bounded retries.
+ */
+import { CorruptStateError, StorageError } from '../errors.js';
+import type { FabricRecord, FabricWrite, Storage, WriteResult, CorruptRecord } from '../storage/types.js';
+import type { SchedulerTime } from './time.js';
+
+/** Most read-modify-write rounds before an update gives up (the record kept changing). */
+export const CAS_ATTEMPTS = 16;
+
+/** A read-modify-write step: the new value from the freshest record, or null to write nothing. */
+export type Mutator = (current: FabricRecord | undefined) => FabricWrite | null;
+
+export function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Rejects with a `StorageError` (operation `operation`) when `value` does not settle within
+ * `ms`; the late answer, if any, is ignored. Synchronous values pass through untouched.
+ */
+export function bounded<T>(time: SchedulerTime, ms: number, operation: string, value: T | PromiseLike<T>, fabricId?: string): T | Promise<T> {
+  if (!isThenable<T>(value)) return value;
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const cancel = time.after(ms, () => {
+      if (done) return;
+      done = true;
+      reject(new StorageError(operation, `no answer within ${ms} ms (operationTimeout)`, fabricId === undefined ? {} : { fabricId }));
+    });
+    value.then(
+      (v) => {
+        if (done) return;
+        done = true;
+        cancel();
+        resolve(v);
+      },
+      (error: unknown) => {
+        if (done) return;
+        done = true;
+        cancel();
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Checks what an adapter returned; the defaults trust it (the input issue's checks plug in here). */
+export interface RecordChecks {
+  record(id: string, value: unknown): FabricRecord;
+  writeResult(id: string, value: unknown): WriteResult;
+}
+
+/** The minimal shape checks (enough that a malformed answer is an error, never a silent no-op). */
+export const BASIC_CHECKS: RecordChecks = {
+  record(id, value) {
+    const r = value as FabricRecord | null;
+    if (r === null || typeof r !== 'object' || r.definition === null || typeof r.definition !== 'object' || r.state === null || typeof r.state !== 'object') {
+      throw new CorruptStateError(id, value, 'expected { definition, state, version } objects');
+    }
+    return r;
+  },
+  writeResult(id, value) {
+    const w = value as { ok?: unknown; record?: unknown; current?: unknown } | null;
+    if (w === null || typeof w !== 'object' || typeof w.ok !== 'boolean') throw new StorageError('write', `the storage answered ${describeAnswer(value)} instead of { ok, record | current }`, { fabricId: id });
+    if (w.ok) {
+      if (w.record === undefined) throw new StorageError('write', 'the storage answered { ok: true } without the record written', { fabricId: id });
+      return { ok: true, record: BASIC_CHECKS.record(id, w.record) };
+    }
+    return { ok: false, current: w.current === undefined ? undefined : BASIC_CHECKS.record(id, w.current) };
+  },
+};
+
+function describeAnswer(value: unknown): string {
+  return value === null ? 'null' : typeof value === 'object' ? 'an object' : typeof value;
+}
+
+export class StorageIO {
+  readonly #storage: Storage;
+  readonly #time: SchedulerTime;
+  readonly #timeout: number;
+  readonly #checks: RecordChecks;
+  readonly #onSeen: (record: FabricRecord) => void;
+
+  /**
+   * @param onSeen called with every record written, or read fresh by an update (so the caller's
+   * cache follows the storage).
+   */
+  constructor(storage: Storage, time: SchedulerTime, timeoutMs: number, onSeen: (record: FabricRecord) => void, checks: RecordChecks = BASIC_CHECKS) {
+    this.#storage = storage;
+    this.#time = time;
+    this.#timeout = timeoutMs;
+    this.#onSeen = onSeen;
+    this.#checks = checks;
+  }
+
+  get storage(): Storage {
+    return this.#storage;
+  }
+
+  /** Bounds any other promise (a lock call, a control-record update) by `operationTimeout`. */
+  bound<T>(operation: string, value: T | PromiseLike<T>, fabricId?: string): T | Promise<T> {
+    return bounded(this.#time, this.#timeout, operation, value, fabricId);
+  }
+
+  /** The record, undefined when absent; `CorruptStateError` when unreadable. */
+  async get(id: string): Promise<FabricRecord | undefined> {
+    const value = await this.bound('read', this.#storage.get(id), id);
+    return value === undefined ? undefined : this.#checks.record(id, value);
+  }
+
+  /** `get`, reading an unreadable record as absent (a create then replaces it: the fabric starts over). */
+  async getOrStartOver(id: string): Promise<FabricRecord | undefined> {
+    try {
+      return await this.get(id);
+    } catch (error) {
+      if (error instanceof CorruptStateError) return undefined;
+      throw error;
+    }
+  }
+
+  async list(): Promise<{ records: FabricRecord[]; corrupt: CorruptRecord[] }> {
+    const { records, corrupt } = await this.bound('list', this.#storage.list());
+    const good: FabricRecord[] = [];
+    const bad: CorruptRecord[] = [...corrupt];
+    for (const r of records) {
+      const id = (r as { definition?: { id?: unknown } } | null)?.definition?.id;
+      try {
+        good.push(this.#checks.record(typeof id === 'string' ? id : String(id), r));
+      } catch (error) {
+        bad.push({ id: typeof id === 'string' ? id : String(id), raw: r, reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return { records: good, corrupt: bad };
+  }
+
+  delete(id: string, expectedVersion?: number): Promise<boolean> {
+    return Promise.resolve(this.bound('delete', expectedVersion === undefined ? this.#storage.delete(id) : this.#storage.delete(id, expectedVersion), id));
+  }
+
+  /** One compare-and-set write; answers synchronously when the storage does. */
+  write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult | Promise<WriteResult> {
+    const result = this.bound('write', this.#storage.write(id, value, expectedVersion), id);
+    if (!isThenable<WriteResult>(result)) return this.#written(id, result);
+    return result.then((r) => this.#written(id, r));
+  }
+
+  #written(id: string, raw: unknown): WriteResult {
+    const result = this.#checks.writeResult(id, raw);
+    if (result.ok) this.#onSeen(result.record);
+    else if (result.current) this.#onSeen(result.current);
+    return result;
+  }
+
+  /**
+   * Read-modify-write with compare-and-set, starting from `cached` when given (a storage that
+   * answers synchronously then keeps the whole update in the caller's turn). Resolves to the
+   * record written, or undefined when `mutate` declined or the record kept changing.
+   */
+  update(id: string, mutate: Mutator, cached: FabricRecord | undefined): FabricRecord | undefined | Promise<FabricRecord | undefined> {
+    if (cached !== undefined) {
+      const next = mutate(cached);
+      if (next === null) return this.#updateFrom(id, mutate, undefined, 1);
+      const written = this.write(id, next, cached.version);
+      if (!isThenable<WriteResult>(written)) return written.ok ? written.record : this.#updateFrom(id, mutate, written.current, 1);
+      return written.then((r) => (r.ok ? r.record : this.#updateFrom(id, mutate, r.current, 1)));
+    }
+    return this.#updateFrom(id, mutate, undefined, 0);
+  }
+
+  /** The loop from a fresh read (or from `current`, just returned by a failed write). */
+  async #updateFrom(id: string, mutate: Mutator, current: FabricRecord | undefined, attempts: number): Promise<FabricRecord | undefined> {
+    if (current === undefined) {
+      current = await this.getOrStartOver(id);
+      if (current) this.#onSeen(current);
+    }
+    for (let i = attempts; i < CAS_ATTEMPTS; i++) {
+      const next = mutate(current);
+      if (next === null) return undefined;
+      const result = await this.write(id, next, current?.version ?? null);
+      if (result.ok) return result.record;
+      current = result.current;
+    }
+    return undefined;
+  }
+}

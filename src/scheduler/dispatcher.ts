@@ -1,0 +1,284 @@
+/**
+ * Turns due wheel entries into runs and finished runs into the next entry: the per-fabric
+ * arming (one entry per fabric on a wheel keyed by monotonic time), catch-up and retry planning
+ * at each wake, pauses (hold/unhold), definition changes, removal, and wall-clock steps.
+ */
+import type { Fabric } from '../definition.js';
+import type { FabricRecord } from '../storage/types.js';
+import { TimingWheel } from '../wheel.js';
+import { planCatchUp, planWaited } from './catch-up.js';
+import { reportMissed, reportSkipped, type Core } from './core.js';
+import { FabricRuntime, type TimerKind } from './fabric-runtime.js';
+import { nextFreeSlot, slotAtOrAfter } from './grid.js';
+import type { Lanes } from './lanes.js';
+import { abortRun, executeRun, newRun, type Run } from './run.js';
+import { shiftState } from './transitions.js';
+
+export class Dispatcher {
+  readonly #core: Core;
+  readonly #lanes: Lanes;
+  readonly #wheel: TimingWheel<FabricRuntime>;
+
+  constructor(core: Core, lanes: Lanes) {
+    this.#core = core;
+    this.#lanes = lanes;
+    this.#wheel = new TimingWheel<FabricRuntime>({
+      clock: core.opts.clock,
+      now: () => core.time.mono(),
+      onExpire: (due) => {
+        this.observeClock();
+        const now = core.time.now();
+        for (const rt of due) this.#onTimer(rt, now);
+      },
+    });
+  }
+
+  /** The fabric's runtime, created (once per id) when absent. */
+  ensure(fabric: Fabric, record: FabricRecord | undefined): FabricRuntime {
+    let rt = this.#core.fabrics.get(fabric.id);
+    if (!rt) {
+      rt = new FabricRuntime(fabric, record);
+      this.#core.fabrics.set(fabric.id, rt);
+    }
+    return rt;
+  }
+
+  // ------------------------------------------------------------ arming
+
+  cancel(rt: FabricRuntime): void {
+    if (rt.entry) this.#wheel.cancel(rt.entry);
+    rt.entry = undefined;
+  }
+
+  /** Arms the fabric's one entry at `due` (wall), to serve `slot`. */
+  arm(rt: FabricRuntime, kind: TimerKind, slot: number, attempt: number, due = slot): void {
+    this.cancel(rt);
+    rt.kind = kind;
+    rt.slot = slot;
+    rt.due = due;
+    rt.attempt = attempt;
+    rt.held = false;
+    rt.entry = this.#wheel.schedule(rt, this.#core.time.deadlineOf(due));
+  }
+
+  /** Arms an idle fabric's next slot from its stored state (on the stored grid). */
+  armNext(rt: FabricRuntime, now: number): void {
+    if (!rt.fabric.enabled || rt.removed || rt.run) return;
+    if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    const s = rt.record?.state;
+    let due: number;
+    if (!s || s.anchorAt === null) due = now;
+    else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
+    else due = slotAtOrAfter(s.anchorAt, rt.fabric.syncInterval, s.lastSlotAt + 1);
+    this.arm(rt, 'slot', due, 1);
+  }
+
+  /** Drops every entry and every waiting run (stop). */
+  clear(): void {
+    this.#wheel.clear();
+    for (const rt of this.#core.fabrics.values()) rt.entry = undefined;
+    for (const run of this.#lanes.drain()) {
+      run.rt.run = undefined;
+      reportSkipped(this.#core, run, 'cancelled', false);
+    }
+  }
+
+  #onTimer(rt: FabricRuntime, now: number): void {
+    rt.entry = undefined;
+    const core = this.#core;
+    if (rt.removed || !rt.fabric.enabled || core.lifecycle() !== 'running' || rt.run) return;
+    if (core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    const id = rt.fabric.id;
+    const interval = rt.fabric.syncInterval;
+    const shouldRun = core.opts.singleFlight.shouldRun;
+    if (shouldRun && !shouldRun.call(core.opts.singleFlight, id)) {
+      // Another replica is responsible: follow the grid quietly, touching neither lock nor storage.
+      const anchor = rt.record?.state.anchorAt ?? rt.slot;
+      return this.arm(rt, 'slot', slotAtOrAfter(anchor, interval, Math.max(now, rt.slot) + 1), 1);
+    }
+    const queue = this.#lanes.queueOf(rt.fabric);
+    if (rt.kind === 'retry') return this.enqueue(newRun(rt, queue, rt.slot, 'retry', rt.attempt, rt.due));
+    const plan = planCatchUp(core.opts.missedRunPolicy, core.opts.maxCatchUpRuns, rt.slot, interval, now);
+    reportMissed(core, id, queue, plan.missed, rt.missedReason);
+    rt.missedReason = 'late';
+    rt.catchUpUntil = plan.catchUpUntil;
+    if (plan.serve === null) return this.arm(rt, 'slot', plan.next, 1);
+    this.enqueue(newRun(rt, queue, plan.serve, plan.serve === rt.slot && plan.missed === null ? 'schedule' : 'catch-up', 1));
+  }
+
+  // ------------------------------------------------------------ runs
+
+  /** Starts `run` when a lane is free, else queues it. */
+  enqueue(run: Run): void {
+    if (this.#lanes.canBegin(run)) this.#begin(run);
+    else this.#lanes.wait(run);
+  }
+
+  #pump(): void {
+    const core = this.#core;
+    while (core.lifecycle() === 'running') {
+      const run = this.#lanes.next();
+      if (!run) return;
+      if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && run.rt.catchUpUntil === null) {
+        // Waited in the backlog: serve the latest slot that has come due, count the rest as missed.
+        const waited = planWaited(run.scheduledAt, run.rt.fabric.syncInterval, core.time.now());
+        if (waited) {
+          reportMissed(core, run.rt.fabric.id, run.queue, waited.missed, 'late');
+          run.scheduledAt = waited.serve;
+          run.trigger = 'catch-up';
+        }
+      }
+      this.#begin(run);
+    }
+  }
+
+  #begin(run: Run): void {
+    this.#lanes.occupy(run);
+    run.done = this.#runToEnd(run);
+  }
+
+  /** Runs `run`; once its lease is released, frees its lane and arms its fabric's next entry. Never rejects. */
+  async #runToEnd(run: Run): Promise<void> {
+    await executeRun(this.#core, run);
+    this.#lanes.free(run);
+    const rt = run.rt;
+    if (rt.run === run) rt.run = undefined;
+    const core = this.#core;
+    if (core.lifecycle() !== 'running') return;
+    if (!rt.run && !rt.entry && !rt.removed && rt.fabric.enabled && core.fabrics.get(rt.fabric.id) === rt) {
+      this.observeClock();
+      this.#armAfterRun(run, core.time.now());
+    }
+    this.#pump();
+  }
+
+  /** Re-arms a fabric after a run: retry, catch-up, or the next free slot (counting those covered as missed). */
+  #armAfterRun(run: Run, now: number): void {
+    const rt = run.rt;
+    if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    const s = rt.record?.state;
+    const interval = rt.fabric.syncInterval;
+    const lastSlot = s?.lastSlotAt ?? null;
+    if (run.skipped) return this.arm(rt, 'slot', nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, Math.max(lastSlot ?? run.scheduledAt, run.scheduledAt), now), 1);
+    if (run.retryAt != null) return this.arm(rt, 'retry', run.scheduledAt, run.attempt + 1, run.retryAt);
+    if (rt.catchUpUntil !== null && lastSlot !== null && lastSlot < rt.catchUpUntil) {
+      return this.enqueue(newRun(rt, this.#lanes.queueOf(rt.fabric), lastSlot + interval, 'catch-up', 1));
+    }
+    rt.catchUpUntil = null;
+    const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, lastSlot, now);
+    if (lastSlot !== null) {
+      const first = lastSlot + interval;
+      const count = Math.round((next - first) / interval);
+      reportMissed(this.#core, rt.fabric.id, run.queue, count > 0 ? { first, last: next - interval, count } : null, 'overrun');
+    }
+    this.arm(rt, 'slot', next, 1);
+  }
+
+  // ------------------------------------------------------------ host changes
+
+  /** Parks a paused fabric: no entry; a run waiting for a lane is dropped (skipped 'paused'). */
+  hold(rt: FabricRuntime): void {
+    this.cancel(rt);
+    rt.held = true;
+    rt.catchUpUntil = null;
+    const run = rt.run;
+    if (run && this.#lanes.unqueue(run)) {
+      rt.run = undefined;
+      reportSkipped(this.#core, run, 'paused');
+    }
+  }
+
+  /** Re-arms a resumed fabric from its stored state: what came due meanwhile follows missedRunPolicy. */
+  unhold(rt: FabricRuntime, now: number): void {
+    rt.held = false;
+    if (rt.run || rt.removed || !rt.fabric.enabled || this.#core.lifecycle() !== 'running') return;
+    rt.missedReason = 'paused';
+    this.armNext(rt, now);
+  }
+
+  /** Makes the runtime follow a freshly written or adopted record. */
+  apply(record: FabricRecord, previous: Fabric | undefined, now: number): void {
+    const existing = this.#core.fabrics.get(record.definition.id);
+    const rt = existing ?? this.ensure(record.definition, record);
+    const timingChanged = !existing || !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
+    rt.fabric = record.definition;
+    rt.record = record;
+    if (!record.definition.enabled) {
+      this.cancel(rt);
+      rt.catchUpUntil = null;
+      this.#dropRun(rt, 'disabled');
+      return;
+    }
+    if (timingChanged && !rt.run && this.#core.lifecycle() === 'running') {
+      rt.catchUpUntil = null;
+      rt.missedReason = 'late';
+      this.armNext(rt, now);
+    }
+  }
+
+  /** Forgets a fabric in this process: entry cancelled, waiting run dropped, running one aborted. */
+  remove(rt: FabricRuntime): void {
+    rt.removed = true;
+    this.cancel(rt);
+    this.#dropRun(rt, 'removed');
+    if (this.#core.fabrics.get(rt.fabric.id) === rt) this.#core.fabrics.delete(rt.fabric.id);
+  }
+
+  #dropRun(rt: FabricRuntime, reason: 'removed' | 'disabled'): void {
+    const run = rt.run;
+    if (!run) return;
+    if (this.#lanes.unqueue(run)) {
+      rt.run = undefined;
+      reportSkipped(this.#core, run, 'cancelled', false);
+    } else abortRun(run, reason);
+  }
+
+  /**
+   * Drops every run waiting in `queue` (every queue when omitted): each fabric waits for its next
+   * grid slot; dropped slots count as missed (`'cleared'`). Returns the number of runs dropped.
+   */
+  clearBacklog(queue: string | undefined, now: number): number {
+    const runs = this.#lanes.drain(queue);
+    for (const run of runs) {
+      const rt = run.rt;
+      rt.run = undefined;
+      rt.catchUpUntil = null;
+      reportSkipped(this.#core, run, 'cancelled');
+      const interval = rt.fabric.syncInterval;
+      const next = slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, interval, now + 1);
+      if (run.trigger === 'schedule' || run.trigger === 'catch-up') {
+        const count = Math.round((next - run.scheduledAt) / interval);
+        reportMissed(this.#core, rt.fabric.id, run.queue, count > 0 ? { first: run.scheduledAt, last: next - interval, count } : null, 'cleared');
+      }
+      if (!rt.removed && rt.fabric.enabled && this.#core.lifecycle() === 'running') this.arm(rt, 'slot', next, 1);
+    }
+    return runs.length;
+  }
+
+  // ------------------------------------------------------------ wall-clock steps
+
+  /**
+   * Looks for a wall-clock step (called at every wake and host call). Deadlines never move (they
+   * are monotonic); with `'move-grid'` every slot this scheduler holds is renamed by the step,
+   * once, and the stored grids with it (only where the stored anchor is still the one this
+   * scheduler knew, so schedulers sharing a storage shift it once).
+   */
+  observeClock(): void {
+    const core = this.#core;
+    const skew = core.time.observe();
+    if (skew === 0) return;
+    if (core.time.movesGrid) {
+      for (const rt of core.fabrics.values()) {
+        rt.shift(skew);
+        const known = rt.record;
+        if (!known) continue;
+        const update = core.io.update(rt.fabric.id, (current) => {
+          if (!current || current.state.anchorAt !== known.state.anchorAt || current.version < known.version) return null;
+          return { definition: current.definition, state: shiftState(current.state, skew) };
+        }, known);
+        if (update instanceof Promise) update.catch((error: unknown) => core.reportError('storage', error, rt.fabric.id));
+      }
+    }
+    core.emit('clock:jump', { skewMs: skew, at: core.time.now() });
+  }
+}

@@ -1,0 +1,27 @@
+/** The reader's view of a stored record, shared by the scheduler and the CLI. */
+import { effectiveStatus } from '../status.js';
+import type { FabricRecord } from '../storage/types.js';
+import type { FabricStatus } from './types.js';
+
+/**
+ * What `getFabricStatus` returns for a stored record: `out_of_sync` derived from `lastSyncAt`,
+ * no next sync for a disabled fabric.
+ */
+export function fabricStatusOf(record: FabricRecord, now: number, paused: boolean, lastLateness: number | null): FabricStatus {
+  const s = record.state;
+  const d = record.definition;
+  return {
+    id: d.id,
+    status: effectiveStatus(s.status, s.lastSyncAt, d.syncInterval, now),
+    lastSyncAt: s.lastSyncAt,
+    lastAttemptAt: s.lastAttemptAt,
+    nextSyncAt: d.enabled ? s.nextSyncAt : null,
+    lastError: s.lastError,
+    consecutiveFailures: s.consecutiveFailures,
+    syncInterval: d.syncInterval,
+    enabled: d.enabled,
+    queue: d.queue,
+    paused,
+    lastLateness,
+  };
+}

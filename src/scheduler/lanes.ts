@@ -1,0 +1,123 @@
+/**
+ * Queues and concurrency lanes: a run waits in its fabric's queue until both the scheduler-wide
+ * bound (`maxConcurrentSyncs`) and its queue's bound allow it; when lanes are scarce the queue
+ * with the higher priority goes first, then the oldest due run, then arrival order.
+ */
+import { DEFAULT_QUEUE, type Fabric } from '../definition.js';
+import { DueQueue } from '../due-queue.js';
+import { RunStats } from '../metrics.js';
+import type { ResolvedQueue } from './options.js';
+import type { Run } from './run.js';
+
+/** One named queue at run time. */
+export class Queue {
+  readonly name: string;
+  readonly concurrency: number;
+  readonly priority: number;
+  readonly backlog = new DueQueue<Run>();
+  readonly stats = new RunStats();
+  inFlight = 0;
+
+  constructor(q: ResolvedQueue) {
+    this.name = q.name;
+    this.concurrency = q.concurrency;
+    this.priority = q.priority;
+  }
+
+  get backlogSize(): number {
+    return this.backlog.size;
+  }
+}
+
+export class Lanes {
+  readonly #queues = new Map<string, Queue>();
+  readonly #default: Queue;
+  readonly #max: number;
+  /** Runs in flight (lease taken or being taken). */
+  readonly running = new Set<Run>();
+  #seq = 0;
+
+  constructor(queues: readonly ResolvedQueue[], maxConcurrent: number) {
+    for (const q of queues) this.#queues.set(q.name, new Queue(q));
+    this.#default = this.#queues.get(DEFAULT_QUEUE)!;
+    this.#max = maxConcurrent;
+  }
+
+  queues(): IterableIterator<Queue> {
+    return this.#queues.values();
+  }
+
+  names(): string[] {
+    return [...this.#queues.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.#queues.has(name);
+  }
+
+  get(name: string): Queue | undefined {
+    return this.#queues.get(name);
+  }
+
+  /** The queue a fabric's runs use; a name not configured here (set by another replica) falls back to the default queue. */
+  queueOf(fabric: Fabric): Queue {
+    return this.#queues.get(fabric.queue) ?? this.#default;
+  }
+
+  get backlogSize(): number {
+    let n = 0;
+    for (const q of this.#queues.values()) n += q.backlog.size;
+    return n;
+  }
+
+  /** Whether `run` may begin now (a lane is free and nobody older waits in its queue). */
+  canBegin(run: Run): boolean {
+    const q = run.queue;
+    return this.running.size < this.#max && q.inFlight < q.concurrency && q.backlog.size === 0;
+  }
+
+  /** Puts `run` in its queue's backlog. */
+  wait(run: Run): void {
+    run.queue.backlog.push(run, run.queuedAt, this.#seq++);
+  }
+
+  /** Takes a lane for `run`. */
+  occupy(run: Run): void {
+    this.running.add(run);
+    run.queue.inFlight++;
+  }
+
+  /** Frees the lane of `run`. */
+  free(run: Run): void {
+    if (this.running.delete(run)) run.queue.inFlight--;
+  }
+
+  /** The next run a free lane should take: highest priority queue with a free lane, then oldest due, then arrival. */
+  next(): Run | undefined {
+    if (this.running.size >= this.#max) return undefined;
+    let best: Queue | undefined;
+    let bestKey: { due: number; seq: number } | undefined;
+    for (const q of this.#queues.values()) {
+      if (q.inFlight >= q.concurrency) continue;
+      const head = q.backlog.peek();
+      if (!head) continue;
+      if (!best || q.priority > best.priority || (q.priority === best.priority && (head.due < bestKey!.due || (head.due === bestKey!.due && head.seq < bestKey!.seq)))) {
+        best = q;
+        bestKey = head;
+      }
+    }
+    return best?.backlog.pop();
+  }
+
+  /** Removes a waiting run; false when it is not waiting (it runs, or it is gone). */
+  unqueue(run: Run): boolean {
+    return run.queue.backlog.remove(run);
+  }
+
+  /** Empties the backlog of one queue (every queue when omitted), returning the runs in order. */
+  drain(queue?: string): Run[] {
+    const out: Run[] = [];
+    for (const q of queue === undefined ? this.#queues.values() : [this.#queues.get(queue)!]) out.push(...q.backlog.drain());
+    return out;
+  }
+}

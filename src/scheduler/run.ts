@@ -1,0 +1,301 @@
+/**
+ * One run, start to end: acquire the fabric's lease -> claim the slot in storage (fencing token
+ * + 1) -> invoke the executor (timeout, lease loss, abort) -> record the outcome -> release.
+ * Every storage and lock call is bounded by `operationTimeout`; `execute` never rejects.
+ */
+import { SyncAbortedError, SyncTimeoutError, errorMessage, toError } from '../errors.js';
+import type { FailureReason, SyncResult, SyncStartedEvent, SyncTrigger } from '../events.js';
+import type { Lease } from '../single-flight.js';
+import { initialState, type FabricRecord } from '../storage/types.js';
+import { isThenable } from './cas.js';
+import { emitStatus, finishWaiters, reportSkipped, type Core } from './core.js';
+import type { FabricRuntime } from './fabric-runtime.js';
+import { nextFreeSlot } from './grid.js';
+import type { Queue } from './lanes.js';
+import { retryAt } from './retry.js';
+import { claimState, outcomeState, restoreState } from './transitions.js';
+import type { SyncContext } from './types.js';
+
+/** A run waiting for its turn or in flight. */
+export interface Run {
+  readonly rt: FabricRuntime;
+  /** The slot served (a retry: its failed slot; manual: the request time); may be re-planned while queued. */
+  scheduledAt: number;
+  trigger: SyncTrigger;
+  readonly attempt: number;
+  /** When the run was due: lateness is measured from it, and the backlog drains in its order. */
+  queuedAt: number;
+  /** The queue it waits and runs in (fixed when the run is made). */
+  readonly queue: Queue;
+  /** `syncNow` callers waiting for the outcome (allocated only for them). */
+  waiters?: Array<(result: SyncResult) => void>;
+  /** Created on first read of `ctx.signal`. */
+  controller?: AbortController;
+  /** Why the run's signal was aborted, kept for a signal first read after the abort. */
+  abortedWith?: unknown;
+  abortReason?: SyncAbortedError['reason'];
+  /** Set while the executor runs: ends the run with an outcome. */
+  settle?: (outcome: Outcome) => void;
+  done?: Promise<void>;
+  /** Set when the run was not made: the fabric just waits for its next slot. */
+  skipped?: boolean;
+  /** Set when a failed run's retry is due (written with the outcome). */
+  retryAt?: number | null;
+}
+
+export type Outcome = { kind: 'ok' } | { kind: 'fail'; error: Error; reason: FailureReason };
+
+const OK: Outcome = Object.freeze({ kind: 'ok' });
+
+export function newRun(rt: FabricRuntime, queue: Queue, scheduledAt: number, trigger: SyncTrigger, attempt: number, dueAt = scheduledAt): Run {
+  const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: dueAt, queue };
+  rt.run = run;
+  return run;
+}
+
+/** Cuts a run short: a queued run is dropped when it would begin, a running one settles now. */
+export function abortRun(run: Run, reason: SyncAbortedError['reason']): void {
+  if (run.abortReason) return;
+  run.abortReason = reason;
+  const error = new SyncAbortedError(run.rt.fabric.id, reason);
+  abortRunSignal(run, error);
+  run.settle?.({ kind: 'fail', reason: 'aborted', error });
+}
+
+/** Runs one run to its end (lease released). Never rejects. */
+export async function executeRun(core: Core, run: Run): Promise<void> {
+  const id = run.rt.fabric.id;
+  let lease: Lease | undefined;
+  try {
+    const acquired = acquireBounded(core, id);
+    lease = isThenable<Lease | undefined>(acquired) ? await acquired : acquired;
+  } catch (error) {
+    core.reportError('lock', error, id);
+    return skip(core, run, 'unavailable');
+  }
+  if (!lease) return skip(core, run, 'locked');
+  try {
+    await claimAndInvoke(core, run, lease);
+  } catch (error) {
+    core.reportError('run', error, id);
+  } finally {
+    const released = releaseLease(core, lease, id);
+    if (released) await released;
+  }
+}
+
+/** Takes the fabric's lease, bounded by `operationTimeout`; a lease granted after the bound is given back. */
+export function acquireBounded(core: Core, id: string): Lease | undefined | Promise<Lease | undefined> {
+  const acquired = core.opts.singleFlight.acquire(id, { ttl: core.opts.lockTtl });
+  if (!isThenable<Lease | undefined>(acquired)) return acquired;
+  return Promise.resolve(core.io.bound('lock', acquired, id)).catch((error: unknown) => {
+    // Timed out: if the lease still arrives, give it back.
+    acquired.then((late) => (late ? releaseLease(core, late, id) : undefined), () => undefined);
+    throw error;
+  });
+}
+
+/** Releases a lease (synchronous or not, bounded), reporting a failure instead of throwing. */
+export function releaseLease(core: Core, lease: Lease, id: string): void | Promise<void> {
+  try {
+    const released = lease.release();
+    if (released) return Promise.resolve(core.io.bound('lock', released, id)).catch((error: unknown) => core.reportError('lock', error, id));
+  } catch (error) {
+    core.reportError('lock', error, id);
+  }
+}
+
+function skip(core: Core, run: Run, reason: Parameters<typeof reportSkipped>[2]): void {
+  reportSkipped(core, run, reason);
+  // The fabric waits for its next slot (armed once the run's lease is released).
+  run.skipped = true;
+}
+
+/** Whether the run may still start its executor (checked after every wait). */
+function mayStart(core: Core, run: Run, lease: Lease): boolean {
+  const rt = run.rt;
+  return !rt.removed && rt.fabric.enabled && core.lifecycle() === 'running' && !run.abortReason && !lease.signal?.aborted && core.fabrics.get(rt.fabric.id) === rt;
+}
+
+async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void> {
+  const rt = run.rt;
+  const id = rt.fabric.id;
+  if (!mayStart(core, run, lease)) return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
+  const startedAt = core.time.now();
+  let from: FabricRecord['state']['status'] = 'never_synced';
+  let refused: 'already-claimed' | 'cancelled' = 'cancelled';
+  let claimed: FabricRecord | undefined;
+  try {
+    const claim = core.io.update(
+      id,
+      (stored) => {
+        // The record is gone while this scheduler still has the fabric (the storage lost its
+        // data): re-register it from what this scheduler knows.
+        const current = stored ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
+        if (!current) return null;
+        const result = claimState(current, current.definition, { trigger: run.trigger, scheduledAt: run.scheduledAt, startedAt });
+        if (!result.ok) {
+          refused = result.reason;
+          return null;
+        }
+        from = result.from;
+        run.scheduledAt = result.slot;
+        return { definition: current.definition, state: result.state };
+      },
+      rt.record,
+    );
+    claimed = isThenable<FabricRecord | undefined>(claim) ? await claim : claim;
+  } catch (error) {
+    core.reportError('storage', error, id);
+    return skip(core, run, 'unavailable');
+  }
+  if (!claimed) return skip(core, run, refused);
+  rt.record = claimed;
+  if (!mayStart(core, run, lease)) {
+    await restore(core, run, claimed);
+    return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
+  }
+  await invoke(core, run, lease, claimed, from, startedAt);
+}
+
+async function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord, from: FabricRecord['state']['status'], startedAt: number): Promise<void> {
+  const rt = run.rt;
+  const id = rt.fabric.id;
+  const fencingToken = claimed.state.fencingToken;
+  let settle!: (o: Outcome) => void;
+  const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
+  run.settle = settle;
+  const started: SyncStartedEvent = { fabricId: id, scheduledAt: run.scheduledAt, startedAt, lateness: startedAt - run.queuedAt, attempt: run.attempt, fencingToken, trigger: run.trigger };
+  rt.lastLateness = started.lateness;
+  core.metrics.started(run.queue, run.trigger, started.lateness);
+  emitStatus(core, id, from, 'syncing', startedAt);
+  core.emit('sync:started', started);
+  const leaseSignal = lease.signal;
+  const onLeaseLost = leaseSignal
+    ? () => {
+        abortRunSignal(run, leaseSignal.reason);
+        settle({ kind: 'fail', reason: 'lock-lost', error: new SyncAbortedError(id, 'lock-lost', { cause: leaseSignal.reason }) });
+      }
+    : undefined;
+  if (leaseSignal && onLeaseLost) {
+    if (leaseSignal.aborted) onLeaseLost();
+    else leaseSignal.addEventListener('abort', onLeaseLost, { once: true });
+  }
+  const timeoutMs = rt.fabric.syncTimeout;
+  const cancelTimeout =
+    timeoutMs > 0
+      ? core.time.after(timeoutMs, () => {
+          const error = new SyncTimeoutError(id, timeoutMs);
+          abortRunSignal(run, error);
+          settle({ kind: 'fail', reason: 'timeout', error });
+        })
+      : undefined;
+  if (run.abortReason) settle({ kind: 'fail', reason: 'aborted', error: new SyncAbortedError(id, run.abortReason) });
+  try {
+    const value = core.opts.executor(rt.fabric, new RunContext(run, fencingToken));
+    if (isThenable(value)) value.then(() => settle(OK), (error: unknown) => settle({ kind: 'fail', reason: 'error', error: toError(error) }));
+    else settle(OK);
+  } catch (error) {
+    settle({ kind: 'fail', reason: 'error', error: toError(error) });
+  }
+  const result = await outcome;
+  run.settle = undefined;
+  cancelTimeout?.();
+  if (leaseSignal && onLeaseLost) leaseSignal.removeEventListener('abort', onLeaseLost);
+  await record(core, run, started, result);
+}
+
+/** Writes the outcome (only if no later claim superseded ours), then tells the host. */
+async function record(core: Core, run: Run, started: SyncStartedEvent, outcome: Outcome): Promise<void> {
+  const rt = run.rt;
+  const id = rt.fabric.id;
+  const finishedAt = core.time.now();
+  const durationMs = finishedAt - started.startedAt;
+  const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');
+  const failed = outcome.kind === 'fail' && !abandoned;
+  const s = rt.record?.state;
+  const nextSlot = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, rt.fabric.syncInterval, s?.lastSlotAt ?? null, finishedAt);
+  const retry = failed ? retryAt(core.opts.retry, (s?.consecutiveFailures ?? 0) + 1, finishedAt, nextSlot) : null;
+  let to: FabricRecord['state']['status'] | undefined;
+  let storedFrom: FabricRecord['state']['status'] = 'syncing';
+  let written: FabricRecord | undefined;
+  try {
+    const update = core.io.update(
+      id,
+      (current) => {
+        const next = outcomeState(current, started.fencingToken, {
+          ok: outcome.kind === 'ok',
+          abandoned,
+          error: outcome.kind === 'fail' ? errorMessage(outcome.error) : null,
+          finishedAt,
+          retryAt: retry,
+          scheduledAt: started.scheduledAt,
+        });
+        if (!next) return null;
+        storedFrom = next.from;
+        to = next.state.status;
+        return { definition: current!.definition, state: next.state };
+      },
+      rt.record,
+    );
+    written = isThenable<FabricRecord | undefined>(update) ? await update : update;
+  } catch (error) {
+    core.reportError('storage', error, id);
+  }
+  if (written && to !== undefined) emitStatus(core, id, storedFrom, to, finishedAt);
+  run.retryAt = written && retry !== null ? retry : null;
+  const base = { ...started, finishedAt, durationMs };
+  if (outcome.kind === 'ok') {
+    core.metrics.finished(run.queue, run.trigger, durationMs, null);
+    core.emit('sync:succeeded', base);
+    if (run.waiters) finishWaiters(run, { status: 'succeeded', ...base });
+  } else {
+    core.metrics.finished(run.queue, run.trigger, durationMs, outcome.reason);
+    const event = { ...base, error: outcome.error, reason: outcome.reason, nextRetryAt: run.retryAt };
+    core.emit('sync:failed', event);
+    if (run.waiters) finishWaiters(run, { status: 'failed', ...event });
+  }
+}
+
+/** Undoes a claim whose executor never started. */
+async function restore(core: Core, run: Run, claimed: FabricRecord): Promise<void> {
+  const token = claimed.state.fencingToken;
+  const now = core.time.now();
+  try {
+    await core.io.update(run.rt.fabric.id, (current) => {
+      const next = restoreState(current, token, now);
+      return next ? { definition: current!.definition, state: next.state } : null;
+    }, claimed);
+  } catch (error) {
+    core.reportError('storage', error, run.rt.fabric.id);
+  }
+}
+
+/** The executor's `ctx`: `signal` is created lazily, on first read. */
+class RunContext implements SyncContext {
+  readonly scheduledAt: number;
+  readonly attempt: number;
+  readonly trigger: SyncTrigger;
+  readonly #run: Run;
+  constructor(run: Run, readonly fencingToken: number) {
+    this.#run = run;
+    this.scheduledAt = run.scheduledAt;
+    this.attempt = run.attempt;
+    this.trigger = run.trigger;
+  }
+  get signal(): AbortSignal {
+    const run = this.#run;
+    if (!run.controller) {
+      run.controller = new AbortController();
+      if (run.abortedWith !== undefined) run.controller.abort(run.abortedWith);
+    }
+    return run.controller.signal;
+  }
+}
+
+/** Aborts the run's signal (now, or when it is first read). */
+function abortRunSignal(run: Run, reason: unknown): void {
+  if (run.abortedWith !== undefined) return;
+  run.abortedWith = reason ?? new Error('aborted');
+  run.controller?.abort(run.abortedWith);
+}

@@ -1,0 +1,432 @@
+/**
+ * The facade: public methods and the lifecycle (idle -> starting -> running -> stopping -> idle).
+ * Everything else lives in the modules it wires together: options, time, cas (storage I/O),
+ * dispatcher (arming and runs), lanes, run, pauses, housekeeper, state-check, metrics-observer.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { normalizeFabric, type FabricDefinition } from '../definition.js';
+import { FabricDisabledError, InvalidFabricError, InvalidOptionError, SchedulerNotRunningError, StorageError, UnknownFabricError } from '../errors.js';
+import type { PauseScope, SchedulerEvents, SyncResult } from '../events.js';
+import type { MetricsSnapshot } from '../metrics.js';
+import { CONTROL_RECORD_ID, loadControl, updateControl, type ControlData } from '../ops/control.js';
+import { effectiveStatus } from '../status.js';
+import type { FabricRecord } from '../storage/types.js';
+import { StorageIO } from './cas.js';
+import { emitStatus, skippedResult, type Core, type Lifecycle } from './core.js';
+import { Dispatcher } from './dispatcher.js';
+import { safeEmitter } from './emitter.js';
+import { fabricStatusOf } from './fabric-status.js';
+import { Housekeeper } from './housekeeper.js';
+import { Lanes } from './lanes.js';
+import { RunMetrics } from './metrics-observer.js';
+import { normalizeOptions, normalizeStop, type ResolvedOptions, type SchedulerOptions, type StopOptions } from './options.js';
+import { Pauses } from './pauses.js';
+import { abortRun, newRun } from './run.js';
+import { checkState, type StateCheckDeps } from './state-check.js';
+import { SchedulerTime, waitBounded } from './time.js';
+import { upsertState } from './transitions.js';
+import type { FabricStatus, PauseTarget, StateReport, ValidateOptions } from './types.js';
+
+/**
+ * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
+ * {@link createScheduler}.
+ */
+export class Scheduler extends EventEmitter<SchedulerEvents> {
+  readonly #opts: ResolvedOptions;
+  readonly #core: Core;
+  readonly #lanes: Lanes;
+  readonly #dispatcher: Dispatcher;
+  readonly #housekeeper: Housekeeper;
+  readonly #check: StateCheckDeps;
+  /** Per-fabric chain that serializes upsert/remove of the same id (each step bounded). */
+  readonly #ops = new Map<string, Promise<unknown>>();
+  #state: Lifecycle = 'idle';
+  #startPromise: Promise<void> | undefined;
+  #stopPromise: Promise<void> | undefined;
+
+  constructor(options: SchedulerOptions) {
+    super();
+    const opts = (this.#opts = normalizeOptions(options));
+    const time = new SchedulerTime(opts.clock, opts.clockJumpThreshold, opts.clockSteps);
+    const fabrics = new Map();
+    const io = new StorageIO(opts.storage, time, opts.operationTimeout, (record: FabricRecord) => {
+      const rt = fabrics.get(record.definition.id);
+      if (rt && (!rt.record || record.version > rt.record.version)) rt.record = record;
+    });
+    const { emit, reportError } = safeEmitter(this);
+    const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs));
+    const pauses = new Pauses();
+    const metrics = new RunMetrics(opts.meterProvider, {
+      queues: () => lanes.queues(),
+      statusCounts: () => this.#statusCounts(),
+      isQueuePaused: (name) => pauses.isQueuePaused(name),
+    });
+    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state };
+    this.#dispatcher = new Dispatcher(this.#core, lanes);
+    this.#check = {
+      io,
+      singleFlight: opts.singleFlight,
+      lockTtl: opts.lockTtl,
+      now: () => time.now(),
+      hasQueue: (name) => lanes.has(name),
+      isRunningHere: (id) => fabrics.get(id)?.run !== undefined,
+      removeFabric: (id) => this.removeFabric(id),
+      statusChanged: (id, from, to, at) => emitStatus(this.#core, id, from, to, at),
+      repaired: (event) => emit('state:repaired', event),
+      reportError,
+    };
+    this.#housekeeper = new Housekeeper(this.#core, this.#dispatcher, { applyControl: (d, r) => this.#applyControl(d, r), requestSync: (id) => this.#requestSync(id) }, this.#check);
+  }
+
+  /** True between `start()` resolving and `stop()` being called. */
+  get running(): boolean {
+    return this.#state === 'running';
+  }
+
+  /** Runs in flight in this scheduler. */
+  get inFlightCount(): number {
+    return this.#lanes.running.size;
+  }
+
+  /** Runs waiting for a concurrency slot (every queue). */
+  get backlogSize(): number {
+    return this.#lanes.backlogSize;
+  }
+
+  /** The configured queue names (`'default'` first). */
+  get queueNames(): string[] {
+    return this.#lanes.names();
+  }
+
+  /**
+   * Loads every fabric the storage holds and starts scheduling. Never-synced fabrics sync at
+   * once; the others resume on their grid, with `missedRunPolicy` applied to what was missed.
+   * Fabrics upserted while it loads sync at once too.
+   */
+  start(): Promise<void> {
+    if (this.#state === 'running') return Promise.resolve();
+    if (this.#state === 'starting') return this.#startPromise!;
+    if (this.#state === 'stopping') return this.#stopPromise!.then(() => this.start());
+    this.#state = 'starting';
+    this.#startPromise = this.#load().catch((error: unknown) => {
+      if (this.#state === 'starting') this.#state = 'idle';
+      throw error;
+    });
+    return this.#startPromise;
+  }
+
+  async #load(): Promise<void> {
+    const core = this.#core;
+    const { records, corrupt } = await core.io.list();
+    for (const bad of corrupt) {
+      core.reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
+    }
+    const control = await core.io.bound('read', loadControl(core.io.storage), CONTROL_RECORD_ID);
+    if (this.#state !== 'starting') return; // stop() came first
+    this.#pausesChanged(control, false);
+    this.#dispatcher.observeClock();
+    const now = core.time.now();
+    for (const record of records) {
+      if (record.definition.id === CONTROL_RECORD_ID || core.fabrics.has(record.definition.id)) continue;
+      this.#dispatcher.ensure(record.definition, record).missedReason = 'downtime';
+    }
+    // Running from here on, synchronously: arm every fabric, those upserted during the load too.
+    this.#state = 'running';
+    core.metrics.attach();
+    for (const rt of core.fabrics.values()) if (!rt.entry && !rt.run) this.#dispatcher.armNext(rt, now);
+    this.#housekeeper.arm();
+  }
+
+  /**
+   * Stops scheduling: clears every timer and the backlog, then waits for or aborts running
+   * syncs (see {@link StopOptions}). Nothing runs afterwards. Settles within `drainTimeout` plus
+   * `operationTimeout`, whatever the executor and the storage do. Safe to call twice or before start.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    const opts = normalizeStop(options, this.#opts.shutdown, 'stop options');
+    if (this.#state === 'idle') return this.#stopPromise ?? Promise.resolve();
+    if (this.#state === 'stopping') return this.#stopPromise!;
+    const starting = this.#state === 'starting' ? this.#startPromise! : undefined;
+    this.#state = 'stopping';
+    this.#stopPromise = this.#drain(opts, starting).finally(() => {
+      this.#state = 'idle';
+    });
+    return this.#stopPromise;
+  }
+
+  async #drain(opts: Readonly<Required<StopOptions>>, starting: Promise<void> | undefined): Promise<void> {
+    const { clock, operationTimeout } = this.#opts;
+    const core = this.#core;
+    const read = () => core.time.mono();
+    if (starting) await waitBounded(clock, starting, operationTimeout, read);
+    this.#dispatcher.clear();
+    this.#housekeeper.disarm();
+    core.metrics.detach();
+    const settled = () => Promise.all([...this.#lanes.running].map((r) => r.done));
+    if (this.#lanes.running.size > 0 && opts.inFlight === 'wait' && opts.drainTimeout > 0) await waitBounded(clock, settled(), opts.drainTimeout, read);
+    for (const run of this.#lanes.running) abortRun(run, 'shutdown');
+    const pending = [settled()];
+    if (this.#housekeeper.current) pending.push(this.#housekeeper.current.then(() => []));
+    if (this.#lanes.running.size > 0 || this.#housekeeper.current) await waitBounded(clock, Promise.all(pending), operationTimeout, read);
+    core.fabrics.clear();
+  }
+
+  /**
+   * Adds a fabric or updates its definition; refuses bad input with `InvalidFabricError` and
+   * changes nothing then. Takes effect at once: a new or newly enabled fabric syncs now, a new
+   * interval re-anchors the grid at the last slot served, disabling aborts a running sync.
+   */
+  async upsertFabric(definition: FabricDefinition): Promise<FabricStatus> {
+    const fabric = normalizeFabric(definition, { syncTimeout: this.#opts.defaultSyncTimeout });
+    if (fabric.id.startsWith('\u0000')) throw new InvalidFabricError('id', 'a string not starting with a NUL character (reserved)', fabric.id);
+    if (!this.#lanes.has(fabric.queue)) {
+      throw new InvalidFabricError('queue', `one of the queues configured in createScheduler ({ queues }): ${this.#queueList()}`, fabric.queue, fabric.id);
+    }
+    return this.#serialize(fabric.id, async () => {
+      const core = this.#core;
+      this.#dispatcher.observeClock();
+      const now = core.time.now();
+      let change: ReturnType<typeof upsertState> | undefined;
+      const record = await core.io.update(fabric.id, (current) => {
+        change = upsertState(current, fabric, now);
+        return { definition: fabric, state: change.state };
+      }, undefined);
+      if (!record || !change) throw new StorageError('write', `could not update fabric ${JSON.stringify(fabric.id)}: it kept changing under us`, { fabricId: fabric.id });
+      const { previous, before } = change;
+      core.emit(previous ? 'fabric:updated' : 'fabric:added', { fabricId: fabric.id });
+      const after = effectiveStatus(record.state.status, record.state.lastSyncAt, fabric.syncInterval, now);
+      if (previous) emitStatus(core, fabric.id, before === 'syncing' && after === 'disabled' ? 'syncing' : before, after, now);
+      if (this.#state === 'running' || this.#state === 'starting') this.#dispatcher.apply(record, previous, now);
+      return this.#toStatus(record, now);
+    });
+  }
+
+  /**
+   * Removes a fabric: its timer is cancelled, a running sync aborted, its record deleted. Final
+   * for this scheduler. Resolves to false when no such fabric existed.
+   */
+  async removeFabric(id: string): Promise<boolean> {
+    if (typeof id !== 'string') throw new InvalidOptionError('id', 'a string', id);
+    if (id === CONTROL_RECORD_ID) return false;
+    return this.#serialize(id, async () => {
+      const rt = this.#core.fabrics.get(id);
+      if (rt) this.#dispatcher.remove(rt);
+      const existed = await this.#core.io.delete(id);
+      if (existed || rt) this.#core.emit('fabric:removed', { fabricId: id });
+      return existed || rt !== undefined;
+    });
+  }
+
+  /**
+   * Runs a fabric now, outside the grid (the grid is kept). Resolves with the run's outcome;
+   * `{ status: 'skipped', reason: 'in-flight' }` when the fabric is already syncing or queued.
+   */
+  async syncNow(id: string): Promise<SyncResult> {
+    if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'a non-empty fabric id string', id);
+    if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
+    const core = this.#core;
+    let rt = core.fabrics.get(id);
+    if (!rt) {
+      const record = id === CONTROL_RECORD_ID ? undefined : await core.io.get(id);
+      if (!record) throw new UnknownFabricError(id);
+      if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
+      // Another call may have made the runtime while this one read: there is only ever one.
+      rt = this.#dispatcher.ensure(record.definition, record);
+    }
+    if (!rt.fabric.enabled) throw new FabricDisabledError(id);
+    this.#dispatcher.observeClock();
+    const now = core.time.now();
+    if (rt.run) {
+      const { status: _s, ...skipped } = skippedResult(id, now, 'manual', 'in-flight');
+      core.metrics.skipped(this.#lanes.queueOf(rt.fabric), 'in-flight');
+      core.emit('sync:skipped', skipped);
+      return { status: 'skipped', ...skipped };
+    }
+    const runtime = rt;
+    return new Promise<SyncResult>((resolve) => {
+      this.#dispatcher.cancel(runtime);
+      const run = newRun(runtime, this.#lanes.queueOf(runtime.fabric), now, 'manual', 1);
+      (run.waiters ??= []).push(resolve);
+      this.#dispatcher.enqueue(run);
+    });
+  }
+
+  #requestSync(id: string): void {
+    this.syncNow(id).catch((error: unknown) => this.#core.reportError('sync-request', error, id));
+  }
+
+  /** The fabric's status read from storage (so it reflects other replicas); undefined when unknown. */
+  async getFabricStatus(id: string): Promise<FabricStatus | undefined> {
+    if (typeof id !== 'string') throw new InvalidOptionError('id', 'a string', id);
+    if (id === CONTROL_RECORD_ID) return undefined;
+    const record = await this.#core.io.get(id);
+    return record ? this.#toStatus(record, this.#core.time.now()) : undefined;
+  }
+
+  /** Every stored fabric's status, sorted by id. */
+  async listFabrics(): Promise<FabricStatus[]> {
+    const { records } = await this.#core.io.list();
+    const now = this.#core.time.now();
+    return records.filter((r) => r.definition.id !== CONTROL_RECORD_ID).map((r) => this.#toStatus(r, now)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // ---------------------------------------------------------------- operating it
+
+  /**
+   * Pauses the whole scheduler (no argument: a maintenance window), one queue (`{ queue }`) or one
+   * fabric (`{ fabric }`). Paused fabrics keep their grid but start no scheduled, catch-up or retry
+   * run (runs in flight finish; queued ones are dropped as skipped `'paused'`); `syncNow` still
+   * works. The pause is written to the storage, so every replica sharing it (and the CLI) sees it
+   * within their `housekeepingInterval`. Resolves once written and applied here.
+   */
+  async pause(target?: PauseTarget): Promise<void> {
+    await this.#setPause(target, true);
+  }
+
+  /**
+   * Lifts a pause made with {@link Scheduler.pause} (same target). Slots that came due while
+   * paused follow `missedRunPolicy` (counted as missed with reason `'paused'`).
+   */
+  async resume(target?: PauseTarget): Promise<void> {
+    await this.#setPause(target, false);
+  }
+
+  /** What is paused, as this scheduler knows it (its own pauses at once, other replicas' within `housekeepingInterval`). */
+  pauses(): { scheduler: boolean; queues: string[]; fabrics: string[] } {
+    return this.#core.pauses.summary();
+  }
+
+  async #setPause(target: PauseTarget | undefined, on: boolean): Promise<void> {
+    let scope: PauseScope = 'scheduler';
+    let name = '';
+    if (target !== undefined) {
+      if (target === null || typeof target !== 'object') throw new InvalidOptionError('pause target', '{ queue } or { fabric } or nothing', target);
+      if ('queue' in target) {
+        if (!this.#lanes.has(target.queue)) throw new InvalidOptionError('queue', `one of the configured queues: ${this.#queueList()}`, target.queue);
+        scope = 'queue';
+        name = target.queue;
+      } else if ('fabric' in target) {
+        if (typeof target.fabric !== 'string') throw new InvalidOptionError('fabric', 'a string', target.fabric);
+        if (!this.#core.fabrics.has(target.fabric) && (target.fabric === CONTROL_RECORD_ID || !(await this.#core.io.getOrStartOver(target.fabric)))) {
+          throw new UnknownFabricError(target.fabric);
+        }
+        scope = 'fabric';
+        name = target.fabric;
+      } else throw new InvalidOptionError('pause target', '{ queue } or { fabric } or nothing', target);
+    }
+    const at = this.#core.time.now();
+    const data = await this.#core.io.bound('write', updateControl(this.#core.io.storage, (c) => {
+      if (scope === 'scheduler') {
+        if ((c.scheduler !== null) === on) return null;
+        c.scheduler = on ? at : null;
+      } else {
+        const map = scope === 'queue' ? c.queues : c.fabrics;
+        if ((map[name] !== undefined) === on) return null;
+        if (on) map[name] = at;
+        else delete map[name];
+      }
+      return c;
+    }), CONTROL_RECORD_ID);
+    this.#applyControl(data, false);
+  }
+
+  /** Adopts new control data: emits what changed and holds or re-arms the fabrics concerned. */
+  #applyControl(data: ControlData, remote: boolean): void {
+    const changes = this.#pausesChanged(data, remote);
+    if (changes === 0 || this.#state !== 'running') return;
+    const now = this.#core.time.now();
+    for (const rt of this.#core.fabrics.values()) {
+      const paused = this.#core.pauses.isPaused(rt.fabric);
+      if (paused && !rt.held) this.#dispatcher.hold(rt);
+      else if (!paused && rt.held) this.#dispatcher.unhold(rt, now);
+    }
+  }
+
+  /** Sets the pause state and emits `paused`/`resumed` for each change; returns how many. */
+  #pausesChanged(data: ControlData, remote: boolean): number {
+    const changes = this.#core.pauses.set(data);
+    const at = this.#core.time.now();
+    for (const c of changes) this.#core.emit(c.on ? 'paused' : 'resumed', c.target === undefined ? { scope: c.scope, remote, at } : { scope: c.scope, target: c.target, remote, at });
+    return changes.length;
+  }
+
+  /**
+   * Drops every run waiting for a lane in `queue` (every queue when omitted): queued scheduled,
+   * catch-up, retry and manual runs end as skipped `'cancelled'` and each fabric waits for its
+   * next grid slot (the grid is untouched; dropped slots count as missed `'cleared'`). Runs in
+   * flight are not affected. Returns the number of runs dropped.
+   */
+  clearBacklog(queue?: string): number {
+    if (queue !== undefined && !this.#lanes.has(queue)) throw new InvalidOptionError('queue', `one of the configured queues: ${this.#queueList()}`, queue);
+    const now = this.#core.time.now();
+    const count = this.#dispatcher.clearBacklog(queue, now);
+    this.#core.emit('backlog:cleared', queue === undefined ? { count, at: now } : { queue, count, at: now });
+    return count;
+  }
+
+  /**
+   * A snapshot of run metrics: counters since the scheduler was created (runs, successes,
+   * failures, timeouts, skips, missed slots, by reason), gauges now (in flight, backlog, fabrics by
+   * status), lateness and duration histograms; in total and per queue. The same figures go to
+   * OpenTelemetry instruments (see `METRIC_NAMES`).
+   */
+  metrics(): MetricsSnapshot {
+    return this.#core.metrics.snapshot(this.#core.time.now(), this.running, this.#core.pauses.schedulerPaused);
+  }
+
+  #statusCounts(): Record<string, number> {
+    const now = this.#core.time.now();
+    const out: Record<string, number> = {};
+    for (const rt of this.#core.fabrics.values()) {
+      const s = rt.record?.state;
+      const status = s ? effectiveStatus(s.status, s.lastSyncAt, rt.fabric.syncInterval, now) : 'never_synced';
+      out[status] = (out[status] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  /**
+   * Checks the stored state: fabrics `syncing` with no live claim (judged by the single-flight: a
+   * lock it can take is held by nobody), `nextSyncAt` off the fabric's grid, records for fabrics
+   * not in `definedIds` (only when given), fabrics naming a queue not configured here, and
+   * unreadable records. Changes nothing; see {@link Scheduler.repair}.
+   */
+  async validate(options: ValidateOptions = {}): Promise<StateReport> {
+    return checkState(this.#check, options, false);
+  }
+
+  /**
+   * {@link Scheduler.validate}, then fixes what can be fixed: stale `syncing` goes back to the
+   * status its history implies, an off-grid `nextSyncAt` to the next slot of its grid, records of
+   * undefined fabrics and unreadable records are deleted. Unknown queues are only reported.
+   */
+  async repair(options: ValidateOptions = {}): Promise<StateReport> {
+    return checkState(this.#check, options, true);
+  }
+
+  #queueList(): string {
+    return this.#lanes.names().map((q) => JSON.stringify(q)).join(', ');
+  }
+
+  /** Chains `fn` after the previous upsert/remove of `id`; every step is bounded, so a hung one never blocks the next for long. */
+  #serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#ops.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.#ops.set(id, tail);
+    void tail.then(() => {
+      if (this.#ops.get(id) === tail) this.#ops.delete(id);
+    });
+    return next;
+  }
+
+  #toStatus(record: FabricRecord, now: number): FabricStatus {
+    const rt = this.#core.fabrics.get(record.definition.id);
+    return fabricStatusOf(record, now, this.#core.pauses.isPaused(record.definition), rt?.lastLateness ?? null);
+  }
+}
+
+/** Creates a {@link Scheduler}. Options are validated at once (`InvalidOptionError`). */
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  return new Scheduler(options);
+}

@@ -1,0 +1,178 @@
+/**
+ * Pure state changes of a stored fabric, written as compare-and-set mutators: each takes the
+ * record read from storage and returns the state to write, or a reason to write nothing. Every
+ * status change goes through the transition table (`assertTransition`). No clock, no I/O.
+ */
+import type { Fabric } from '../definition.js';
+import type { SkipReason, SyncTrigger } from '../events.js';
+import { assertTransition, effectiveStatus, restingStatus, type SyncStatus } from '../status.js';
+import { initialState, type FabricRecord, type FabricState } from '../storage/types.js';
+import { latestSlotAtOrBefore, nextFreeSlot } from './grid.js';
+
+/** What an upsert writes, and what the status was before it. */
+export interface UpsertChange {
+  readonly state: FabricState;
+  readonly before: SyncStatus;
+  readonly previous: Fabric | undefined;
+}
+
+/**
+ * A definition written by the host: a new or newly enabled fabric syncs at once on a grid
+ * anchored now; a new interval goes on from the last slot served (never waiting longer than one
+ * new interval); disabling parks it. An unchanged definition keeps the stored grid, so a replica
+ * upserting a fabric another one created adopts its anchor.
+ */
+export function upsertState(current: FabricRecord | undefined, fabric: Fabric, now: number): UpsertChange {
+  const previous = current?.definition;
+  const state: FabricState = current ? { ...current.state } : initialState();
+  const before = current ? effectiveStatus(state.status, state.lastSyncAt, current.definition.syncInterval, now) : 'never_synced';
+  if (!fabric.enabled) {
+    assertTransition(fabric.id, state.status, 'disabled');
+    state.status = 'disabled';
+    state.nextSyncAt = null;
+  } else if (!previous || !previous.enabled || state.status === 'disabled') {
+    if (state.status === 'disabled') state.status = restingStatus(state.lastSyncAt, state.consecutiveFailures, fabric.syncInterval, now);
+    state.anchorAt = now;
+    state.lastSlotAt = null;
+    state.nextSyncAt = now;
+  } else if (previous.syncInterval !== fabric.syncInterval) {
+    const base = state.lastSlotAt ?? state.anchorAt ?? now;
+    const next = base + fabric.syncInterval;
+    state.anchorAt = next <= now ? now : base;
+    state.nextSyncAt = Math.max(next, now);
+    if (next <= now) state.lastSlotAt = null;
+  }
+  return { state, before, previous };
+}
+
+/** A run asking to be claimed. */
+export interface ClaimRequest {
+  readonly trigger: SyncTrigger;
+  /** The slot the run means to serve (a retry: its failed slot; manual: the request time). */
+  readonly scheduledAt: number;
+  readonly startedAt: number;
+}
+
+export type ClaimResult =
+  | { readonly ok: true; readonly state: FabricState; readonly from: SyncStatus; readonly slot: number }
+  | { readonly ok: false; readonly reason: Extract<SkipReason, 'already-claimed' | 'cancelled'> };
+
+/**
+ * Claims a run: status `syncing`, fencing token + 1, the slot recorded as served. A scheduled or
+ * catch-up run serves a slot of the STORED grid (the latest at or before its own slot), so two
+ * replicas that armed the same fabric on grids a few ms apart serve one slot, never early; a slot
+ * at or before the last one claimed was served already. The first slot served on a fresh grid
+ * anchors it (a fabric defined long before `start()` syncs at start).
+ */
+export function claimState(current: FabricRecord, definition: Fabric, req: ClaimRequest): ClaimResult {
+  const s = current.state;
+  if (s.status === 'disabled' || !definition.enabled) return { ok: false, reason: 'cancelled' };
+  const isSlot = req.trigger === 'schedule' || req.trigger === 'catch-up';
+  let slot = req.scheduledAt;
+  if (isSlot && s.lastSlotAt !== null) {
+    const snapped = latestSlotAtOrBefore(s.anchorAt ?? s.lastSlotAt, definition.syncInterval, Math.min(req.scheduledAt, req.startedAt));
+    if (snapped === null || snapped <= s.lastSlotAt) return { ok: false, reason: 'already-claimed' };
+    slot = snapped;
+  }
+  if (req.trigger === 'retry' && s.lastSlotAt !== null && s.lastSlotAt > req.scheduledAt) return { ok: false, reason: 'already-claimed' };
+  const from = effectiveStatus(s.status, s.lastSyncAt, definition.syncInterval, req.startedAt);
+  const resting = s.status === 'syncing' ? restingStatus(s.lastSyncAt, s.consecutiveFailures, definition.syncInterval, req.startedAt) : from;
+  assertTransition(definition.id, resting, 'syncing');
+  return {
+    ok: true,
+    from,
+    slot,
+    state: {
+      ...s,
+      status: 'syncing',
+      lastAttemptAt: req.startedAt,
+      lastSlotAt: isSlot ? slot : s.lastSlotAt,
+      anchorAt: isSlot && s.lastSlotAt === null ? slot : (s.anchorAt ?? slot),
+      nextSyncAt: null,
+      fencingToken: s.fencingToken + 1,
+    },
+  };
+}
+
+/** How a run ended, as the stored state needs it. */
+export interface RunOutcome {
+  readonly ok: boolean;
+  /** Aborted or lock lost: the run neither succeeded nor counts as a failure. */
+  readonly abandoned: boolean;
+  readonly error: string | null;
+  readonly finishedAt: number;
+  /** When a retry is due, or null. */
+  readonly retryAt: number | null;
+  /** The slot served (used only when the record has no grid yet). */
+  readonly scheduledAt: number;
+}
+
+/**
+ * Records a run's outcome, only if no later claim superseded it (same fencing token). Returns the
+ * state to write and the status it moves from, or null to stand down.
+ */
+export function outcomeState(current: FabricRecord | undefined, token: number, o: RunOutcome): { state: FabricState; from: SyncStatus } | null {
+  if (!current || current.state.fencingToken !== token) return null;
+  const s = current.state;
+  const d = current.definition;
+  const state: FabricState = { ...s };
+  if (o.ok) {
+    state.lastSyncAt = o.finishedAt;
+    state.lastError = null;
+    state.consecutiveFailures = 0;
+  } else if (!o.abandoned) {
+    state.lastError = o.error;
+    state.consecutiveFailures = s.consecutiveFailures + 1;
+  }
+  if (s.status === 'disabled' || !d.enabled) {
+    state.status = 'disabled';
+    state.nextSyncAt = null;
+  } else {
+    state.status = o.ok ? 'in_sync' : o.abandoned ? restingStatus(state.lastSyncAt, state.consecutiveFailures, d.syncInterval, o.finishedAt) : 'error';
+    state.nextSyncAt = o.retryAt ?? nextFreeSlot(s.anchorAt ?? o.scheduledAt, d.syncInterval, s.lastSlotAt ?? o.scheduledAt, o.finishedAt);
+  }
+  if (s.status !== state.status) assertTransition(d.id, s.status, state.status);
+  return { state, from: s.status };
+}
+
+/**
+ * Undoes a claim whose run never started (or a `syncing` left by a holder that is gone): back to
+ * the resting status its history implies, with the next free slot planned. Only while the record
+ * still carries `token` and is `syncing`.
+ */
+export function restoreState(current: FabricRecord | undefined, token: number, now: number): { state: FabricState; to: SyncStatus } | null {
+  if (!current || current.state.fencingToken !== token || current.state.status !== 'syncing') return null;
+  const s = current.state;
+  const d = current.definition;
+  const to = d.enabled ? restingStatus(s.lastSyncAt, s.consecutiveFailures, d.syncInterval, now) : 'disabled';
+  const next = d.enabled && s.anchorAt !== null ? nextFreeSlot(s.anchorAt, d.syncInterval, s.lastSlotAt, now) : null;
+  return { state: { ...s, status: to, nextSyncAt: next }, to };
+}
+
+/** Moves the grid and the history of a record by a wall-clock step (`'move-grid'`). */
+export function shiftState(s: Readonly<FabricState>, skew: number): FabricState {
+  const shift = (v: number | null) => (v === null ? null : v + skew);
+  return {
+    ...s,
+    anchorAt: shift(s.anchorAt),
+    lastSlotAt: shift(s.lastSlotAt),
+    nextSyncAt: shift(s.nextSyncAt),
+    lastSyncAt: shift(s.lastSyncAt),
+    lastAttemptAt: shift(s.lastAttemptAt),
+  };
+}
+
+/** Puts an off-grid `nextSyncAt` back on the grid (the next free slot). */
+export function regridState(s: Readonly<FabricState>, interval: number, now: number): FabricState | null {
+  if (s.anchorAt === null) return null;
+  return { ...s, nextSyncAt: nextFreeSlot(s.anchorAt, interval, s.lastSlotAt, now) };
+}
+
+/** Whether a stored `nextSyncAt` is off its grid (retries excepted). */
+export function isOffGrid(record: FabricRecord): boolean {
+  const s = record.state;
+  const d = record.definition;
+  const retrying = s.status === 'error' && s.consecutiveFailures > 0;
+  if (!d.enabled || s.status === 'disabled' || retrying || s.anchorAt === null || s.nextSyncAt === null) return false;
+  return s.nextSyncAt < s.anchorAt || (s.nextSyncAt - s.anchorAt) % d.syncInterval !== 0;
+}
