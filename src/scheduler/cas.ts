@@ -16,34 +16,96 @@ export function isThenable<T>(value: unknown): value is PromiseLike<T> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
+interface Pending {
+  readonly deadline: number;
+  readonly fail: () => void;
+  done: boolean;
+}
+
 /**
- * Rejects with a `StorageError` (operation `operation`) when `value` does not settle within
- * `ms`; the late answer, if any, is ignored. Synchronous values pass through untouched.
+ * Bounds storage and lock calls by one timeout. All calls share the same bound, so deadlines
+ * come in creation order: a FIFO queue and ONE timer armed for the oldest unsettled call cost
+ * O(1) per call however many are pending (a timer per call costs far more, on Node's timers and
+ * on a fake clock alike).
  */
-export function bounded<T>(time: SchedulerTime, ms: number, operation: string, value: T | PromiseLike<T>, fabricId?: string): T | Promise<T> {
-  if (!isThenable<T>(value)) return value;
-  return new Promise<T>((resolve, reject) => {
-    let done = false;
-    const cancel = time.after(ms, () => {
-      if (done) return;
-      done = true;
-      reject(new StorageError(operation, `no answer within ${ms} ms (operationTimeout)`, fabricId === undefined ? {} : { fabricId }));
+export class OperationTimeouts {
+  readonly #time: SchedulerTime;
+  readonly #ms: number;
+  #queue: Pending[] = [];
+  #head = 0;
+  #cancel: (() => void) | undefined;
+
+  constructor(time: SchedulerTime, ms: number) {
+    this.#time = time;
+    this.#ms = ms;
+  }
+
+  /**
+   * Rejects with a `StorageError` (operation `operation`) when `value` does not settle within
+   * the bound; a late answer is ignored. Synchronous values pass through untouched.
+   */
+  bound<T>(operation: string, value: T | PromiseLike<T>, fabricId?: string): T | Promise<T> {
+    if (!isThenable<T>(value)) return value;
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = {
+        deadline: this.#time.mono() + this.#ms,
+        done: false,
+        fail: () => reject(new StorageError(operation, `no answer within ${this.#ms} ms (operationTimeout)`, fabricId === undefined ? {} : { fabricId })),
+      };
+      this.#queue.push(pending);
+      this.#arm();
+      value.then(
+        (v) => {
+          if (pending.done) return;
+          this.#settle(pending);
+          resolve(v);
+        },
+        (error: unknown) => {
+          if (pending.done) return;
+          this.#settle(pending);
+          reject(error);
+        },
+      );
     });
-    value.then(
-      (v) => {
-        if (done) return;
-        done = true;
-        cancel();
-        resolve(v);
-      },
-      (error: unknown) => {
-        if (done) return;
-        done = true;
-        cancel();
-        reject(error);
-      },
-    );
-  });
+  }
+
+  #settle(pending: Pending): void {
+    pending.done = true;
+    this.#compact();
+  }
+
+  #compact(): void {
+    const q = this.#queue;
+    while (this.#head < q.length && q[this.#head]!.done) this.#head++;
+    if (this.#head === q.length) {
+      this.#queue = [];
+      this.#head = 0;
+      this.#cancel?.();
+      this.#cancel = undefined;
+    } else if (this.#head > 1024 && this.#head * 2 > q.length) {
+      this.#queue = q.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #arm(): void {
+    if (this.#cancel !== undefined || this.#head >= this.#queue.length) return;
+    const wait = Math.max(0, this.#queue[this.#head]!.deadline - this.#time.mono());
+    this.#cancel = this.#time.after(wait, () => {
+      this.#cancel = undefined;
+      const now = this.#time.mono();
+      const q = this.#queue;
+      while (this.#head < q.length && (q[this.#head]!.done || q[this.#head]!.deadline <= now)) {
+        const p = q[this.#head++]!;
+        if (!p.done) {
+          p.done = true;
+          p.fail();
+        }
+      }
+      this.#compact();
+      this.#arm();
+    });
+  }
 }
 
 /** Checks what an adapter returned; the defaults trust it (the input issue's checks plug in here). */
@@ -78,8 +140,7 @@ function describeAnswer(value: unknown): string {
 
 export class StorageIO {
   readonly #storage: Storage;
-  readonly #time: SchedulerTime;
-  readonly #timeout: number;
+  readonly #timeouts: OperationTimeouts;
   readonly #checks: RecordChecks;
   readonly #onSeen: (record: FabricRecord) => void;
 
@@ -89,8 +150,7 @@ export class StorageIO {
    */
   constructor(storage: Storage, time: SchedulerTime, timeoutMs: number, onSeen: (record: FabricRecord) => void, checks: RecordChecks = BASIC_CHECKS) {
     this.#storage = storage;
-    this.#time = time;
-    this.#timeout = timeoutMs;
+    this.#timeouts = new OperationTimeouts(time, timeoutMs);
     this.#onSeen = onSeen;
     this.#checks = checks;
   }
@@ -101,7 +161,7 @@ export class StorageIO {
 
   /** Bounds any other promise (a lock call, a control-record update) by `operationTimeout`. */
   bound<T>(operation: string, value: T | PromiseLike<T>, fabricId?: string): T | Promise<T> {
-    return bounded(this.#time, this.#timeout, operation, value, fabricId);
+    return this.#timeouts.bound(operation, value, fabricId);
   }
 
   /** The record, undefined when absent; `CorruptStateError` when unreadable. */

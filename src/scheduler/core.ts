@@ -31,6 +31,8 @@ export interface Core {
   readonly fabrics: Map<string, FabricRuntime>;
   /** The facade's lifecycle state. */
   lifecycle(): Lifecycle;
+  /** Looks for a wall-clock step (at every wake: timers, host calls, a run's awaits). */
+  observeClock(): void;
 }
 
 /** Emits `status:changed` when the status really changed and someone listens. */

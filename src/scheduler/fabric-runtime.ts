@@ -46,6 +46,7 @@ export class FabricRuntime {
     if (this.run) {
       this.run.scheduledAt += skew;
       this.run.queuedAt += skew;
+      if (this.run.retryAt != null) this.run.retryAt += skew;
     }
   }
 }

@@ -74,6 +74,7 @@ export async function executeRun(core: Core, run: Run): Promise<void> {
     return skip(core, run, 'unavailable');
   }
   if (!lease) return skip(core, run, 'locked');
+  core.observeClock();
   try {
     await claimAndInvoke(core, run, lease);
   } catch (error) {
@@ -199,6 +200,7 @@ async function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord,
     settle({ kind: 'fail', reason: 'error', error: toError(error) });
   }
   const result = await outcome;
+  core.observeClock();
   run.settle = undefined;
   cancelTimeout?.();
   if (leaseSignal && onLeaseLost) leaseSignal.removeEventListener('abort', onLeaseLost);

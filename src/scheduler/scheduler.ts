@@ -61,7 +61,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       statusCounts: () => this.#statusCounts(),
       isQueuePaused: (name) => pauses.isQueuePaused(name),
     });
-    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state };
+    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock() };
     this.#dispatcher = new Dispatcher(this.#core, lanes);
     this.#check = {
       io,
