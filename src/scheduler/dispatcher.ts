@@ -18,6 +18,9 @@ export class Dispatcher {
   readonly #core: Core;
   readonly #lanes: Lanes;
   readonly #wheel: TimingWheel<FabricRuntime>;
+  /** Removal epochs: a listing older than a removal must not bring the fabric back. */
+  readonly #removedAt = new Map<string, number>();
+  #epoch = 0;
 
   constructor(core: Core, lanes: Lanes) {
     this.#core = core;
@@ -216,9 +219,25 @@ export class Dispatcher {
     }
   }
 
+  /** A counter that rises with every removal (see {@link Dispatcher.removedSince}). */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Whether `id` was removed in this process after `epoch` was read (and forgets removals up to `epoch` when asked to). */
+  removedSince(id: string, epoch: number): boolean {
+    return (this.#removedAt.get(id) ?? Number.NEGATIVE_INFINITY) > epoch;
+  }
+
+  /** Forgets removal epochs up to `epoch` (every listing that could predate them is done). */
+  forgetRemovals(epoch: number): void {
+    for (const [id, at] of this.#removedAt) if (at <= epoch) this.#removedAt.delete(id);
+  }
+
   /** Forgets a fabric in this process: entry cancelled, waiting run dropped, running one aborted. */
   remove(rt: FabricRuntime): void {
     rt.removed = true;
+    this.#removedAt.set(rt.fabric.id, ++this.#epoch);
     this.cancel(rt);
     this.#dropRun(rt, 'removed');
     if (this.#core.fabrics.get(rt.fabric.id) === rt) this.#core.fabrics.delete(rt.fabric.id);

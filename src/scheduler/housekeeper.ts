@@ -59,13 +59,15 @@ export class Housekeeper {
     } catch (error) {
       core.reportError('housekeeping', error);
     }
+    const epoch = this.#dispatcher.epoch;
     try {
       const { records } = await core.io.list();
-      this.#adopt(records);
+      this.#adopt(records, epoch);
       await this.#sweepStale(records);
     } catch (error) {
       core.reportError('housekeeping', error);
     }
+    this.#dispatcher.forgetRemovals(epoch);
   }
 
   /** Re-reads the control record: pauses made elsewhere, and sync requests this scheduler takes. */
@@ -101,13 +103,13 @@ export class Housekeeper {
    * fabric is applied. Removals are not followed (a vanished record may be a storage data loss,
    * which the claim path re-registers).
    */
-  #adopt(records: readonly FabricRecord[]): void {
+  #adopt(records: readonly FabricRecord[], epoch: number): void {
     const core = this.#core;
     if (core.lifecycle() !== 'running') return;
     const now = core.time.now();
     for (const r of records) {
       const id = r.definition.id;
-      if (id === CONTROL_RECORD_ID) continue;
+      if (id === CONTROL_RECORD_ID || this.#dispatcher.removedSince(id, epoch)) continue;
       const rt = core.fabrics.get(id);
       if (!rt) {
         this.#dispatcher.apply(r, undefined, now);

@@ -225,14 +225,18 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'a non-empty fabric id string', id);
     if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
     const core = this.#core;
-    let rt = core.fabrics.get(id);
-    if (!rt) {
-      const record = id === CONTROL_RECORD_ID ? undefined : await core.io.get(id);
-      if (!record) throw new UnknownFabricError(id);
-      if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
-      // Another call may have made the runtime while this one read: there is only ever one.
-      rt = this.#dispatcher.ensure(record.definition, record);
-    }
+    // A fabric stored by another scheduler gets its runtime here, in turn with upserts and
+    // removals of the same id, so a concurrent removeFabric is never undone.
+    const rt =
+      core.fabrics.get(id) ??
+      (await this.#serialize(id, async () => {
+        const known = core.fabrics.get(id);
+        if (known) return known;
+        const record = id === CONTROL_RECORD_ID ? undefined : await core.io.get(id);
+        if (!record) throw new UnknownFabricError(id);
+        if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
+        return this.#dispatcher.ensure(record.definition, record);
+      }));
     if (!rt.fabric.enabled) throw new FabricDisabledError(id);
     this.#dispatcher.observeClock();
     const now = core.time.now();
@@ -242,10 +246,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       core.emit('sync:skipped', skipped);
       return { status: 'skipped', ...skipped };
     }
-    const runtime = rt;
     return new Promise<SyncResult>((resolve) => {
-      this.#dispatcher.cancel(runtime);
-      const run = newRun(runtime, this.#lanes.queueOf(runtime.fabric), now, 'manual', 1);
+      this.#dispatcher.cancel(rt);
+      const run = newRun(rt, this.#lanes.queueOf(rt.fabric), now, 'manual', 1);
       (run.waiters ??= []).push(resolve);
       this.#dispatcher.enqueue(run);
     });
