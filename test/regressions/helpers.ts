@@ -224,3 +224,20 @@ export async function settleOrAbandon(clock: FakeClock, promise: Promise<unknown
   const state = observe(promise);
   await tickUntil(clock, () => state.settled, limit, 1_000);
 }
+
+/**
+ * `fake`, except that its `now()` throws once it has been read `limit` times: a scheduler that
+ * spins in microtasks (never yielding to a timer, so no real-time guard can fire) is stopped
+ * there and the test can report it. `tripped()` says whether that happened.
+ */
+export function spinBreaker(fake: FakeClock, limit: number): FakeClock & { tripped(): boolean } {
+  let reads = 0;
+  return {
+    ...fake,
+    now: () => {
+      if (++reads > limit) throw new Error(`spin: clock.now() read more than ${limit} times`);
+      return fake.now();
+    },
+    tripped: () => reads > limit,
+  };
+}
