@@ -63,14 +63,24 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
         const [s, ns] = hr!();
         return s * 1000 + ns / 1e6;
       };
+  /** Calls of the test's own drivers (tickAsync, nextAsync…) in progress: waitFor never competes with them. */
+  let driving = 0;
+  const drive = async <T>(step: () => Promise<T>): Promise<T> => {
+    driving++;
+    try {
+      return await step();
+    } finally {
+      driving--;
+    }
+  };
   const clock: FakeClock = {
     now: () => inner.now,
     monotonic,
     setTimeout: (fn: () => void, ms: number): TimerHandle => inner.setTimeout(fn, ms),
     clearTimeout: (handle: TimerHandle) => inner.clearTimeout(handle as never),
-    tickAsync: (ms: number) => inner.tickAsync(ms),
+    tickAsync: (ms: number) => drive(() => inner.tickAsync(ms)),
     tick: (ms: number) => inner.tick(ms),
-    nextAsync: () => inner.nextAsync(),
+    nextAsync: () => drive(() => inner.nextAsync()),
     jump: (ms: number) => inner.jump(ms),
     setSystemTime: (ms: number) => inner.setSystemTime(ms),
     flush: async () => {
@@ -86,12 +96,16 @@ export function createFakeClock(options: FakeClockOptions = {}): FakeClock {
       done.then(finish, finish);
       const cancel = setLongTimeout(clock, ms, finish, monotonic);
       try {
+        let idle = 0;
         while (!finished) {
           const before = monotonic();
           // A real macrotask: promise chains (and real I/O callbacks) settle, and a test that
           // drives the clock itself gets the chance to.
           await new Promise<void>((resolve) => setImmediate(resolve));
-          if (finished || monotonic() !== before) continue;
+          idle = driving === 0 && monotonic() === before ? idle + 1 : 0;
+          // Advance only when nothing else has for two turns in a row.
+          if (finished || idle < 2) continue;
+          idle = 0;
           await inner.nextAsync();
         }
       } finally {
