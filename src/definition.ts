@@ -135,8 +135,8 @@ function checkDuration(value: unknown, min: 0 | 1): number | { hint: string } {
     if ('problem' in parsed) return { hint: ` (${parsed.problem})` };
     ms = parsed.ms;
   } else ms = typeof value === 'number' ? value : Number.NaN;
+  if (Number.isInteger(ms) && ms > MAX_DURATION_MS) return { hint: ` (at most ${MAX_DURATION_MS} ms, 'P36500D')` };
   if (!(Number.isSafeInteger(ms) && ms >= min)) return { hint: '' };
-  if (ms > MAX_DURATION_MS) return { hint: ` (at most ${MAX_DURATION_MS} ms, 'P36500D')` };
   return ms;
 }
 
@@ -330,7 +330,7 @@ function inspectContainer(value: object, path: string, fabricId: string): { isAr
 function count(w: Walk, chars: number, path: string): void {
   w.size += chars;
   if (w.size > w.maxSize) {
-    throw invalid('metadata', `at most ${MAX_METADATA_SIZE} characters as JSON`, undefined, w.fabricId, `more (the limit was passed at ${path})`);
+    throw invalid('metadata', `at most ${MAX_METADATA_SIZE} characters as JSON`, undefined, w.fabricId, `more than ${MAX_METADATA_SIZE} (the limit was passed at ${path})`);
   }
 }
 
