@@ -24,25 +24,24 @@ function check(error: unknown, Type: typeof InvalidFabricError | typeof InvalidO
   else expect(m![3]).toMatch(r.got);
 }
 
-/** Runs `fn`, which must throw `InvalidFabricError` as described; returns the error. */
-export function expectRefused(fn: () => unknown, r: Refusal): InvalidFabricError {
-  let error: unknown;
+/** What `fn` threw (undefined when it returned). */
+function thrownBy(fn: () => unknown): unknown {
   try {
     fn();
   } catch (e) {
-    error = e;
+    return e;
   }
+  return undefined;
+}
+
+/** Runs `fn`, which must throw `InvalidFabricError` as described; returns the error. */
+export function expectRefused(fn: () => unknown, r: Refusal): InvalidFabricError {
+  const error = thrownBy(fn);
   check(error, InvalidFabricError, r.field, r);
   return error as InvalidFabricError;
 }
 
 /** Runs `fn`, which must throw `InvalidOptionError` as described. */
 export function expectOptionRefused(fn: () => unknown, r: Refusal): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  check(error, InvalidOptionError, r.field, r);
+  check(thrownBy(fn), InvalidOptionError, r.field, r);
 }
