@@ -133,23 +133,31 @@ export class RedisStorage implements Storage {
     if (!Number.isSafeInteger(fencingToken) || fencingToken < 0) {
       throw new StorageError('write', `Expected state.fencingToken to be a non-negative integer, got ${String(fencingToken)}`, { fabricId: id });
     }
-    if (value.definition.id !== id) throw new StorageError('write', `definition.id ${JSON.stringify(value.definition.id)} does not match ${JSON.stringify(id)}`, { fabricId: id });
+    // Metadata is held to the JSON-value rule by normalizeFabric (a no-op for the scheduler's own,
+    // already normalized definitions), so what is stored reads back exactly as it was written.
+    let definition: Fabric;
+    try {
+      definition = normalizeFabric(value.definition, { syncTimeout: 0 });
+    } catch (error) {
+      throw new StorageError('write', `fabric ${JSON.stringify(id)} has an invalid definition: ${toError(error).message}`, { cause: error, fabricId: id });
+    }
+    if (definition.id !== id) throw new StorageError('write', `definition.id ${JSON.stringify(definition.id)} does not match ${JSON.stringify(id)}`, { fabricId: id });
     let doc: string;
     try {
-      doc = JSON.stringify({ schema: SCHEMA_VERSION, definition: value.definition, state: rest });
+      doc = JSON.stringify({ schema: SCHEMA_VERSION, definition, state: rest });
     } catch (error) {
       throw new StorageError('write', `fabric ${JSON.stringify(id)} is not JSON-serializable: ${toError(error).message}`, { cause: error, fabricId: id });
     }
     const mode = expectedVersion === null ? 'create' : 'update';
     let reply = await this.#write(id, mode, expectedVersion === null ? '' : String(expectedVersion), doc, fencingToken, '');
-    if (reply.ok) return this.#written(id, value, reply.version, reply.token);
+    if (reply.ok) return written(definition, value.state, reply.version, reply.token);
     let current = reply.current;
     if (current && 'corrupt' in current) {
       // An unreadable record: a create replaces it (the fabric starts over); an update cannot match.
       if (expectedVersion !== null) return { ok: false, current: undefined };
       const { raw } = current;
       reply = await this.#write(id, 'replace', raw.type !== undefined ? `type:${raw.type}` : raw.v ?? '', doc, fencingToken, raw.d ?? '');
-      if (reply.ok) return this.#written(id, value, reply.version, reply.token);
+      if (reply.ok) return written(definition, value.state, reply.version, reply.token);
       current = reply.current;
       if (current && 'corrupt' in current) return { ok: false, current: undefined };
     }
@@ -193,16 +201,6 @@ export class RedisStorage implements Storage {
     const raw: Raw = { v: str(reply[1]), t: str(reply[2]), d: str(reply[3]) };
     const parsed = parseRecord(id, raw);
     return { ok: false, current: 'reason' in parsed ? { corrupt: true, raw } : parsed };
-  }
-
-  #written(id: string, value: FabricWrite, version: number, token: number): WriteResult {
-    const record: FabricRecord = Object.freeze({
-      definition: freezeDefinition(JSON.parse(JSON.stringify(value.definition)) as Fabric),
-      state: Object.freeze({ ...value.state, fencingToken: token }),
-      version,
-    });
-    void id;
-    return { ok: true, record };
   }
 
   /** Refuses to work on data written by a newer schema (checked once per instance). */
@@ -281,16 +279,14 @@ function parseRecord(id: string, raw: Raw): FabricRecord | { reason: string } {
     nextSyncAt: s['nextSyncAt'] as number | null,
     fencingToken: token,
   };
-  return Object.freeze({ definition: freezeDefinition(fabric), state: Object.freeze(fabricState), version });
+  return Object.freeze({ definition: fabric, state: Object.freeze(fabricState), version });
 }
 
-function freezeDefinition(fabric: Fabric): Fabric {
-  if (fabric.metadata) deepFreeze(fabric.metadata);
-  return Object.isFrozen(fabric) ? fabric : Object.freeze(fabric);
-}
-
-function deepFreeze(value: unknown): void {
-  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const v of Object.values(value)) deepFreeze(v);
+/**
+ * The record a successful write stored. The definition is the normalized one that was serialized:
+ * its metadata holds JSON values only (deep-frozen), so it equals what a later read parses.
+ */
+function written(definition: Fabric, state: FabricState, version: number, token: number): WriteResult {
+  const record: FabricRecord = Object.freeze({ definition, state: Object.freeze({ ...state, fencingToken: token }), version });
+  return { ok: true, record };
 }
