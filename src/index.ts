@@ -29,7 +29,8 @@ export type {
   SyncSucceededEvent,
   SyncTrigger,
 } from './events.js';
-export { DEFAULT_QUEUE, MAX_FABRIC_ID_LENGTH, MAX_QUEUE_NAME_LENGTH, normalizeFabric, parseDuration } from './definition.js';
+export { DEFAULT_QUEUE, MAX_DURATION_MS, MAX_FABRIC_ID_LENGTH, MAX_METADATA_DEPTH, MAX_METADATA_SIZE, MAX_QUEUE_NAME_LENGTH, normalizeFabric, parseDuration } from './definition.js';
+export { MAX_TIMESTAMP_MS, checkListResult, checkRecord, checkWriteResult } from './storage/check-record.js';
 export type { Fabric, FabricDefinition } from './definition.js';
 export {
   CorruptStateError,

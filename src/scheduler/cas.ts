@@ -3,6 +3,8 @@
  * adapter checked before use, and compare-and-set updates with bounded retries.
  */
 import { CorruptStateError, StorageError } from '../errors.js';
+import { checkListResult, checkRecord, checkWriteResult } from '../storage/check-record.js';
+import { MemoryStorage } from '../storage/memory.js';
 import type { FabricRecord, FabricWrite, Storage, WriteResult, CorruptRecord } from '../storage/types.js';
 import type { SchedulerTime } from './time.js';
 
@@ -108,35 +110,22 @@ export class OperationTimeouts {
   }
 }
 
-/** Checks what an adapter returned; the defaults trust it (the input issue's checks plug in here). */
+/** Checks what an adapter answered before the scheduler uses it. */
 export interface RecordChecks {
   record(id: string, value: unknown): FabricRecord;
   writeResult(id: string, value: unknown): WriteResult;
+  list(value: unknown): { records: FabricRecord[]; corrupt: CorruptRecord[] };
 }
 
-/** The minimal shape checks (enough that a malformed answer is an error, never a silent no-op). */
-export const BASIC_CHECKS: RecordChecks = {
-  record(id, value) {
-    const r = value as FabricRecord | null;
-    if (r === null || typeof r !== 'object' || r.definition === null || typeof r.definition !== 'object' || r.state === null || typeof r.state !== 'object') {
-      throw new CorruptStateError(id, value, 'expected { definition, state, version } objects');
-    }
-    return r;
-  },
-  writeResult(id, value) {
-    const w = value as { ok?: unknown; record?: unknown; current?: unknown } | null;
-    if (w === null || typeof w !== 'object' || typeof w.ok !== 'boolean') throw new StorageError('write', `the storage answered ${describeAnswer(value)} instead of { ok, record | current }`, { fabricId: id });
-    if (w.ok) {
-      if (w.record === undefined) throw new StorageError('write', 'the storage answered { ok: true } without the record written', { fabricId: id });
-      return { ok: true, record: BASIC_CHECKS.record(id, w.record) };
-    }
-    return { ok: false, current: w.current === undefined ? undefined : BASIC_CHECKS.record(id, w.current) };
-  },
+/** Every answer checked (`CorruptStateError`, `StorageError` or a `corrupt` entry, never a `TypeError` later). */
+export const STRICT_CHECKS: RecordChecks = { record: checkRecord, writeResult: checkWriteResult, list: checkListResult };
+
+/** The built-in MemoryStorage only stores what passed `normalizeFabric` and the scheduler's own transitions. */
+export const TRUSTED_CHECKS: RecordChecks = {
+  record: (_id, value) => value as FabricRecord,
+  writeResult: (_id, value) => value as WriteResult,
+  list: (value) => value as { records: FabricRecord[]; corrupt: CorruptRecord[] },
 };
-
-function describeAnswer(value: unknown): string {
-  return value === null ? 'null' : typeof value === 'object' ? 'an object' : typeof value;
-}
 
 export class StorageIO {
   readonly #storage: Storage;
@@ -148,7 +137,7 @@ export class StorageIO {
    * @param onSeen called with every record written, or read fresh by an update (so the caller's
    * cache follows the storage).
    */
-  constructor(storage: Storage, time: SchedulerTime, timeoutMs: number, onSeen: (record: FabricRecord) => void, checks: RecordChecks = BASIC_CHECKS) {
+  constructor(storage: Storage, time: SchedulerTime, timeoutMs: number, onSeen: (record: FabricRecord) => void, checks: RecordChecks = storage instanceof MemoryStorage ? TRUSTED_CHECKS : STRICT_CHECKS) {
     this.#storage = storage;
     this.#timeouts = new OperationTimeouts(time, timeoutMs);
     this.#onSeen = onSeen;
@@ -181,18 +170,7 @@ export class StorageIO {
   }
 
   async list(): Promise<{ records: FabricRecord[]; corrupt: CorruptRecord[] }> {
-    const { records, corrupt } = await this.bound('list', this.#storage.list());
-    const good: FabricRecord[] = [];
-    const bad: CorruptRecord[] = [...corrupt];
-    for (const r of records) {
-      const id = (r as { definition?: { id?: unknown } } | null)?.definition?.id;
-      try {
-        good.push(this.#checks.record(typeof id === 'string' ? id : String(id), r));
-      } catch (error) {
-        bad.push({ id: typeof id === 'string' ? id : String(id), raw: r, reason: error instanceof Error ? error.message : String(error) });
-      }
-    }
-    return { records: good, corrupt: bad };
+    return this.#checks.list(await this.bound('list', this.#storage.list()));
   }
 
   delete(id: string, expectedVersion?: number): Promise<boolean> {
