@@ -10,7 +10,10 @@ import { canTransition } from '../status.js';
 export type InvariantName =
   /** Two runs of one fabric at once (a run ends at its `sync:succeeded`/`sync:failed`). */
   | 'no-overlap'
-  /** A `schedule`/`catch-up` run started for a (fabric, slot) already served that way. */
+  /**
+   * A `schedule`/`catch-up` run started for a (fabric, slot) already served that way on the same
+   * grid (a `fabric:added`, or a status change out of `disabled`, anchors a new grid).
+   */
   | 'slot-once'
   /** A `schedule`/`catch-up` run started before its slot (`startedAt < scheduledAt`). */
   | 'never-early'
@@ -33,7 +36,8 @@ export const INVARIANTS: readonly InvariantName[] = Object.freeze([
 
 /** One broken promise. */
 export interface Violation {
-  invariant: InvariantName;
+  /** One of {@link InvariantName}, or a name of the caller's own (see {@link InvariantChecker.report}). */
+  invariant: InvariantName | (string & {});
   fabricId: string;
   detail: string;
   /** Epoch ms of the event that showed it (or the `now` given to a liveness check). */
@@ -62,7 +66,7 @@ export interface InvariantCheckerOptions {
    * writes on purpose).
    * @default []
    */
-  ignore?: readonly InvariantName[];
+  ignore?: readonly (InvariantName | (string & {}))[];
   /**
    * Throw at once (from the event listener, which the scheduler reports as an `error` event)
    * instead of only recording. Mostly useful with a debugger.
@@ -170,6 +174,13 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
     if (options.throwOnViolation) throw new Error(`Invariant ${v.invariant} broken for ${v.fabricId}: ${v.detail}`);
   };
 
+  /** A new grid (new fabric, re-enabled): slots served on the old one do not count, nor its backoff. */
+  const regrid = (id: string): void => {
+    const t = track(id);
+    t.served.clear();
+    t.retryAt = null;
+  };
+
   const runKey = (label: string, e: SyncStartedEvent) => `${label}#${e.fencingToken}#${e.startedAt}`;
 
   const checker: InvariantChecker = {
@@ -230,9 +241,13 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
         'sync:failed': (e) => onEnded(e, 'failed'),
         'status:changed': (e) => {
           if (!canTransition(e.from, e.to)) report({ invariant: 'legal-transition', fabricId: e.fabricId, at: e.at, detail: `${label}: ${e.from} -> ${e.to}` });
+          // Re-enabled: a new grid is anchored at once, so its slot names start afresh.
+          if (e.from === 'disabled') regrid(e.fabricId);
         },
         'fabric:added': (e) => {
-          track(e.fabricId).removed = false;
+          const t = track(e.fabricId);
+          t.removed = false;
+          regrid(e.fabricId);
         },
         'fabric:removed': (e) => {
           track(e.fabricId).removed = true;

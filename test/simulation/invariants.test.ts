@@ -89,6 +89,21 @@ describe('createInvariantChecker', () => {
     expect(checker.violations.map((v) => v.invariant)).toEqual(['retry-backoff', 'run-ends-once']);
   });
 
+  it('starts a fresh grid when a fabric is added again or re-enabled', () => {
+    const checker = createInvariantChecker();
+    const s = fake();
+    checker.attach(s.emitter);
+    s.succeed(s.start('a'));
+    s.emitter.emit('status:changed', { fabricId: 'a', from: 'in_sync', to: 'disabled', at: 1000 });
+    s.emitter.emit('status:changed', { fabricId: 'a', from: 'disabled', to: 'in_sync', at: 1000 });
+    s.succeed(s.start('a'));
+    s.emitter.emit('fabric:removed', { fabricId: 'a' });
+    s.emitter.emit('fabric:added', { fabricId: 'a' });
+    s.succeed(s.start('a'));
+    s.succeed(s.start('a'));
+    expect(checker.violations.map((v) => v.invariant)).toEqual(['slot-once']);
+  });
+
   it('re-bases slot names on clock:jump when the grid follows steps', () => {
     const follow = createInvariantChecker();
     const fixed = createInvariantChecker();
