@@ -349,6 +349,11 @@ export class World {
    * plus slack (or is running), provided some scheduler runs.
    */
   async settle(): Promise<void> {
+    // First, with the faults still on: every stop() must settle within its bound.
+    if (this.stops.some((s) => !s.settled)) {
+      await this.clock.tickAsync(DRAIN_TIMEOUT + OPERATION_TIMEOUT + 1);
+      await this.check();
+    }
     this.storage.heal();
     this.behaviours.clear();
     if (this.verbose) this.trace.push(`@${this.clock.now() - T0} settle: storage healed, executors succeed`);
