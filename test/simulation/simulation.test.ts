@@ -10,6 +10,9 @@
  *
  * A failure prints fast-check's seed, path and the shrunk sequence; replay it with
  * `npm run simulate -- --replay '<the sequence as JSON>'` for a full trace.
+ *
+ * On the scheduler of 9a42d32 (before the core rewrite) faults, clock, replicas and chaos fail:
+ * those are the scheduler's bugs this simulation was written to find, not flakes.
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
