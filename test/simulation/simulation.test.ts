@@ -20,9 +20,9 @@ import { SEQUENCE_TYPES, sequenceProperty } from './sim.js';
 
 /** Fixed by default so `npm test` is reproducible; `npm run simulate` explores new seeds. */
 const SEED = Number(process.env['SIM_SEED'] ?? 20260301);
-const RUNS = Number(process.env['SIM_RUNS'] ?? 400);
+const RUNS = Number(process.env['SIM_RUNS'] ?? 1500);
 /** Wall-clock budget per sequence type (generation stops there, shrinking gets its own budget). */
-const BUDGET_MS = Number(process.env['SIM_BUDGET_MS'] ?? 9_000);
+const BUDGET_MS = Number(process.env['SIM_BUDGET_MS'] ?? 8_000);
 const only = process.env['SIM_TYPE'];
 
 describe.sequential('deterministic simulation', () => {
