@@ -234,10 +234,15 @@ export class Dispatcher {
     for (const [id, at] of this.#removedAt) if (at <= epoch) this.#removedAt.delete(id);
   }
 
+  /** Notes that the host removed `id` (whether or not it has a runtime here). */
+  noteRemoval(id: string): void {
+    this.#removedAt.set(id, ++this.#epoch);
+  }
+
   /** Forgets a fabric in this process: entry cancelled, waiting run dropped, running one aborted. */
   remove(rt: FabricRuntime): void {
     rt.removed = true;
-    this.#removedAt.set(rt.fabric.id, ++this.#epoch);
+    this.noteRemoval(rt.fabric.id);
     this.cancel(rt);
     this.#dropRun(rt, 'removed');
     if (this.#core.fabrics.get(rt.fabric.id) === rt) this.#core.fabrics.delete(rt.fabric.id);
@@ -275,6 +280,21 @@ export class Dispatcher {
   }
 
   // ------------------------------------------------------------ wall-clock steps
+
+  /**
+   * A record written on the time scale of `generation`, brought to today's: when steps moved the
+   * grid meanwhile, the stored record is shifted by them (once: only while it is still the
+   * version written). Resolves to the record now stored (or the one given).
+   */
+  async rescale(record: FabricRecord, generation: number): Promise<FabricRecord> {
+    const skew = this.#core.time.movedSince(generation);
+    if (skew === 0) return record;
+    const written = await this.#core.io.update(record.definition.id, (current) => {
+      if (!current || current.version !== record.version) return null;
+      return { definition: current.definition, state: shiftState(current.state, skew) };
+    }, record);
+    return written ?? record;
+  }
 
   /**
    * Looks for a wall-clock step (called at every wake and host call). Deadlines never move (they

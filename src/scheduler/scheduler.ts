@@ -117,6 +117,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   async #load(): Promise<void> {
     const core = this.#core;
+    const epoch = this.#dispatcher.epoch;
     const { records, corrupt } = await core.io.list();
     for (const bad of corrupt) {
       core.reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
@@ -127,7 +128,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#dispatcher.observeClock();
     const now = core.time.now();
     for (const record of records) {
-      if (record.definition.id === CONTROL_RECORD_ID || core.fabrics.has(record.definition.id)) continue;
+      const id = record.definition.id;
+      // Skip what was upserted (it has its runtime) or removed while the list was read.
+      if (id === CONTROL_RECORD_ID || core.fabrics.has(id) || this.#dispatcher.removedSince(id, epoch)) continue;
       this.#dispatcher.ensure(record.definition, record).missedReason = 'downtime';
     }
     // Running from here on, synchronously: arm every fabric, those upserted during the load too.
@@ -185,13 +188,16 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.#serialize(fabric.id, async () => {
       const core = this.#core;
       this.#dispatcher.observeClock();
-      const now = core.time.now();
+      const generation = core.time.generation;
       let change: ReturnType<typeof upsertState> | undefined;
-      const record = await core.io.update(fabric.id, (current) => {
-        change = upsertState(current, fabric, now);
+      const written = await core.io.update(fabric.id, (current) => {
+        change = upsertState(current, fabric, core.time.now());
         return { definition: fabric, state: change.state };
       }, undefined);
-      if (!record || !change) throw new StorageError('write', `could not update fabric ${JSON.stringify(fabric.id)}: it kept changing under us`, { fabricId: fabric.id });
+      if (!written || !change) throw new StorageError('write', `could not update fabric ${JSON.stringify(fabric.id)}: it kept changing under us`, { fabricId: fabric.id });
+      // A wall-clock step seen while the write was on its way moved every grid but this one.
+      const record = await this.#dispatcher.rescale(written, generation);
+      const now = core.time.now();
       const { previous, before } = change;
       core.emit(previous ? 'fabric:updated' : 'fabric:added', { fabricId: fabric.id });
       const after = effectiveStatus(record.state.status, record.state.lastSyncAt, fabric.syncInterval, now);
@@ -211,6 +217,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.#serialize(id, async () => {
       const rt = this.#core.fabrics.get(id);
       if (rt) this.#dispatcher.remove(rt);
+      else this.#dispatcher.noteRemoval(id);
       const existed = await this.#core.io.delete(id);
       if (existed || rt) this.#core.emit('fabric:removed', { fabricId: id });
       return existed || rt !== undefined;

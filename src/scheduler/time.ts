@@ -19,6 +19,8 @@ export class SchedulerTime {
   readonly #mono: (() => number) | undefined;
   /** Wall minus monotonic, as the scheduler names slots. */
   #offset: number;
+  /** Total of the steps the grid moved by after each generation (index = generation). */
+  readonly #moved: number[] = [0];
 
   constructor(clock: Clock, threshold: number, mode: ClockStepMode) {
     this.#clock = clock;
@@ -55,8 +57,21 @@ export class SchedulerTime {
     if (!this.#mono) return 0;
     const skew = Math.round(this.#clock.now() - (this.#mono() + this.#offset));
     if (Math.abs(skew) < this.#threshold) return 0;
-    if (this.#mode === 'move-grid') this.#offset += skew;
+    if (this.#mode === 'move-grid') {
+      this.#offset += skew;
+      this.#moved.push(this.#moved[this.#moved.length - 1]! + skew);
+    }
     return skew;
+  }
+
+  /** Counts the steps the grid moved by; read it before an await to learn of steps during it. */
+  get generation(): number {
+    return this.#moved.length - 1;
+  }
+
+  /** How far slot names moved since `generation` was read (0 when no step moved the grid). */
+  movedSince(generation: number): number {
+    return this.#moved[this.#moved.length - 1]! - (this.#moved[generation] ?? 0);
   }
 
   /** Whether a step moves the grid. */
