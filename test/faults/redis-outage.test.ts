@@ -11,8 +11,9 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createScheduler, type SchedulerEvents } from '../../src/index.js';
 import { LockUnavailableError, RedisStorage, RedlockSingleFlight } from '../../src/redis/index.js';
-import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
-import { ownRedis, sleep, trapUnhandled, until, type FaultRedis } from '../helpers/faults.js';
+import { trapUnhandled } from '../helpers/faults.js';
+import { cleanupPrefix, randomPrefix, realClient, startOwnRedis, type OwnRedis } from '../helpers/redis.js';
+import { sleep, until } from '../helpers/wait.js';
 
 interface Run {
   replica: string;
@@ -71,8 +72,8 @@ function checkRuns(runs: Run[]): void {
   }
 }
 
-function client(r: FaultRedis): Redis {
-  const c = r.client({ maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+function client(r: OwnRedis): Redis {
+  const c = r.client();
   cleanups.push(async () => c.disconnect());
   return c;
 }
@@ -82,7 +83,7 @@ describe('Redis killed and restarted mid-run', () => {
     const keep = mode.startsWith('with');
     it(`${mode}: no crash, error events during the outage, no slot twice, tokens never go backwards, every fabric runs again within seconds`, { timeout: 40_000 }, async () => {
       const dir = keep ? mkdtempSync(join(tmpdir(), 'swfault-')) : undefined;
-      const redis = await ownRedis(dir ? { persistDir: dir } : {});
+      const redis = await startOwnRedis(dir ? { persistDir: dir } : {});
       cleanups.push(async () => {
         await redis.kill();
         if (dir) rmSync(dir, { recursive: true, force: true });
@@ -135,7 +136,7 @@ describe('Redis killed and restarted mid-run', () => {
 
 describe('Redlock over three independent masters', () => {
   it('one master down: syncs go on; two down: nothing runs (no quorum), errors say so; both back: it recovers', { timeout: 40_000 }, async () => {
-    const masters = await Promise.all([ownRedis(), ownRedis(), ownRedis()]);
+    const masters = await Promise.all([startOwnRedis(), startOwnRedis(), startOwnRedis()]);
     cleanups.push(async () => {
       for (const m of masters) await m.kill();
     });

@@ -1,18 +1,17 @@
 /**
  * Fault suite: a replica frozen (SIGSTOP) longer than its lock lease while syncing, then resumed
  * (SIGCONT); a replica killed (SIGKILL) mid-sync. Replicas are real child processes
- * (test/helpers/faults-replica.ts) on the real Redis under a random prefix. Their executor ends
+ * (test/helpers/replica-child.ts) on the real Redis under a random prefix. Their executor ends
  * with a fenced commit to a downstream key and deliberately ignores ctx.signal, so fencing alone
  * has to refuse the stale holder's write. Real time; tolerances are wide.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cleanupPrefix, randomPrefix, realClient, REDIS_URL } from '../helpers/redis.js';
-import { sleep, until } from '../helpers/faults.js';
-import { runsOf, spawnFaultReplica, type FaultReplica, type Line } from '../helpers/faults-spawn.js';
-import { downstreamKey } from '../helpers/faults-replica.js';
+import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
+import { downstreamKey, runsOf, spawnReplica, type Replica, type ReplicaConfig, type ReplicaLine } from '../helpers/replicas.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const real = realClient();
-const children: FaultReplica[] = [];
+const children: Replica[] = [];
 const prefixes: string[] = [];
 afterEach(async () => {
   for (const c of children.splice(0)) {
@@ -31,14 +30,14 @@ afterAll(async () => {
 
 const LOCK_TTL = 1_000;
 
-function start(prefix: string, replica: string, extra: Parameters<typeof spawnFaultReplica>[0] extends infer C ? Partial<C> : never = {}): FaultReplica {
-  const r = spawnFaultReplica({ redisUrl: REDIS_URL, prefix, replica, lockTtl: LOCK_TTL, interval: 1_000, ...extra });
+function start(prefix: string, replica: string, extra: Partial<ReplicaConfig> = {}): Replica {
+  const r = spawnReplica({ prefix, replica, lockTtl: LOCK_TTL, interval: 1_000, ...extra });
   children.push(r);
   return r;
 }
 
 /** The run `r` is in the middle of right now (a start line without its end line), if any. */
-function runningNow(r: FaultReplica): Line | undefined {
+function runningNow(r: Replica): ReplicaLine | undefined {
   const ended = new Set(r.lines.filter((l) => l.type === 'end').map((l) => l.token));
   return r.lines.filter((l) => l.type === 'start' && !ended.has(l.token)).at(-1);
 }

@@ -4,15 +4,15 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
-import { linesOf, runsOf, spawnReplica, type Replica, type RunRecord } from '../helpers/redis-replicas.js';
+import { fabricIds, linesOf, runsOf, spawnReplica, type Replica, type ReplicaConfig, type RunRecord } from '../helpers/replicas.js';
+import { sleep } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const real = realClient();
 const children: Replica[] = [];
 const prefixes: string[] = [];
 afterEach(async () => {
   for (const c of children.splice(0)) {
-    c.kill('SIGKILL');
+    c.signal('SIGKILL');
     await c.exited;
   }
   for (const p of prefixes.splice(0)) await cleanupPrefix(real, p);
@@ -21,14 +21,18 @@ afterAll(async () => {
   await real.quit();
 });
 
-function start(prefix: string, names: string[], extra: Partial<Parameters<typeof spawnReplica>[0]> = {}): Replica[] {
-  const reps = names.map((replica) => spawnReplica({ prefix, replica, ...extra }));
+/** 20 fabrics at 1 s, partitioned; runs of 50..300 ms without a downstream commit. */
+const FLEET = { fabrics: 20, interval: 1_000, lockTtl: 3_000, membershipTtl: 2_000, heartbeatInterval: 300, partition: true, minRunMs: 50, maxRunMs: 300, fencedCommit: false };
+const FABRICS = fabricIds(FLEET.fabrics);
+
+function start(prefix: string, names: string[], extra: Partial<ReplicaConfig> = {}): Replica[] {
+  const reps = names.map((replica) => spawnReplica({ ...FLEET, prefix, replica, ...extra }));
   children.push(...reps);
   return reps;
 }
 
 async function stopAll(reps: Replica[]): Promise<void> {
-  for (const r of reps) r.kill('SIGTERM');
+  for (const r of reps) r.signal('SIGTERM');
   await Promise.all(reps.map((r) => r.exited));
 }
 
@@ -68,7 +72,7 @@ describe('three replicas, 20 fabrics at 1 s, one SIGKILLed half-way (real Redis)
     const t0 = Date.now();
     await sleep(6_000);
     const killedAt = Date.now();
-    reps[1]!.kill('SIGKILL');
+    reps[1]!.signal('SIGKILL');
     await reps[1]!.exited;
     await sleep(7_000);
     const endAt = Date.now();
@@ -76,10 +80,9 @@ describe('three replicas, 20 fabrics at 1 s, one SIGKILLed half-way (real Redis)
 
     const runs = runsOf(reps).filter((r) => r.start <= endAt);
     checkInvariants(runs, new Map([['r2', killedAt]]));
-    const fabrics = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
     // every fabric keeps running after the kill: a run in the last 3 s for all 20
     const lastWindow = runs.filter((r) => r.start >= endAt - 3_000);
-    expect(new Set(lastWindow.map((r) => r.fabricId))).toEqual(new Set(fabrics));
+    expect(new Set(lastWindow.map((r) => r.fabricId))).toEqual(new Set(FABRICS));
     // only the survivors run after the kill
     expect(runs.filter((r) => r.start > killedAt && r.replica === 'r2')).toEqual([]);
     // partitioning: before the kill every replica had its share
@@ -127,10 +130,9 @@ describe('full restart: stop every replica, start new ones on the same prefix (r
     const after = runsOf(second);
     checkInvariants([...before, ...after], new Map());
 
-    const fabrics = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
     const missed = linesOf(second, 'missed');
     let exactlyOnce = 0;
-    for (const f of fabrics) {
+    for (const f of FABRICS) {
       const b = before.filter((r) => r.fabricId === f);
       const a = after.filter((r) => r.fabricId === f);
       expect(b.length, `${f} ran before the restart`).toBeGreaterThanOrEqual(3);
@@ -163,7 +165,7 @@ describe('full restart: stop every replica, start new ones on the same prefix (r
       if (m.length === 1) exactlyOnce++;
       expect(a[0]!.token).toBeGreaterThan(b.at(-1)!.token);
     }
-    const catchUpDelay = fabrics.map((f) => after.find((r) => r.fabricId === f)!.start - upAt);
-    console.log(`restart: ${before.length} runs before, ${after.length} after; downtime ${upAt - downAt} ms; first run after restart ${Math.min(...catchUpDelay)}..${Math.max(...catchUpDelay)} ms after the replicas were spawned; missed counts ${[...new Set(missed.map((m) => m['count']))].join(',')}; ${exactlyOnce}/20 fabrics with exactly one missed report and ${fabrics.filter((f) => after.filter((r) => r.fabricId === f && r.trigger === 'catch-up').length === 1).length}/20 with exactly one catch-up run`);
+    const catchUpDelay = FABRICS.map((f) => after.find((r) => r.fabricId === f)!.start - upAt);
+    console.log(`restart: ${before.length} runs before, ${after.length} after; downtime ${upAt - downAt} ms; first run after restart ${Math.min(...catchUpDelay)}..${Math.max(...catchUpDelay)} ms after the replicas were spawned; missed counts ${[...new Set(missed.map((m) => m['count']))].join(',')}; ${exactlyOnce}/20 fabrics with exactly one missed report and ${FABRICS.filter((f) => after.filter((r) => r.fabricId === f && r.trigger === 'catch-up').length === 1).length}/20 with exactly one catch-up run`);
   });
 });
