@@ -13,6 +13,7 @@ import { createScheduler, type SchedulerEvents } from '../../src/index.js';
 import { LockUnavailableError, RedisStorage, RedlockSingleFlight } from '../../src/redis/index.js';
 import { trapUnhandled } from '../helpers/faults.js';
 import { cleanupPrefix, randomPrefix, realClient, startOwnRedis, type OwnRedis } from '../helpers/redis.js';
+import { slotsRunTwice } from '../helpers/replicas.js';
 import { sleep, until } from '../helpers/wait.js';
 
 interface Run {
@@ -60,9 +61,7 @@ function replica(name: string, storageClient: Redis, lockClients: Redis[], prefi
 
 /** Promise checks shared by every case: no (fabric, slot) twice, no overlap, tokens increase. */
 function checkRuns(runs: Run[]): void {
-  const bySlot = new Map<string, Run[]>();
-  for (const r of runs) bySlot.set(`${r.fabricId}@${r.scheduledAt}`, [...(bySlot.get(`${r.fabricId}@${r.scheduledAt}`) ?? []), r]);
-  expect([...bySlot.entries()].filter(([, rs]) => rs.length > 1).map(([k]) => k), 'slots run twice').toEqual([]);
+  expect(slotsRunTwice(runs), 'slots run twice').toEqual([]);
   for (const f of FABRICS) {
     const rs = runs.filter((r) => r.fabricId === f).sort((a, b) => a.start - b.start);
     for (let i = 1; i < rs.length; i++) {

@@ -154,3 +154,22 @@ export function runsOf(replicas: readonly Replica[]): RunRecord[] {
 export function linesOf(replicas: readonly Replica[], type: string): ReplicaLine[] {
   return replicas.flatMap((r) => r.lines.filter((l) => l.type === type));
 }
+
+/** Sends `sig` to every replica (SIGCONT first, so a frozen one gets it too) and waits until all have exited. */
+export async function stopReplicas(replicas: readonly Replica[], sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  for (const r of replicas) {
+    r.signal('SIGCONT');
+    r.signal(sig);
+  }
+  await Promise.all(replicas.map((r) => r.exited));
+}
+
+/** The runs that served the same (fabricId, scheduledAt) slot as another, grouped by slot (the promise: none). */
+export function slotsRunTwice<R extends { fabricId: string; scheduledAt: number }>(runs: readonly R[]): R[][] {
+  const bySlot = new Map<string, R[]>();
+  for (const r of runs) {
+    const slot = `${r.fabricId}@${r.scheduledAt}`;
+    bySlot.set(slot, [...(bySlot.get(slot) ?? []), r]);
+  }
+  return [...bySlot.values()].filter((rs) => rs.length > 1);
+}
