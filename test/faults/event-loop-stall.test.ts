@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createScheduler, type SchedulerEvents } from '../../src/index.js';
-import { sleep, trapUnhandled } from '../helpers/faults.js';
+import { trapUnhandled } from '../helpers/faults.js';
+import { sleep } from '../helpers/wait.js';
 
 const trap = trapUnhandled();
 afterEach(() => {

@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidFabricError, MemoryStorage, SyncTimeoutError, createScheduler } from '../../src/index.js';
 import { createFakeClock } from '../../src/testing.js';
-import { T0, makeHarness, sleep } from '../helpers/harness.js';
+import { T0, makeHarness, sleepOn } from '../helpers/harness.js';
 import { trapUnhandled } from '../helpers/faults.js';
 
 let trap: ReturnType<typeof trapUnhandled>;
@@ -78,7 +78,7 @@ describe('executor misbehaviour', () => {
           zombies.push(ctx.signal);
           return new Promise(() => {}); // never settles, never looks at ctx.signal
         }
-        return sleep(clock, 5);
+        return sleepOn(clock, 5);
       },
     });
     await h.scheduler.upsertFabric({ id: 'hang', syncInterval: 1000, syncTimeout: 400 });
@@ -233,7 +233,7 @@ describe('bad and hostile input', () => {
 
 describe('shutdown edge cases', () => {
   it('upserts and syncNow during stop() start nothing; nothing runs after stop() resolves', async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, 500) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, 500) });
     for (let i = 0; i < 20; i++) await h.scheduler.upsertFabric({ id: `f${i}`, syncInterval: 1000 });
     await h.scheduler.start();
     await h.clock.tickAsync(100);
@@ -258,7 +258,7 @@ describe('shutdown edge cases', () => {
     const h = makeHarness({
       behaviour: (fabric, _ctx, clock) => {
         if (fabric.id === 'fatal' && !stopped) stopped = h.scheduler.stop();
-        return sleep(clock, 100);
+        return sleepOn(clock, 100);
       },
     });
     await h.scheduler.upsertFabric({ id: 'fatal', syncInterval: 1000 });

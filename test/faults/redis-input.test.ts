@@ -8,7 +8,8 @@ import { StorageError, createScheduler } from '../../src/index.js';
 import { RedisStorage, RedlockSingleFlight } from '../../src/redis/index.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, countKeys, randomPrefix, realClient } from '../helpers/redis.js';
-import { sleep, trapUnhandled } from '../helpers/faults.js';
+import { trapUnhandled } from '../helpers/faults.js';
+import { sleep } from '../helpers/wait.js';
 
 const real = realClient();
 const trap = trapUnhandled();

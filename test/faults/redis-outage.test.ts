@@ -11,8 +11,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createScheduler, type SchedulerEvents } from '../../src/index.js';
 import { LockUnavailableError, RedisStorage, RedlockSingleFlight } from '../../src/redis/index.js';
-import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
-import { ownRedis, sleep, trapUnhandled, until, type FaultRedis } from '../helpers/faults.js';
+import { trapUnhandled } from '../helpers/faults.js';
+import { cleanupPrefix, randomPrefix, realClient, startOwnRedis, type OwnRedis } from '../helpers/redis.js';
+import { slotsRunTwice } from '../helpers/replicas.js';
+import { sleep, until } from '../helpers/wait.js';
 
 interface Run {
   replica: string;
@@ -59,9 +61,7 @@ function replica(name: string, storageClient: Redis, lockClients: Redis[], prefi
 
 /** Promise checks shared by every case: no (fabric, slot) twice, no overlap, tokens increase. */
 function checkRuns(runs: Run[]): void {
-  const bySlot = new Map<string, Run[]>();
-  for (const r of runs) bySlot.set(`${r.fabricId}@${r.scheduledAt}`, [...(bySlot.get(`${r.fabricId}@${r.scheduledAt}`) ?? []), r]);
-  expect([...bySlot.entries()].filter(([, rs]) => rs.length > 1).map(([k]) => k), 'slots run twice').toEqual([]);
+  expect(slotsRunTwice(runs), 'slots run twice').toEqual([]);
   for (const f of FABRICS) {
     const rs = runs.filter((r) => r.fabricId === f).sort((a, b) => a.start - b.start);
     for (let i = 1; i < rs.length; i++) {
@@ -71,8 +71,8 @@ function checkRuns(runs: Run[]): void {
   }
 }
 
-function client(r: FaultRedis): Redis {
-  const c = r.client({ maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+function client(r: OwnRedis): Redis {
+  const c = r.client();
   cleanups.push(async () => c.disconnect());
   return c;
 }
@@ -82,7 +82,7 @@ describe('Redis killed and restarted mid-run', () => {
     const keep = mode.startsWith('with');
     it(`${mode}: no crash, error events during the outage, no slot twice, tokens never go backwards, every fabric runs again within seconds`, { timeout: 40_000 }, async () => {
       const dir = keep ? mkdtempSync(join(tmpdir(), 'swfault-')) : undefined;
-      const redis = await ownRedis(dir ? { persistDir: dir } : {});
+      const redis = await startOwnRedis(dir ? { persistDir: dir } : {});
       cleanups.push(async () => {
         await redis.kill();
         if (dir) rmSync(dir, { recursive: true, force: true });
@@ -135,7 +135,7 @@ describe('Redis killed and restarted mid-run', () => {
 
 describe('Redlock over three independent masters', () => {
   it('one master down: syncs go on; two down: nothing runs (no quorum), errors say so; both back: it recovers', { timeout: 40_000 }, async () => {
-    const masters = await Promise.all([ownRedis(), ownRedis(), ownRedis()]);
+    const masters = await Promise.all([startOwnRedis(), startOwnRedis(), startOwnRedis()]);
     cleanups.push(async () => {
       for (const m of masters) await m.kill();
     });

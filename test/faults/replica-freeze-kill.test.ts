@@ -1,25 +1,20 @@
 /**
  * Fault suite: a replica frozen (SIGSTOP) longer than its lock lease while syncing, then resumed
  * (SIGCONT); a replica killed (SIGKILL) mid-sync. Replicas are real child processes
- * (test/helpers/faults-replica.ts) on the real Redis under a random prefix. Their executor ends
+ * (test/helpers/replica-child.ts) on the real Redis under a random prefix. Their executor ends
  * with a fenced commit to a downstream key and deliberately ignores ctx.signal, so fencing alone
  * has to refuse the stale holder's write. Real time; tolerances are wide.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cleanupPrefix, randomPrefix, realClient, REDIS_URL } from '../helpers/redis.js';
-import { sleep, until } from '../helpers/faults.js';
-import { runsOf, spawnFaultReplica, type FaultReplica, type Line } from '../helpers/faults-spawn.js';
-import { downstreamKey } from '../helpers/faults-replica.js';
+import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
+import { downstreamKey, runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig, type ReplicaLine } from '../helpers/replicas.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const real = realClient();
-const children: FaultReplica[] = [];
+const children: Replica[] = [];
 const prefixes: string[] = [];
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    c.signal('SIGCONT');
-    c.signal('SIGKILL');
-    await c.exited;
-  }
+  await stopReplicas(children.splice(0), 'SIGKILL');
   for (const p of prefixes.splice(0)) {
     await cleanupPrefix(real, p);
     await real.del(downstreamKey(p, 'f0000'));
@@ -31,38 +26,39 @@ afterAll(async () => {
 
 const LOCK_TTL = 1_000;
 
-function start(prefix: string, replica: string, extra: Parameters<typeof spawnFaultReplica>[0] extends infer C ? Partial<C> : never = {}): FaultReplica {
-  const r = spawnFaultReplica({ redisUrl: REDIS_URL, prefix, replica, lockTtl: LOCK_TTL, interval: 1_000, ...extra });
+/** Spawns a replica (killed after the test) and waits until it is ready. */
+async function start(prefix: string, replica: string, extra: Partial<ReplicaConfig> = {}): Promise<Replica> {
+  const r = spawnReplica({ prefix, replica, lockTtl: LOCK_TTL, interval: 1_000, ...extra });
   children.push(r);
+  await r.ready;
   return r;
 }
 
 /** The run `r` is in the middle of right now (a start line without its end line), if any. */
-function runningNow(r: FaultReplica): Line | undefined {
+function runningNow(r: Replica): ReplicaLine | undefined {
   const ended = new Set(r.lines.filter((l) => l.type === 'end').map((l) => l.token));
   return r.lines.filter((l) => l.type === 'start' && !ended.has(l.token)).at(-1);
 }
 
-function noSlotTwice(runs: ReturnType<typeof runsOf>): void {
-  const seen = new Map<string, number>();
-  for (const r of runs) seen.set(`${r.fabricId}@${r.scheduledAt}`, (seen.get(`${r.fabricId}@${r.scheduledAt}`) ?? 0) + 1);
-  expect([...seen.entries()].filter(([, n]) => n > 1), 'no slot run twice').toEqual([]);
+/**
+ * Replicas A (runs of 2.5 s: several lock extensions) and B (runs of 100 ms) on one fabric under
+ * a fresh prefix, once A is well into a run: returns them with that run's start line.
+ */
+async function aMidRunBesideB(tag: string): Promise<{ prefix: string; a: Replica; b: Replica; run: ReplicaLine }> {
+  const prefix = randomPrefix(tag);
+  prefixes.push(prefix);
+  const a = await start(prefix, 'A', { minRunMs: 2_500, maxRunMs: 2_501 });
+  const b = await start(prefix, 'B', { minRunMs: 100, maxRunMs: 101 });
+  await until(() => {
+    const run = runningNow(a);
+    return run !== undefined && Date.now() - run.at! > 200 && Date.now() - run.at! < 1_200;
+  }, 15_000, 'A in the middle of a run');
+  return { prefix, a, b, run: runningNow(a)! };
 }
 
 describe('a replica frozen (SIGSTOP) longer than the lease while syncing, then resumed', () => {
   it('the other replica takes over; the stale holder’s write is refused by fencing; the resumed replica stands down cleanly and carries on', { timeout: 45_000 }, async () => {
-    const prefix = randomPrefix('freeze');
-    prefixes.push(prefix);
-    // A's runs take 2.5 s (several lock extensions); B's take 100 ms.
-    const a = start(prefix, 'A', { minRunMs: 2_500, maxRunMs: 2_501 });
-    await a.ready;
-    const b = start(prefix, 'B', { minRunMs: 100, maxRunMs: 101 });
-    await b.ready;
-    await until(() => {
-      const run = runningNow(a);
-      return run !== undefined && Date.now() - run.at! > 200 && Date.now() - run.at! < 1_200;
-    }, 15_000, 'A in the middle of a run');
-    const frozenRun = runningNow(a)!;
+    const { prefix, a, b, run: frozenRun } = await aMidRunBesideB('freeze');
     const stopAt = Date.now();
     a.signal('SIGSTOP');
     await sleep(3 * LOCK_TTL);
@@ -93,24 +89,14 @@ describe('a replica frozen (SIGSTOP) longer than the lease while syncing, then r
     const accepted = runs.filter((r) => r.committed).sort((x, y) => x.end! - y.end!);
     for (let i = 1; i < accepted.length; i++) expect(accepted[i]!.token).toBeGreaterThan(accepted[i - 1]!.token);
     expect(Number(await real.get(downstreamKey(prefix, 'f0000')))).toBe(Math.max(...accepted.map((r) => r.token)));
-    noSlotTwice(runs);
+    expect(slotsRunTwice(runs), 'no slot run twice').toEqual([]);
     console.log(`SIGSTOP ${contAt - stopAt} ms (lease ${LOCK_TTL} ms): B took over ${takeover[0]!.start - stopAt} ms after the freeze; A's stale commit (token ${stale.token}) refused, highest accepted ${Math.max(...accepted.map((r) => r.token))}; ${runs.filter((r) => r.replica === 'A' && r.start > contAt).length} runs by A after it resumed`);
   });
 });
 
 describe('a replica killed (SIGKILL) mid-sync', () => {
   it("the fabric's next slot runs on another replica within one lease (plus one interval), never twice", { timeout: 45_000 }, async () => {
-    const prefix = randomPrefix('kill');
-    prefixes.push(prefix);
-    const a = start(prefix, 'A', { minRunMs: 2_500, maxRunMs: 2_501 });
-    await a.ready;
-    const b = start(prefix, 'B', { minRunMs: 100, maxRunMs: 101 });
-    await b.ready;
-    await until(() => {
-      const run = runningNow(a);
-      return run !== undefined && Date.now() - run.at! > 200 && Date.now() - run.at! < 1_200;
-    }, 15_000, 'A in the middle of a run');
-    const killedRun = runningNow(a)!;
+    const { a, b, run: killedRun } = await aMidRunBesideB('kill');
     const killAt = Date.now();
     a.signal('SIGKILL');
     await a.exited;
@@ -125,7 +111,7 @@ describe('a replica killed (SIGKILL) mid-sync', () => {
     expect(next.scheduledAt).toBeGreaterThan(killedRun.scheduledAt!);
     expect(next.token).toBeGreaterThan(killedRun.token!);
     expect(runs.filter((r) => r.start > killAt).every((r) => r.replica === 'B')).toBe(true);
-    noSlotTwice(runs);
+    expect(slotsRunTwice(runs), 'no slot run twice').toEqual([]);
     console.log(`SIGKILL mid-sync: next run on B ${gap} ms after the kill (lease ${LOCK_TTL} ms, interval 1000 ms)`);
   });
 });

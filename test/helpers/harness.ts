@@ -16,10 +16,12 @@ export interface RunLog {
 
 export type Behaviour = (fabric: Fabric, ctx: SyncContext, clock: FakeClock) => Promise<unknown> | unknown;
 
-/** Waits `ms` on the fake clock (resolves when the test ticks past it). */
-export function sleep(clock: FakeClock, ms: number): Promise<void> {
+/** Waits `ms` on the fake clock (resolves when the test ticks past it). Real-time waits: wait.ts. */
+export function sleepOn(clock: FakeClock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
+/** @deprecated The old name of {@link sleepOn}, still used by test/scheduler-*.test.ts; drop it once they use `sleepOn`. */
+export const sleep = sleepOn;
 
 /**
  * A scheduler on a fake clock whose executor logs every run and checks that no fabric ever runs
@@ -33,7 +35,7 @@ export function makeHarness(options: Partial<SchedulerOptions> & { behaviour?: B
   const overlaps: string[] = [];
   let concurrent = 0;
   let maxConcurrent = 0;
-  const behaviour: Behaviour = options.behaviour ?? (async () => sleep(clock, 10));
+  const behaviour: Behaviour = options.behaviour ?? (async () => sleepOn(clock, 10));
   const { behaviour: _b, now: _n, ...schedulerOptions } = options;
   const scheduler = createScheduler({
     retry: false,

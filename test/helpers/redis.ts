@@ -26,45 +26,59 @@ export function mockClient(): Redis {
   return new Ctor({ port: 6000 + Math.floor(Math.random() * 1000), host: `mock-${randomBytes(4).toString('hex')}` });
 }
 
-/** Deletes every key of `prefix` (SCAN + DEL), locks and membership included. */
-export async function cleanupPrefix(client: Redis, prefix: string): Promise<number> {
-  let deleted = 0;
+/** The keys of `prefix` (locks and membership included), a SCAN batch at a time. */
+async function* keyBatches(client: Redis, prefix: string): AsyncGenerator<string[]> {
   for (const pattern of keyPatterns(prefix)) {
     let cursor = '0';
     do {
       const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
       cursor = next;
-      if (keys.length > 0) deleted += await client.del(...keys);
+      if (keys.length > 0) yield keys;
     } while (cursor !== '0');
   }
+}
+
+/** Deletes every key of `prefix` (SCAN + DEL), locks and membership included. */
+export async function cleanupPrefix(client: Redis, prefix: string): Promise<number> {
+  let deleted = 0;
+  for await (const keys of keyBatches(client, prefix)) deleted += await client.del(...keys);
   return deleted;
 }
 
 /** Counts the keys of `prefix`. */
 export async function countKeys(client: Redis, prefix: string): Promise<number> {
   let n = 0;
-  for (const pattern of keyPatterns(prefix)) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      n += keys.length;
-    } while (cursor !== '0');
-  }
+  for await (const keys of keyBatches(client, prefix)) n += keys.length;
   return n;
 }
 
-/** A TCP port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const PORTS = { from: 6390, to: 6420 };
+const handedOut = new Set<number>();
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A loopback port in 6390..6420 that nobody listens on right now and that this process has not
+ * handed out before (so a server stopped and restarted on its port keeps it). The range is outside
+ * the ephemeral one, so no outgoing connection takes the port while its server is down.
+ */
+export async function freePort(): Promise<number> {
+  const size = PORTS.to - PORTS.from + 1;
+  const first = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const port = PORTS.from + ((first + i) % size);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port); // before the check, so that concurrent calls never pick the same port
+    if (await portIsFree(port)) return port;
+    handedOut.delete(port);
+  }
+  throw new Error(`no free port in ${PORTS.from}..${PORTS.to}`);
 }
 
 /** A redis-server of our own (for fault tests), on a spare port. Stop it with `stop()`. */
@@ -81,16 +95,31 @@ export interface OwnRedis {
   kill(): Promise<void>;
   /** SIGTERM: with `persistDir`, an RDB is written and read back on the next start. */
   shutdown(): Promise<void>;
+  /** A client to this server that fails fast (maxRetriesPerRequest 1, reconnects every 100 ms), errors handled; close it yourself. */
+  client(options?: RedisOptions): Redis;
 }
 
+/** The server could not be started as ours on that port (taken, or it exited before answering). */
+class PortTakenError extends Error {}
+
 /**
- * Starts a redis-server on a spare port (loopback only). With `persistDir`, it saves an RDB there
+ * Starts a redis-server on a spare port from {@link freePort} (loopback only; another port is
+ * tried if someone else binds the chosen one first). With `persistDir`, it saves an RDB there
  * when shut down and loads it on `start()`, like a Redis restart that keeps its data; without, it
- * runs with `--save "" --appendonly no` and a restart loses everything.
+ * runs with `--save ""` and a restart loses everything.
  */
 export async function startOwnRedis(options: { port?: number; persistDir?: string } = {}): Promise<OwnRedis> {
-  const p = options.port ?? (await freePort());
-  const persist = options.persistDir;
+  if (options.port !== undefined) return launchRedis(options.port, options.persistDir);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchRedis(await freePort(), options.persistDir);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function launchRedis(p: number, persist: string | undefined): Promise<OwnRedis> {
   let child: ChildProcess | undefined;
   const start = async () => {
     if (child) return;
@@ -103,18 +132,28 @@ export async function startOwnRedis(options: { port?: number; persistDir?: strin
     });
     const probe = new Redis(p, '127.0.0.1', { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
     probe.on('error', () => undefined);
-    for (let i = 0; i < 200; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        await new Promise((r) => setTimeout(r, 25));
+    try {
+      for (let i = 0; i < 200; i++) {
+        if (c.exitCode !== null) throw new PortTakenError(`redis-server on port ${p} exited (${c.exitCode}) before answering`);
+        try {
+          await probe.connect();
+          // the server answering must be ours, not another process's that took the port first
+          const info = await probe.info('server');
+          if (new RegExp(`^process_id:${c.pid}\\r?$`, 'm').test(info)) return;
+          throw new PortTakenError(`port ${p} is taken by another redis-server`);
+        } catch (error) {
+          if (error instanceof PortTakenError) throw error;
+          probe.disconnect();
+          await new Promise((r) => setTimeout(r, 25));
+        }
       }
+      throw new Error(`redis-server on port ${p} did not answer`);
+    } catch (error) {
+      c.kill('SIGKILL');
+      throw error;
+    } finally {
+      probe.disconnect();
     }
-    throw new Error(`redis-server on port ${p} did not answer`);
   };
   const signal = async (sig: NodeJS.Signals) => {
     const c = child;
@@ -136,5 +175,10 @@ export async function startOwnRedis(options: { port?: number; persistDir?: strin
     stop: () => signal(persist ? 'SIGTERM' : 'SIGKILL'),
     kill: () => signal('SIGKILL'),
     shutdown: () => signal('SIGTERM'),
+    client: (o: RedisOptions = {}) => {
+      const c = new Redis(p, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 100, ...o });
+      c.on('error', () => undefined);
+      return c;
+    },
   };
 }

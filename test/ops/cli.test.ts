@@ -5,6 +5,7 @@ import { createScheduler, initialState, normalizeFabric, type Scheduler } from '
 import { RedisStorage } from '../../src/redis/index.js';
 import { main } from '../../src/cli.js';
 import { REDIS_URL, cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
+import { until } from '../helpers/wait.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -56,14 +57,6 @@ async function deployment() {
   await until(() => runs.length >= 3);
   await until(async () => (await scheduler.listFabrics()).every((f) => f.status !== 'syncing'));
   return { prefix, scheduler, runs };
-}
-
-async function until(cond: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('syncwheel CLI', () => {

@@ -2,7 +2,7 @@ import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetr
 import { describe, expect, it } from 'vitest';
 import { METRIC_NAMES, createScheduler } from '../../src/index.js';
 import { createFakeClock } from '../../src/testing.js';
-import { T0, makeHarness, sleep } from '../helpers/harness.js';
+import { T0, makeHarness, sleepOn } from '../helpers/harness.js';
 
 class TestReader extends MetricReader {
   protected async onForceFlush(): Promise<void> {}
@@ -20,9 +20,9 @@ describe('metrics', () => {
     const h = makeHarness({
       queues: { git: { concurrency: 1 } },
       behaviour: async (f, _ctx, clock) => {
-        if (f.id === 'slow') return sleep(clock, 2_500); // overruns its 1 s interval
+        if (f.id === 'slow') return sleepOn(clock, 2_500); // overruns its 1 s interval
         if (f.id === 'hang') return new Promise(() => {});
-        await sleep(clock, 100);
+        await sleepOn(clock, 100);
         if (f.id === 'flaky' && n++ % 2 === 0) throw new Error('503');
       },
     });
@@ -56,7 +56,7 @@ describe('metrics', () => {
   });
 
   it('a backlog shows up as lateness in the histogram', async () => {
-    const h = makeHarness({ maxConcurrentSyncs: 1, behaviour: (_f, _c, clock) => sleep(clock, 1_000) });
+    const h = makeHarness({ maxConcurrentSyncs: 1, behaviour: (_f, _c, clock) => sleepOn(clock, 1_000) });
     for (const id of ['a', 'b', 'c']) await h.scheduler.upsertFabric({ id, syncInterval: 60_000 });
     await h.scheduler.start();
     await h.clock.tickAsync(3_000);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidFabricError, InvalidOptionError, createScheduler } from '../../src/index.js';
 import { createFakeClock } from '../../src/testing.js';
-import { T0, makeHarness, sleep } from '../helpers/harness.js';
+import { T0, makeHarness, sleepOn } from '../helpers/harness.js';
 
 const MIN = 60_000;
 
@@ -20,7 +20,7 @@ describe('named queues', () => {
   it('bounds each queue by its own concurrency; slow git syncs never hold up fabric syncs', async () => {
     const h = makeHarness({
       queues: { git: { concurrency: 1 }, fabric: { concurrency: 4 } },
-      behaviour: (f, _ctx, clock) => sleep(clock, f.queue === 'git' ? 20_000 : 100),
+      behaviour: (f, _ctx, clock) => sleepOn(clock, f.queue === 'git' ? 20_000 : 100),
     });
     const git = ['repo-a', 'repo-b', 'repo-c'];
     const fab = ['f1', 'f2', 'f3', 'f4', 'f5', 'f6'];
@@ -49,7 +49,7 @@ describe('named queues', () => {
     const h = makeHarness({
       maxConcurrentSyncs: 1,
       queues: { low: { priority: 0 }, high: { priority: 10 } },
-      behaviour: (_f, _ctx, clock) => sleep(clock, 1_000),
+      behaviour: (_f, _ctx, clock) => sleepOn(clock, 1_000),
     });
     await h.scheduler.upsertFabric({ id: 'blocker', syncInterval: MIN });
     await h.scheduler.start();
@@ -81,7 +81,7 @@ describe('named queues', () => {
     const h = makeHarness({
       maxConcurrentSyncs: 1,
       queues: { bulk: {}, ops: {} },
-      behaviour: (f, _ctx, clock) => sleep(clock, f.id === 'long' ? 5_000 : 10),
+      behaviour: (f, _ctx, clock) => sleepOn(clock, f.id === 'long' ? 5_000 : 10),
     });
     await h.scheduler.upsertFabric({ id: 'long', syncInterval: MIN });
     await h.scheduler.start();

@@ -4,43 +4,41 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
-import { linesOf, runsOf, spawnReplica, type Replica, type RunRecord } from '../helpers/redis-replicas.js';
+import { fabricIds, linesOf, runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig, type RunRecord } from '../helpers/replicas.js';
+import { sleep } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const real = realClient();
 const children: Replica[] = [];
 const prefixes: string[] = [];
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    c.kill('SIGKILL');
-    await c.exited;
-  }
+  await stopReplicas(children.splice(0), 'SIGKILL');
   for (const p of prefixes.splice(0)) await cleanupPrefix(real, p);
 });
 afterAll(async () => {
   await real.quit();
 });
 
-function start(prefix: string, names: string[], extra: Partial<Parameters<typeof spawnReplica>[0]> = {}): Replica[] {
-  const reps = names.map((replica) => spawnReplica({ prefix, replica, ...extra }));
-  children.push(...reps);
-  return reps;
+/** 20 fabrics at 1 s, partitioned; runs of 50..300 ms without a downstream commit. */
+const FLEET = { fabrics: 20, interval: 1_000, lockTtl: 3_000, membershipTtl: 2_000, heartbeatInterval: 300, partition: true, minRunMs: 50, maxRunMs: 300, fencedCommit: false };
+const FABRICS = fabricIds(FLEET.fabrics);
+
+function newPrefix(tag: string): string {
+  const prefix = randomPrefix(tag);
+  prefixes.push(prefix);
+  return prefix;
 }
 
-async function stopAll(reps: Replica[]): Promise<void> {
-  for (const r of reps) r.kill('SIGTERM');
-  await Promise.all(reps.map((r) => r.exited));
+/** Spawns one replica per name (killed after the test) and waits until all are ready. */
+async function start(prefix: string, names: string[], extra: Partial<ReplicaConfig> = {}): Promise<Replica[]> {
+  const reps = names.map((replica) => spawnReplica({ ...FLEET, prefix, replica, ...extra }));
+  children.push(...reps);
+  await Promise.all(reps.map((r) => r.ready));
+  return reps;
 }
 
 /** The invariants that must hold for any set of runs. */
 function checkInvariants(runs: RunRecord[], killedAt: Map<string, number>): void {
-  const bySlot = new Map<string, RunRecord[]>();
-  for (const r of runs) {
-    const k = `${r.fabricId}@${r.scheduledAt}`;
-    bySlot.set(k, [...(bySlot.get(k) ?? []), r]);
-  }
-  const dupes = [...bySlot.entries()].filter(([, rs]) => rs.length > 1);
-  expect(dupes, 'no (fabric, slot) runs twice').toEqual([]);
+  expect(slotsRunTwice(runs), 'no (fabric, slot) runs twice').toEqual([]);
   const byFabric = new Map<string, RunRecord[]>();
   for (const r of runs) byFabric.set(r.fabricId, [...(byFabric.get(r.fabricId) ?? []), r]);
   for (const [fabricId, rs] of byFabric) {
@@ -61,25 +59,21 @@ function pct(values: number[], p: number): number {
 
 describe('three replicas, 20 fabrics at 1 s, one SIGKILLed half-way (real Redis)', () => {
   it('runs each slot at most once, never overlaps a fabric, keeps tokens increasing, and the survivors take over', { timeout: 60_000 }, async () => {
-    const prefix = randomPrefix('mp');
-    prefixes.push(prefix);
-    const reps = start(prefix, ['r1', 'r2', 'r3']);
-    await Promise.all(reps.map((r) => r.ready));
+    const reps = await start(newPrefix('mp'), ['r1', 'r2', 'r3']);
     const t0 = Date.now();
     await sleep(6_000);
     const killedAt = Date.now();
-    reps[1]!.kill('SIGKILL');
+    reps[1]!.signal('SIGKILL');
     await reps[1]!.exited;
     await sleep(7_000);
     const endAt = Date.now();
-    await stopAll([reps[0]!, reps[2]!]);
+    await stopReplicas([reps[0]!, reps[2]!]);
 
     const runs = runsOf(reps).filter((r) => r.start <= endAt);
     checkInvariants(runs, new Map([['r2', killedAt]]));
-    const fabrics = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
     // every fabric keeps running after the kill: a run in the last 3 s for all 20
     const lastWindow = runs.filter((r) => r.start >= endAt - 3_000);
-    expect(new Set(lastWindow.map((r) => r.fabricId))).toEqual(new Set(fabrics));
+    expect(new Set(lastWindow.map((r) => r.fabricId))).toEqual(new Set(FABRICS));
     // only the survivors run after the kill
     expect(runs.filter((r) => r.start > killedAt && r.replica === 'r2')).toEqual([]);
     // partitioning: before the kill every replica had its share
@@ -110,27 +104,23 @@ describe('three replicas, 20 fabrics at 1 s, one SIGKILLed half-way (real Redis)
 
 describe('full restart: stop every replica, start new ones on the same prefix (real Redis)', () => {
   it('resumes every fabric on its grid and applies missedRunPolicy once to the downtime', { timeout: 60_000 }, async () => {
-    const prefix = randomPrefix('restart');
-    prefixes.push(prefix);
-    const first = start(prefix, ['a1', 'a2', 'a3']);
-    await Promise.all(first.map((r) => r.ready));
+    const prefix = newPrefix('restart');
+    const first = await start(prefix, ['a1', 'a2', 'a3']);
     await sleep(3_500);
-    await stopAll(first);
+    await stopReplicas(first);
     const downAt = Date.now();
     const before = runsOf(first);
     await sleep(3_500);
     const upAt = Date.now();
-    const second = start(prefix, ['b1', 'b2', 'b3'], { upsert: false });
-    await Promise.all(second.map((r) => r.ready));
+    const second = await start(prefix, ['b1', 'b2', 'b3'], { upsert: false });
     await sleep(4_000);
-    await stopAll(second);
+    await stopReplicas(second);
     const after = runsOf(second);
     checkInvariants([...before, ...after], new Map());
 
-    const fabrics = Array.from({ length: 20 }, (_, i) => `f${String(i).padStart(2, '0')}`);
     const missed = linesOf(second, 'missed');
     let exactlyOnce = 0;
-    for (const f of fabrics) {
+    for (const f of FABRICS) {
       const b = before.filter((r) => r.fabricId === f);
       const a = after.filter((r) => r.fabricId === f);
       expect(b.length, `${f} ran before the restart`).toBeGreaterThanOrEqual(3);
@@ -163,7 +153,7 @@ describe('full restart: stop every replica, start new ones on the same prefix (r
       if (m.length === 1) exactlyOnce++;
       expect(a[0]!.token).toBeGreaterThan(b.at(-1)!.token);
     }
-    const catchUpDelay = fabrics.map((f) => after.find((r) => r.fabricId === f)!.start - upAt);
-    console.log(`restart: ${before.length} runs before, ${after.length} after; downtime ${upAt - downAt} ms; first run after restart ${Math.min(...catchUpDelay)}..${Math.max(...catchUpDelay)} ms after the replicas were spawned; missed counts ${[...new Set(missed.map((m) => m['count']))].join(',')}; ${exactlyOnce}/20 fabrics with exactly one missed report and ${fabrics.filter((f) => after.filter((r) => r.fabricId === f && r.trigger === 'catch-up').length === 1).length}/20 with exactly one catch-up run`);
+    const catchUpDelay = FABRICS.map((f) => after.find((r) => r.fabricId === f)!.start - upAt);
+    console.log(`restart: ${before.length} runs before, ${after.length} after; downtime ${upAt - downAt} ms; first run after restart ${Math.min(...catchUpDelay)}..${Math.max(...catchUpDelay)} ms after the replicas were spawned; missed counts ${[...new Set(missed.map((m) => m['count']))].join(',')}; ${exactlyOnce}/20 fabrics with exactly one missed report and ${FABRICS.filter((f) => after.filter((r) => r.fabricId === f && r.trigger === 'catch-up').length === 1).length}/20 with exactly one catch-up run`);
   });
 });

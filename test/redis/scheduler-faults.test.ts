@@ -11,16 +11,7 @@ import { SyncAbortedError, createScheduler, type SchedulerEvents } from '../../s
 import { LockLostError, RedisStorage, RedlockSingleFlight } from '../../src/redis/index.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, randomPrefix, realClient, startOwnRedis } from '../helpers/redis.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-  return Date.now() - t0;
-}
+import { sleep, until } from '../helpers/wait.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
@@ -100,8 +91,7 @@ describe('Redis unreachable', () => {
         await own.stop();
         rmSync(dir, { recursive: true, force: true });
       });
-      const client = new Redis(own.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
-      client.on('error', () => undefined);
+      const client = own.client();
       cleanups.push(async () => client.disconnect());
       const prefix = 'faults';
       const singleFlight = new RedlockSingleFlight({ clients: [client], prefix, membershipTtl: 1_000, heartbeatInterval: 200 });

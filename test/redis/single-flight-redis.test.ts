@@ -4,16 +4,7 @@ import { InvalidOptionError } from '../../src/errors.js';
 import { LockLostError, LockUnavailableError, RedlockSingleFlight, ownerOf } from '../../src/redis/index.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, mockClient, randomPrefix, realClient, startOwnRedis, type OwnRedis } from '../helpers/redis.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-  return Date.now() - t0;
-}
+import { sleep, until } from '../helpers/wait.js';
 
 const real = realClient();
 const prefixes: string[] = [];
@@ -120,8 +111,7 @@ describe('RedlockSingleFlight with Redis going away (own redis-server)', () => {
   let client: Redis;
   beforeAll(async () => {
     own = await startOwnRedis();
-    client = new Redis(own.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-    client.on('error', () => undefined);
+    client = own.client({ retryStrategy: () => 50 });
   });
   afterAll(async () => {
     client.disconnect();
@@ -155,9 +145,7 @@ describe('RedlockSingleFlight over three independent masters (Redlock)', () => {
     for (let i = 0; i < 3; i++) {
       const s = await startOwnRedis();
       servers.push(s);
-      const c = new Redis(s.port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => 100, enableOfflineQueue: false });
-      c.on('error', () => undefined);
-      clients.push(c);
+      clients.push(s.client({ maxRetriesPerRequest: 0, enableOfflineQueue: false }));
     }
     await until(() => clients.every((c) => c.status === 'ready'), 5_000);
   });

@@ -1,0 +1,139 @@
+/**
+ * One service replica in a child process, for the multi-process tests, the fault suite and the
+ * soak. Spawn it with `spawnReplica` (replicas.ts); it runs only when its config is in the
+ * SWREPLICA environment variable (JSON, a full {@link ReplicaConfig}), so importing it for its
+ * exports does nothing. Everything it sees is a JSON line on stdout, tagged with `replica`:
+ *
+ *   ready    {at}
+ *   start    {fabricId, scheduledAt, token, trigger, at}
+ *   end      {fabricId, scheduledAt, token, trigger, at, aborted}  + {committed, commitError, highest} with fencedCommit
+ *   missed / failed / error / commit-error / redis-error / heartbeat-error / unhandled   (details)
+ *   stopped  {at}   after SIGTERM: a graceful stop (in-flight runs drained); SIGKILL/SIGSTOP are faults
+ *
+ * With `fencedCommit` the executor ends with a fenced commit to a downstream key (the host-side
+ * check that makes a stale lock holder harmless) and deliberately ignores `ctx.signal` (the
+ * worst case for a host): fencing alone must refuse the stale write.
+ */
+import { Redis } from 'ioredis';
+import { createScheduler, type MissedRunPolicy } from '../../src/index.js';
+import { RedisStorage, RedlockSingleFlight } from '../../src/redis/index.js';
+
+export interface ReplicaConfig {
+  redisUrl: string;
+  prefix: string;
+  /** This replica's name (its replicaId, and the `replica` of every line). */
+  replica: string;
+  /** How many fabrics (`fabricIds(fabrics)`) this replica's host defines. */
+  fabrics: number;
+  interval: number;
+  /** Whether the host upserts its fabrics before starting (false: they are already stored). */
+  upsert: boolean;
+  missedRunPolicy: MissedRunPolicy;
+  lockTtl: number;
+  membershipTtl: number;
+  heartbeatInterval: number;
+  partition: boolean;
+  /** A run takes a random time in [minRunMs, maxRunMs). */
+  minRunMs: number;
+  maxRunMs: number;
+  /** End every run with a fenced commit to `downstreamKey(prefix, fabricId)`; a refused or failed commit fails the run. */
+  fencedCommit: boolean;
+}
+
+/**
+ * The host-side fencing check: the downstream system keeps the highest token it accepted per
+ * fabric and refuses any write carrying a lower one (atomically, in one Lua script).
+ * KEYS[1] downstream key   ARGV[1] fencing token   -> {1, token} accepted | {0, highest} refused
+ */
+export const FENCED_COMMIT = `
+local highest = tonumber(redis.call('GET', KEYS[1]) or '0')
+local token = tonumber(ARGV[1])
+if token < highest then return {0, string.format('%d', highest)} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {1, ARGV[1]}
+`;
+
+/** Where the fenced commit writes; not under the library's keys, so `cleanupPrefix` leaves it. */
+export function downstreamKey(prefix: string, fabricId: string): string {
+  return `${prefix}:downstream:${fabricId}`;
+}
+
+/** The ids of a replica's `n` fabrics: f0000, f0001, … */
+export function fabricIds(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `f${String(i).padStart(4, '0')}`);
+}
+
+if (process.env['SWREPLICA']) {
+  const cfg = JSON.parse(process.env['SWREPLICA']) as ReplicaConfig;
+  const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ replica: cfg.replica, ...o })}\n`);
+  const client = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  client.on('error', (e) => out({ type: 'redis-error', message: e.message, at: Date.now() }));
+  const singleFlight = new RedlockSingleFlight({
+    clients: [client],
+    prefix: cfg.prefix,
+    replicaId: cfg.replica,
+    partition: cfg.partition,
+    membershipTtl: cfg.membershipTtl,
+    heartbeatInterval: cfg.heartbeatInterval,
+    onError: (e) => out({ type: 'heartbeat-error', message: e.message, at: Date.now() }),
+  });
+
+  /** The fenced commit: what the end line reports about it (a refusal or an unreachable downstream fails the run). */
+  const commit = async (fabricId: string, token: number, base: Record<string, unknown>) => {
+    try {
+      const reply = (await client.eval(FENCED_COMMIT, 1, downstreamKey(cfg.prefix, fabricId), String(token))) as [number, string];
+      return { committed: Number(reply[0]) === 1, commitError: false, highest: String(reply[1]) };
+    } catch (error) {
+      out({ type: 'commit-error', ...base, message: (error as Error).message }); // the downstream (here: the same Redis) was unreachable
+      return { committed: false, commitError: true, highest: undefined };
+    }
+  };
+
+  const scheduler = createScheduler({
+    storage: new RedisStorage({ client, prefix: cfg.prefix }),
+    singleFlight,
+    lockTtl: cfg.lockTtl,
+    missedRunPolicy: cfg.missedRunPolicy,
+    retry: false,
+    executor: async (fabric, ctx) => {
+      const base = { fabricId: fabric.id, scheduledAt: ctx.scheduledAt, token: ctx.fencingToken, trigger: ctx.trigger };
+      out({ type: 'start', ...base, at: Date.now() });
+      const ms = cfg.minRunMs + Math.floor(Math.random() * Math.max(0, cfg.maxRunMs - cfg.minRunMs));
+      await new Promise((r) => setTimeout(r, ms)); // ignores ctx.signal on purpose
+      if (!cfg.fencedCommit) {
+        out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted });
+        return;
+      }
+      const { committed, commitError, highest } = await commit(fabric.id, ctx.fencingToken, base);
+      out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted, committed, commitError, highest });
+      if (commitError) throw new Error('downstream unreachable');
+      if (!committed) throw new Error(`downstream refused fencing token ${ctx.fencingToken} (highest ${highest})`);
+    },
+  });
+  scheduler.on('sync:missed', (e) => out({ type: 'missed', ...e, at: Date.now() }));
+  scheduler.on('sync:failed', (e) => out({ type: 'failed', fabricId: e.fabricId, scheduledAt: e.scheduledAt, token: e.fencingToken, reason: e.reason, message: e.error.message, at: Date.now() }));
+  scheduler.on('error', (e) => out({ type: 'error', operation: e.operation, fabricId: e.fabricId, message: e.error.message, at: Date.now() }));
+  process.on('unhandledRejection', (reason) => out({ type: 'unhandled', message: String(reason) }));
+
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    if (stopping) return;
+    stopping = true;
+    void (async () => {
+      await scheduler.stop({ inFlight: 'wait', drainTimeout: 5_000 });
+      await singleFlight.close();
+      client.disconnect();
+      out({ type: 'stopped', at: Date.now() });
+      process.exit(0);
+    })();
+  });
+
+  if (cfg.upsert) {
+    const ids = fabricIds(cfg.fabrics);
+    for (let i = 0; i < ids.length; i += 200) await Promise.all(ids.slice(i, i + 200).map((id) => scheduler.upsertFabric({ id, syncInterval: cfg.interval })));
+  }
+  await singleFlight.ready();
+  await scheduler.start();
+  out({ type: 'ready', at: Date.now() });
+  setInterval(() => undefined, 1 << 30); // keeps the process alive: scheduler timers are unref'ed
+}
