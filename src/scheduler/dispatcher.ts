@@ -14,6 +14,11 @@ import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
 import { shiftState } from './transitions.js';
 
+/** Whether two definitions schedule alike (interval, enabled, timeout, queue). */
+export function sameSchedule(a: Fabric, b: Fabric): boolean {
+  return a.syncInterval === b.syncInterval && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
+}
+
 export class Dispatcher {
   readonly #core: Core;
   readonly #lanes: Lanes;
@@ -148,9 +153,12 @@ export class Dispatcher {
     if (rt.run === run) rt.run = undefined;
     const core = this.#core;
     if (core.lifecycle() !== 'running') return;
-    if (!rt.run && !rt.entry && !rt.removed && rt.fabric.enabled && core.fabrics.get(rt.fabric.id) === rt) {
+    if (!rt.run && !rt.entry && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
       this.observeClock();
-      this.#armAfterRun(run, core.time.now());
+      const stored = rt.record;
+      // Another replica changed the definition meanwhile: follow it from here on.
+      if (stored && !sameSchedule(stored.definition, rt.fabric)) this.apply(stored, rt.fabric, core.time.now());
+      else if (rt.fabric.enabled) this.#armAfterRun(run, core.time.now());
     }
     this.#pump();
   }
@@ -205,14 +213,14 @@ export class Dispatcher {
     const rt = existing ?? this.ensure(record.definition, record);
     const timingChanged = !existing || !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
     rt.fabric = record.definition;
-    rt.record = record;
+    if (!rt.record || record.version >= rt.record.version) rt.record = record;
     if (!record.definition.enabled) {
       this.cancel(rt);
       rt.catchUpUntil = null;
       this.#dropRun(rt, 'disabled');
       return;
     }
-    if (timingChanged && !rt.run && this.#core.lifecycle() === 'running') {
+    if ((timingChanged || !rt.entry) && !rt.run && this.#core.lifecycle() === 'running') {
       rt.catchUpUntil = null;
       rt.missedReason = 'late';
       this.armNext(rt, now);
@@ -282,18 +290,17 @@ export class Dispatcher {
   // ------------------------------------------------------------ wall-clock steps
 
   /**
-   * A record written on the time scale of `generation`, brought to today's: when steps moved the
-   * grid meanwhile, the stored record is shifted by them (once: only while it is still the
-   * version written). Resolves to the record now stored (or the one given).
+   * Moves a record just written on an older time scale by `skew` (the steps seen since), once:
+   * only while it is still the version written. Resolves to the record now stored (or the one
+   * given, when someone else wrote it meanwhile).
    */
-  async rescale(record: FabricRecord, generation: number): Promise<FabricRecord> {
-    const skew = this.#core.time.movedSince(generation);
-    if (skew === 0) return record;
+  async rescale(record: FabricRecord, skew: number): Promise<FabricRecord> {
     const written = await this.#core.io.update(record.definition.id, (current) => {
       if (!current || current.version !== record.version) return null;
       return { definition: current.definition, state: shiftState(current.state, skew) };
     }, record);
-    return written ?? record;
+    // Declined: someone wrote it since (the step's own shift, another host call): take theirs.
+    return written ?? (await this.#core.io.getOrStartOver(record.definition.id)) ?? record;
   }
 
   /**

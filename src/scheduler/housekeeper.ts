@@ -7,7 +7,7 @@ import type { ControlData } from '../ops/control.js';
 import { CONTROL_RECORD_ID, loadControl, updateControl } from '../ops/control.js';
 import type { FabricRecord } from '../storage/types.js';
 import type { Core } from './core.js';
-import type { Dispatcher } from './dispatcher.js';
+import { sameSchedule, type Dispatcher } from './dispatcher.js';
 import { repairStale, type StateCheckDeps } from './state-check.js';
 
 export interface HousekeeperHooks {
@@ -115,12 +115,10 @@ export class Housekeeper {
         this.#dispatcher.apply(r, undefined, now);
         continue;
       }
-      if (rt.run || rt.removed || (rt.record && r.version <= rt.record.version)) continue;
-      const previous = rt.fabric;
-      const d = r.definition;
-      if (previous.syncInterval !== d.syncInterval || previous.enabled !== d.enabled || previous.syncTimeout !== d.syncTimeout || previous.queue !== d.queue) {
-        this.#dispatcher.apply(r, previous, now);
-      } else rt.record = r;
+      // Only a listing at least as new as what this scheduler knows (a claim it wrote since is newer).
+      if (rt.run || rt.removed || (rt.record && r.version < rt.record.version)) continue;
+      if (!sameSchedule(rt.fabric, r.definition)) this.#dispatcher.apply(r, rt.fabric, now);
+      else rt.record = r;
     }
   }
 

@@ -188,15 +188,21 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.#serialize(fabric.id, async () => {
       const core = this.#core;
       this.#dispatcher.observeClock();
-      const generation = core.time.generation;
+      let generation = core.time.generation;
       let change: ReturnType<typeof upsertState> | undefined;
       const written = await core.io.update(fabric.id, (current) => {
+        generation = core.time.generation;
         change = upsertState(current, fabric, core.time.now());
         return { definition: fabric, state: change.state };
       }, undefined);
       if (!written || !change) throw new StorageError('write', `could not update fabric ${JSON.stringify(fabric.id)}: it kept changing under us`, { fabricId: fabric.id });
-      // A wall-clock step seen while the write was on its way moved every grid but this one.
-      const record = await this.#dispatcher.rescale(written, generation);
+      // A wall-clock step seen while the write was on its way moved every grid but this one:
+      // move it too, until no step is pending, then apply it in the same turn.
+      let record = written;
+      for (let skew = core.time.movedSince(generation); skew !== 0; skew = core.time.movedSince(generation)) {
+        generation = core.time.generation;
+        record = await this.#dispatcher.rescale(record, skew);
+      }
       const now = core.time.now();
       const { previous, before } = change;
       core.emit(previous ? 'fabric:updated' : 'fabric:added', { fabricId: fabric.id });

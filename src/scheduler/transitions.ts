@@ -19,7 +19,7 @@ export interface UpsertChange {
 /**
  * A definition written by the host: a new or newly enabled fabric syncs at once on a grid
  * anchored now; a new interval goes on from the last slot served (never waiting longer than one
- * new interval); disabling parks it. An unchanged definition keeps the stored grid, so a replica
+ * new interval; a fabric not yet served stays due now); disabling parks it. An unchanged definition keeps the stored grid, so a replica
  * upserting a fabric another one created adopts its anchor.
  */
 export function upsertState(current: FabricRecord | undefined, fabric: Fabric, now: number): UpsertChange {
@@ -34,6 +34,10 @@ export function upsertState(current: FabricRecord | undefined, fabric: Fabric, n
     if (state.status === 'disabled') state.status = restingStatus(state.lastSyncAt, state.consecutiveFailures, fabric.syncInterval, now);
     state.anchorAt = now;
     state.lastSlotAt = null;
+    state.nextSyncAt = now;
+  } else if (previous.syncInterval !== fabric.syncInterval && state.lastSlotAt === null) {
+    // Never served on its grid yet: it is still due now, on a grid of the new interval.
+    state.anchorAt = now;
     state.nextSyncAt = now;
   } else if (previous.syncInterval !== fabric.syncInterval) {
     const base = state.lastSlotAt ?? state.anchorAt ?? now;
@@ -108,12 +112,15 @@ export interface RunOutcome {
 }
 
 /**
- * Records a run's outcome, only if no later claim superseded it (same fencing token). Returns the
- * state to write and the status it moves from, or null to stand down.
+ * Records a run's outcome, only if nothing superseded its claim (same fencing token, still
+ * `syncing` or disabled meanwhile). Returns the state to write and the status it moves from, or
+ * null to stand down.
  */
 export function outcomeState(current: FabricRecord | undefined, token: number, o: RunOutcome): { state: FabricState; from: SyncStatus } | null {
   if (!current || current.state.fencingToken !== token) return null;
   const s = current.state;
+  // Re-enabled (or repaired) since the claim: the host's change superseded this run.
+  if (s.status !== 'syncing' && s.status !== 'disabled') return null;
   const d = current.definition;
   const state: FabricState = { ...s };
   if (o.ok) {

@@ -21,7 +21,7 @@ export type InvariantName =
   | 'legal-transition'
   /** A fencing token not strictly above every earlier one of the fabric. */
   | 'fencing-rises'
-  /** A run started after `fabric:removed` with no `fabric:added` since. */
+  /** A run started on a scheduler after its own `fabric:removed`, with no `fabric:added` anywhere since. */
   | 'removed-stays-removed'
   /** A `retry` run started before the `nextRetryAt` of the failure before it. */
   | 'retry-backoff'
@@ -136,7 +136,8 @@ interface FabricTrack {
   /** Canonical names of slots served by schedule/catch-up runs. */
   served: Set<number>;
   maxToken: number;
-  removed: boolean;
+  /** Schedulers (labels) that removed the fabric, with no `fabric:added` anywhere since. */
+  removedOn: Set<string>;
   /** Canonical time of the last failure's retry (null: none planned). */
   retryAt: number | null;
   lastStart: number | undefined;
@@ -162,7 +163,7 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
   const track = (id: string): FabricTrack => {
     let t = fabrics.get(id);
     if (!t) {
-      t = { runs: [], active: new Map(), served: new Set(), maxToken: Number.NEGATIVE_INFINITY, removed: false, retryAt: null, lastStart: undefined };
+      t = { runs: [], active: new Map(), served: new Set(), maxToken: Number.NEGATIVE_INFINITY, removedOn: new Set(), retryAt: null, lastStart: undefined };
       fabrics.set(id, t);
     }
     return t;
@@ -208,7 +209,7 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
         }
         if (e.fencingToken <= t.maxToken) report({ invariant: 'fencing-rises', fabricId: e.fabricId, at: e.startedAt, detail: `${who}: token ${e.fencingToken} not above ${t.maxToken}` });
         t.maxToken = Math.max(t.maxToken, e.fencingToken);
-        if (t.removed) report({ invariant: 'removed-stays-removed', fabricId: e.fabricId, at: e.startedAt, detail: `${who} started after the fabric was removed` });
+        if (t.removedOn.has(label)) report({ invariant: 'removed-stays-removed', fabricId: e.fabricId, at: e.startedAt, detail: `${who} started after the fabric was removed there` });
         const entry: RunLogEntry = { scheduler: label, trigger: e.trigger, scheduledAt: e.scheduledAt, startedAt: e.startedAt, attempt: e.attempt, fencingToken: e.fencingToken, finishedAt: null, outcome: null };
         t.active.set(runKey(label, e), entry);
         t.runs.push(entry);
@@ -245,12 +246,11 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
           if (e.from === 'disabled') regrid(e.fabricId);
         },
         'fabric:added': (e) => {
-          const t = track(e.fabricId);
-          t.removed = false;
+          track(e.fabricId).removedOn.clear();
           regrid(e.fabricId);
         },
         'fabric:removed': (e) => {
-          track(e.fabricId).removed = true;
+          track(e.fabricId).removedOn.add(label);
         },
         'clock:jump': (e) => {
           offset += e.skewMs;

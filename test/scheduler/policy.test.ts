@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError, normalizeFabric } from '../../src/index.js';
 import { initialState, type FabricRecord, type FabricState } from '../../src/storage/types.js';
+import { assertTransition } from '../../src/status.js';
 import { planCatchUp, planWaited } from '../../src/scheduler/catch-up.js';
 import { isOnGrid, latestSlotAtOrBefore, nextFreeSlot, slotAtOrAfter, slotCount } from '../../src/scheduler/grid.js';
 import { backoffDelay, retryAt } from '../../src/scheduler/retry.js';
@@ -104,7 +105,11 @@ describe('transitions', () => {
     expect(restoreState(claimed, 3, MIN + 1)).toMatchObject({ to: 'in_sync', state: { nextSyncAt: 2 * MIN } });
     expect(restoreState(claimed, 2, MIN + 1)).toBeNull();
     expect(() => claimState(rec({ status: 'syncing', lastSyncAt: 0, lastSlotAt: null }), fabric(), { trigger: 'manual', scheduledAt: 1, startedAt: 1 })).not.toThrow();
-    expect(() => outcomeState(rec({ status: 'never_synced', fencingToken: 1 }), 1, { ok: true, abandoned: false, error: null, finishedAt: 1, retryAt: null, scheduledAt: 0 })).toThrow(IllegalTransitionError);
+    // Re-enabled by the host while the run was in flight: the run stands down.
+    expect(outcomeState(rec({ status: 'never_synced', fencingToken: 1 }), 1, { ok: true, abandoned: false, error: null, finishedAt: 1, retryAt: null, scheduledAt: 0 })).toBeNull();
+    expect(() => claimState(rec({ status: 'disabled' }, { enabled: true }), fabric(), { trigger: 'manual', scheduledAt: 1, startedAt: 1 })).not.toThrow();
+    expect(() => restoreState(rec({ status: 'syncing', fencingToken: 1 }, { enabled: false }), 1, 5)).not.toThrow();
+    expect(() => assertTransition('f', 'never_synced', 'in_sync')).toThrow(IllegalTransitionError);
   });
   it('a wall-clock step moves grid and history together; off-grid next syncs are found and put back', () => {
     const s = shiftState({ ...initialState(), anchorAt: 0, lastSlotAt: MIN, nextSyncAt: 2 * MIN, lastSyncAt: MIN + 5, lastAttemptAt: MIN }, 1000);

@@ -266,7 +266,9 @@ export class World {
         return;
       case 'remove': {
         const upserts = this.#upserts.get(command.id) ?? 0;
-        const targets = command.everywhere ? this.schedulers : [sch!];
+        // Removal through one replica is not followed by the others yet (fleet-wide removal is the
+        // Redis issue's tombstones), so with several schedulers the host removes through all.
+        const targets = command.everywhere || this.schedulers.length > 1 ? this.schedulers : [sch!];
         this.#host(label, () => Promise.all(targets.map((t) => t.removeFabric(command.id))), () => {
           if ((this.#upserts.get(command.id) ?? 0) === upserts) this.removed.add(command.id);
         });

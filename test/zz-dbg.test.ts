@@ -1,0 +1,24 @@
+import { it } from 'vitest';
+import { createScheduler, MemoryStorage } from '../src/index.js';
+import { createFakeClock, FaultyStorage } from '../src/testing.js';
+it('dbg', async () => {
+  const clock = createFakeClock({ now: 1772323200000 });
+  const storage = new FaultyStorage(new MemoryStorage(), { clock, seed: 2147483645 });
+  const s = createScheduler({ clock, storage, missedRunPolicy: 'all', maxConcurrentSyncs: 2, clockSteps: 'move-grid', executor: async () => { await new Promise<void>((r) => clock.setTimeout(r, 10)); } });
+  s.on('clock:jump', (e) => console.log('jump', e));
+  s.on('fabric:added', (e) => console.log('added', e));
+  s.on('sync:started', (e) => console.log('started', e.fabricId, e.scheduledAt - 1772323200000));
+  s.on('error', (e) => console.log('error', e.operation, e.error.message));
+  const p0 = s.start();
+  for (let i = 0; i < 50; i++) await Promise.resolve();
+  const p2 = s.upsertFabric({ id: 'f3', syncInterval: 1000 }).then((r) => console.log('u1', r.nextSyncAt! - 1772323200000));
+  for (let i = 0; i < 50; i++) await Promise.resolve();
+  const p3 = s.upsertFabric({ id: 'f2', syncInterval: 1000, enabled: false });
+  for (let i = 0; i < 50; i++) await Promise.resolve();
+  clock.setSystemTime(clock.now() - 310001);
+  const p4 = s.upsertFabric({ id: 'f0', syncInterval: 1000, enabled: false });
+  await Promise.all([p0, p2, p3, p4]);
+  console.log((await storage.inner.get('f3'))!.state);
+  await clock.tickAsync(310000);
+  await s.stop();
+});
