@@ -127,6 +127,11 @@ export interface InvariantChecker {
   checkLiveness(ids: Iterable<string>, windowMs: number, now: number): Violation[];
   /** Records a violation found by the caller (e.g. a stop that did not settle). */
   report(violation: Violation): void;
+  /**
+   * Tells the checker the host defined `fabricId` again in a way the events may not show (an
+   * `upsertFabric` that timed out may still have been written): removal marks are cleared.
+   */
+  defined(fabricId: string): void;
 }
 
 interface FabricTrack {
@@ -292,6 +297,7 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
     },
 
     report,
+    defined: (id) => fabrics.get(id)?.removedOn.clear(),
   };
   return checker;
 }

@@ -261,6 +261,7 @@ export class World {
     switch (command.t) {
       case 'upsert':
         this.removed.delete(command.id);
+        this.checker.defined(command.id);
         this.#upserts.set(command.id, (this.#upserts.get(command.id) ?? 0) + 1);
         this.#host(label, () => sch!.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }));
         return;
