@@ -130,31 +130,41 @@ function validateUntrusted(id: string, value: unknown): FabricRecord | string {
   if (fabric.id !== id) return `definition.id ${show(fabric.id)} does not match the requested id`;
   if (typeof state !== 'object' || state === null || Array.isArray(state)) return `expected state to be an object, got ${show(state)}`;
   const s = state as Record<string, unknown>;
-  const status = s['status'];
-  if (!isSyncStatus(status)) return `expected state.status to be one of SYNC_STATUSES, got ${show(status)}`;
-  const lastError = s['lastError'];
-  if (lastError !== null && typeof lastError !== 'string') return `expected state.lastError to be a string or null, got ${show(lastError)}`;
-  const fresh = { status, lastError } as FabricState;
-  for (const key of TIMESTAMPS) {
-    const v = s[key];
-    if (v !== null && !(typeof v === 'number' && v >= -MAX_TIMESTAMP_MS && v <= MAX_TIMESTAMP_MS)) {
-      return `expected state.${key} to be null or a number of ms within ±8.64e15 (the Date range), got ${show(v)}`;
-    }
-    fresh[key] = v;
-  }
-  for (const key of COUNTERS) {
-    const v = s[key];
-    if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return `expected state.${key} to be a non-negative safe integer, got ${show(v)}`;
-    fresh[key] = v;
-  }
+  const bad = stateProblem(s);
+  if (bad !== null) return bad;
+  const fresh = {} as Record<string, unknown>;
+  for (const key of STATE_KEYS) fresh[key] = s[key];
   // Keep the adapter's own object when nothing about it can change any more; else a frozen copy.
   if (definition === fabric && Object.isFrozen(value) && Object.isFrozen(state) && dataOnly(value, RECORD_KEYS) && dataOnly(state, STATE_KEYS)) {
     TRUSTED.add(value);
     return value as FabricRecord;
   }
-  const copy: FabricRecord = Object.freeze({ definition: fabric, state: Object.freeze(fresh), version });
+  const copy: FabricRecord = Object.freeze({ definition: fabric, state: Object.freeze(fresh as unknown as FabricState), version });
   TRUSTED.add(copy);
   return copy;
+}
+
+/**
+ * What is wrong with a fabric state (status one of `SYNC_STATUSES`, timestamps null or within the
+ * Date range, counters non-negative safe integers, `lastError` a string or null), or null when
+ * nothing is. Cheap (no allocation): `MemoryStorage.write` runs it on every write.
+ */
+export function stateProblem(s: Readonly<Record<string, unknown>>): string | null {
+  const status = s['status'];
+  if (!isSyncStatus(status)) return `expected state.status to be one of SYNC_STATUSES, got ${show(status)}`;
+  const lastError = s['lastError'];
+  if (lastError !== null && typeof lastError !== 'string') return `expected state.lastError to be a string or null, got ${show(lastError)}`;
+  for (const key of TIMESTAMPS) {
+    const v = s[key];
+    if (v !== null && !(typeof v === 'number' && v >= -MAX_TIMESTAMP_MS && v <= MAX_TIMESTAMP_MS)) {
+      return `expected state.${key} to be null or a number of ms within ±8.64e15 (the Date range), got ${show(v)}`;
+    }
+  }
+  for (const key of COUNTERS) {
+    const v = s[key];
+    if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return `expected state.${key} to be a non-negative safe integer, got ${show(v)}`;
+  }
+  return null;
 }
 
 /** True when every one of `keys` is an own data property (not a getter that could answer differently later). */

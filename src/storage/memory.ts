@@ -1,3 +1,6 @@
+import { isNormalizedFabric, normalizeFabric } from '../definition.js';
+import { StorageError } from '../errors.js';
+import { stateProblem } from './check-record.js';
 import type { FabricRecord, FabricWrite, Storage, WriteResult } from './types.js';
 
 /**
@@ -5,6 +8,8 @@ import type { FabricRecord, FabricWrite, Storage, WriteResult } from './types.js
  * stop/start (hand the same instance to a new scheduler) but not the process.
  *
  * Records are deep-frozen snapshots; callers cannot change stored data by mutating what they read.
+ * A write is checked before it is stored (a definition as `normalizeFabric` accepts it, a state in
+ * range), so what it hands out needs no checking again.
  */
 export class MemoryStorage implements Storage {
   readonly #records = new Map<string, FabricRecord>();
@@ -20,13 +25,16 @@ export class MemoryStorage implements Storage {
   }
 
   write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult {
+    const definition = isNormalizedFabric(value.definition) ? value.definition : normalizeFabric(value.definition, { syncTimeout: 0 });
+    const problem = definition.id !== id ? `definition.id ${JSON.stringify(definition.id)} is not the id written` : stateProblem(value.state as unknown as Record<string, unknown>);
+    if (problem !== null) throw new StorageError('write', `refused for fabric ${JSON.stringify(id)}: ${problem}`, { fabricId: id });
     const current = this.#records.get(id);
     if ((current?.version ?? null) !== expectedVersion) return { ok: false, current };
     const tomb = current ? undefined : this.#tombstones.get(id);
     const state = { ...value.state };
     if (tomb) state.fencingToken = Math.max(state.fencingToken, tomb.fencingToken);
     const record: FabricRecord = Object.freeze({
-      definition: value.definition,
+      definition,
       state: Object.freeze(state),
       version: (current?.version ?? tomb?.version ?? 0) + 1,
     });

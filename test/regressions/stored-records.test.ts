@@ -57,15 +57,24 @@ describe('a write answered without its record is an error, not silence', () => {
 });
 
 describe('an absurd stored anchor never makes the scheduler spin', () => {
-  it('a stored anchorAt of -1e20 runs at most once per interval', async () => {
-    const storage = new MemoryStorage();
-    storage.write('f', {
-      definition: definition('f'),
-      state: { ...initialState(), status: 'in_sync', lastSyncAt: T0 - INTERVAL, lastAttemptAt: T0 - INTERVAL, anchorAt: -1e20, lastSlotAt: -1e20, nextSyncAt: T0 },
-    }, null);
+  const absurd = { ...initialState(), status: 'in_sync' as const, lastSyncAt: T0 - INTERVAL, lastAttemptAt: T0 - INTERVAL, anchorAt: -1e20, lastSlotAt: -1e20, nextSyncAt: T0 };
+
+  it('the memory storage refuses to store an anchorAt of -1e20', () => {
+    expect(() => new MemoryStorage().write('f', { definition: definition('f'), state: absurd }, null)).toThrow(StorageError);
+  });
+
+  it('a stored anchorAt of -1e20 (from a custom storage) runs at most once per interval', async () => {
+    const record = Object.freeze({ definition: definition('f'), state: Object.freeze(absurd), version: 1 }) as FabricRecord;
+    const custom = passThroughStorage(new MemoryStorage(), {
+      get: async (inner, id) => (id === 'f' ? ((await inner.get(id)) ?? record) : inner.get(id)),
+      list: async (inner) => {
+        const { records } = await inner.list();
+        return { records: records.some((r) => r.definition.id === 'f') ? records : [...records, record], corrupt: [] };
+      },
+    });
     // a scheduler spinning in microtasks is stopped by the clock after 100,000 reads
     const clock = spinBreaker(createFakeClock({ now: T0, loopLimit: 10_000 }), 100_000);
-    const h = setup({ clock, storage });
+    const h = setup({ clock, storage: custom.storage });
     await collectUnhandled(async () => {
       await h.scheduler.start();
       await tickUntil(h.clock, () => clock.tripped() || h.calls.length > 11, 10 * INTERVAL, INTERVAL).catch(() => undefined);
