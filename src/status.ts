@@ -11,14 +11,15 @@ export type SyncStatus = (typeof SYNC_STATUSES)[number];
  * - `syncing` is entered only from a resting status, and left only by the run's outcome
  *   (`in_sync`, `error`), by disabling, or by restoring the status it had before an aborted run.
  * - `out_of_sync` is derived from `lastSyncAt` (older than twice the interval); the stored
- *   status moves there only when the scheduler notices the staleness.
+ *   status moves there only when the scheduler notices the staleness. It reads `in_sync` again
+ *   without a run only when a longer interval makes the last success recent enough.
  * - `disabled` is reachable from everywhere and goes back to the status the history implies.
  */
 export const TRANSITIONS = {
   never_synced: ['syncing', 'disabled'],
   syncing: ['in_sync', 'error', 'disabled', 'never_synced', 'out_of_sync'],
   in_sync: ['syncing', 'out_of_sync', 'disabled'],
-  out_of_sync: ['syncing', 'disabled'],
+  out_of_sync: ['syncing', 'disabled', 'in_sync'],
   error: ['syncing', 'disabled'],
   disabled: ['never_synced', 'in_sync', 'out_of_sync', 'error'],
 } as const satisfies Record<SyncStatus, readonly SyncStatus[]>;

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import {
   InProcessSingleFlight,
   MemoryStorage,
+  StorageError,
   SyncwheelError,
   createScheduler,
   loadControl,
@@ -167,6 +168,8 @@ export class World {
   readonly behaviours = new Map<string, Behaviour>();
   /** Ids whose last host call was a remove that resolved, with no upsert issued since. */
   readonly removed = new Set<string>();
+  /** Ids with an upsert that timed out: its write may still land at any time (no storage call can be cancelled). */
+  readonly #inDoubt = new Set<string>();
   /** Upserts issued per id: a remove that resolves after a later upsert was issued does not count. */
   readonly #upserts = new Map<string, number>();
   readonly stops: PendingStop[] = [];
@@ -235,7 +238,7 @@ export class World {
   }
 
   /** Host calls are not awaited: the next commands race with them until a tick lets them settle. */
-  #host<T>(label: string, call: () => Promise<T>, then?: (value: T) => void): void {
+  #host<T>(label: string, call: () => Promise<T>, then?: (value: T) => void, failed?: (error: unknown) => void): void {
     let promise: Promise<T>;
     try {
       promise = call();
@@ -249,6 +252,7 @@ export class World {
       },
       (error: unknown) => {
         if (this.verbose) this.trace.push(`    ${label} -> threw ${(error as Error)?.name}: ${(error as Error)?.message}`);
+        failed?.(error);
         if (!expectedError(error)) this.#violation('unexpected-error', '?', `${label} threw ${(error as Error)?.stack ?? String(error)}`);
       },
     );
@@ -263,7 +267,14 @@ export class World {
         this.removed.delete(command.id);
         this.checker.defined(command.id);
         this.#upserts.set(command.id, (this.#upserts.get(command.id) ?? 0) + 1);
-        this.#host(label, () => sch!.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }));
+        this.#host(
+          label,
+          () => sch!.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }),
+          () => this.#inDoubt.delete(command.id),
+          (error) => {
+            if (error instanceof StorageError) this.#inDoubt.add(command.id);
+          },
+        );
         return;
       case 'remove': {
         const upserts = this.#upserts.get(command.id) ?? 0;
@@ -335,7 +346,7 @@ export class World {
     }
     // Removed stays removed: no record comes back without an upsert (read the inner storage, no faults).
     for (const id of this.removed) {
-      if (await this.inner.get(id)) {
+      if (!this.#inDoubt.has(id) && (await this.inner.get(id))) {
         this.#violation('stays-removed', id, 'the record is back in storage after removeFabric resolved, with no upsert since');
         this.removed.delete(id);
       }
