@@ -13,9 +13,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ownRedis, sleep } from '../test/helpers/faults.js';
-import { fabricIds } from '../test/helpers/faults-replica.js';
-import { runsOf, spawnFaultReplica, type FaultReplica, type RunRecord } from '../test/helpers/faults-spawn.js';
+import { startOwnRedis } from '../test/helpers/redis.js';
+import { fabricIds } from '../test/helpers/replica-child.js';
+import { runsOf, spawnReplica, type Replica, type RunRecord } from '../test/helpers/replicas.js';
+import { sleep } from '../test/helpers/wait.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,17 +69,17 @@ interface Fault {
 
 const t0 = Date.now();
 const dir = mkdtempSync(join(tmpdir(), 'swsoak-'));
-const redis = await ownRedis({ persistDir: dir });
+const redis = await startOwnRedis({ persistDir: dir });
 const prefix = `swsoak:${SEED}:${Date.now().toString(36)}`;
 const url = `redis://127.0.0.1:${redis.port}`;
 const admin = redis.client();
 log(`redis-server on port ${redis.port}; ${REPLICAS} replicas x ${FABRICS} fabrics every ${INTERVAL} ms for ${DURATION / 1000} s; seed ${SEED}`);
 
-const all: FaultReplica[] = [];
-const live: FaultReplica[] = [];
+const all: Replica[] = [];
+const live: Replica[] = [];
 let nextName = 1;
-function spawnOne(): FaultReplica {
-  const r = spawnFaultReplica({
+function spawnOne(): Replica {
+  const r = spawnReplica({
     redisUrl: url,
     prefix,
     replica: `r${nextName++}`,

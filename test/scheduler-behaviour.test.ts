@@ -11,7 +11,7 @@ import {
   createScheduler,
 } from '../src/index.js';
 import { createFakeClock } from '../src/testing.js';
-import { T0, makeHarness, sleep } from './helpers/harness.js';
+import { T0, makeHarness, sleepOn } from './helpers/harness.js';
 
 const MIN = 60_000;
 
@@ -121,7 +121,7 @@ describe('timeouts', () => {
   });
 
   it('a rejection arriving after the timeout is ignored (no unhandled rejection, no second outcome)', async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, 8000).then(() => Promise.reject(new Error('late'))) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, 8000).then(() => Promise.reject(new Error('late'))) });
     await h.scheduler.upsertFabric({ id: 'f', syncInterval: MIN, syncTimeout: 2000 });
     await h.scheduler.start();
     await h.clock.tickAsync(10_000);
@@ -181,7 +181,7 @@ describe('status', () => {
 
 describe('concurrency', () => {
   it('bounds concurrent executors across 1,000 fabrics and still runs every fabric every cycle', async () => {
-    const h = makeHarness({ maxConcurrentSyncs: 10, behaviour: (_f, _c, clock) => sleep(clock, 100) });
+    const h = makeHarness({ maxConcurrentSyncs: 10, behaviour: (_f, _c, clock) => sleepOn(clock, 100) });
     for (let i = 0; i < 1000; i++) await h.scheduler.upsertFabric({ id: `f${String(i).padStart(4, '0')}`, syncInterval: MIN });
     const started = Date.now();
     await h.scheduler.start();
@@ -198,7 +198,7 @@ describe('concurrency', () => {
   });
 
   it('no fabric starves under overload; late slots are served as one catch-up, not piled up', async () => {
-    const h = makeHarness({ maxConcurrentSyncs: 1, behaviour: (_f, _c, clock) => sleep(clock, 400) });
+    const h = makeHarness({ maxConcurrentSyncs: 1, behaviour: (_f, _c, clock) => sleepOn(clock, 400) });
     for (const id of ['a', 'b', 'c', 'd', 'e']) await h.scheduler.upsertFabric({ id, syncInterval: 1000 });
     await h.scheduler.start();
     await h.clock.tickAsync(60_000);
@@ -214,7 +214,7 @@ describe('concurrency', () => {
 
 describe('single-flight in one process', () => {
   it('a manual sync while the fabric runs is skipped, never overlapped; the grid is kept', async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, 5000) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, 5000) });
     await h.scheduler.upsertFabric({ id: 'f', syncInterval: MIN });
     await h.scheduler.start();
     await h.clock.tickAsync(1000);
@@ -266,7 +266,7 @@ describe('definition changes take effect at once', () => {
   });
 
   it('disabling aborts a running sync and cancels the schedule; enabling syncs at once', async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, 5000) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, 5000) });
     await h.scheduler.upsertFabric({ id: 'f', syncInterval: MIN });
     await h.scheduler.start();
     await h.clock.tickAsync(1000);
@@ -292,7 +292,7 @@ describe('definition changes take effect at once', () => {
   });
 
   it('removing cancels the schedule, aborts a running sync and deletes the record', async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, 5000) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, 5000) });
     await h.scheduler.upsertFabric({ id: 'f', syncInterval: MIN });
     await h.scheduler.upsertFabric({ id: 'g', syncInterval: MIN });
     await h.scheduler.start();
@@ -372,7 +372,7 @@ describe('listeners and shutdown', () => {
   });
 
   it("stop() in 'wait' mode lets running syncs finish, clears every timer, and nothing runs afterwards", async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, 3000) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, 3000) });
     for (let i = 0; i < 5; i++) await h.scheduler.upsertFabric({ id: `f${i}`, syncInterval: 1000 });
     await h.scheduler.start();
     await h.clock.tickAsync(500);
@@ -436,7 +436,7 @@ describe('listeners and shutdown', () => {
   });
 
   it('stop() during a storm of runs leaves nothing running and no timer armed', async () => {
-    const h = makeHarness({ maxConcurrentSyncs: 3, behaviour: (_f, _c, clock) => sleep(clock, 50) });
+    const h = makeHarness({ maxConcurrentSyncs: 3, behaviour: (_f, _c, clock) => sleepOn(clock, 50) });
     for (let i = 0; i < 200; i++) await h.scheduler.upsertFabric({ id: `f${i}`, syncInterval: 100 + i });
     await h.scheduler.start();
     await h.clock.tickAsync(777);

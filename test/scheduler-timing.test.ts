@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage, createScheduler } from '../src/index.js';
 import { createFakeClock } from '../src/testing.js';
-import { T0, makeHarness, sleep } from './helpers/harness.js';
+import { T0, makeHarness, sleepOn } from './helpers/harness.js';
 
 const MIN = 60_000;
 
 describe('fixed-rate grid', () => {
   it('syncs a never-synced fabric at once on start, then every 60 s to the millisecond over 1,000 cycles (10 s syncs)', async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, 10_000) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, 10_000) });
     await h.scheduler.upsertFabric({ id: 'fab-a', syncInterval: MIN, enabled: true });
     expect(h.runs).toHaveLength(0); // not started yet
     await h.scheduler.start();
@@ -28,7 +28,7 @@ describe('fixed-rate grid', () => {
   });
 
   it('a 90 s sync on a 60 s interval never overlaps itself: the covered slot is missed and the next run takes the next slot', async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, 90_000) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, 90_000) });
     await h.scheduler.upsertFabric({ id: 'slow', syncInterval: MIN });
     await h.scheduler.start();
     for (let i = 0; i < 100; i++) await h.clock.tickAsync(MIN);
@@ -45,7 +45,7 @@ describe('fixed-rate grid', () => {
   });
 
   it('a sync that lasts exactly one interval misses nothing', async () => {
-    const h = makeHarness({ behaviour: (_f, _c, clock) => sleep(clock, MIN) });
+    const h = makeHarness({ behaviour: (_f, _c, clock) => sleepOn(clock, MIN) });
     await h.scheduler.upsertFabric({ id: 'x', syncInterval: MIN });
     await h.scheduler.start();
     for (let i = 0; i < 20; i++) await h.clock.tickAsync(MIN);

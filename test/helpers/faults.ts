@@ -15,8 +15,3 @@ export function trapUnhandled(): { readonly seen: unknown[]; dispose(): void } {
     },
   };
 }
-
-// soak/run.ts (not test code) still imports these two from here; drop them once it imports
-// `sleep` from './wait.js' and `startOwnRedis` from './redis.js'.
-export { sleep } from './wait.js';
-export { startOwnRedis as ownRedis } from './redis.js';

@@ -20,8 +20,6 @@ export type Behaviour = (fabric: Fabric, ctx: SyncContext, clock: FakeClock) => 
 export function sleepOn(clock: FakeClock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms));
 }
-/** @deprecated The old name of {@link sleepOn}, still used by test/scheduler-*.test.ts; drop it once they use `sleepOn`. */
-export const sleep = sleepOn;
 
 /**
  * A scheduler on a fake clock whose executor logs every run and checks that no fabric ever runs
