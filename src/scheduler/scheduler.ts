@@ -6,9 +6,9 @@
 import { EventEmitter } from 'eventemitter3';
 import { normalizeFabric, type FabricDefinition } from '../definition.js';
 import { FabricDisabledError, InvalidFabricError, InvalidOptionError, SchedulerNotRunningError, StorageError, UnknownFabricError } from '../errors.js';
-import type { PauseScope, SchedulerEvents, SyncResult } from '../events.js';
+import type { SchedulerEvents, SyncResult } from '../events.js';
 import type { MetricsSnapshot } from '../metrics.js';
-import { CONTROL_RECORD_ID, loadControl, updateControl, type ControlData } from '../ops/control.js';
+import { CONTROL_RECORD_ID, loadControl } from '../ops/control.js';
 import { effectiveStatus } from '../status.js';
 import type { FabricRecord } from '../storage/types.js';
 import { StorageIO } from './cas.js';
@@ -20,7 +20,7 @@ import { Housekeeper } from './housekeeper.js';
 import { Lanes } from './lanes.js';
 import { RunMetrics } from './metrics-observer.js';
 import { normalizeOptions, normalizeStop, type ResolvedOptions, type SchedulerOptions, type StopOptions } from './options.js';
-import { Pauses } from './pauses.js';
+import { PauseControl, Pauses } from './pauses.js';
 import { abortRun, newRun } from './run.js';
 import { checkState, type StateCheckDeps } from './state-check.js';
 import { SchedulerTime, waitBounded } from './time.js';
@@ -37,6 +37,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly #lanes: Lanes;
   readonly #dispatcher: Dispatcher;
   readonly #housekeeper: Housekeeper;
+  readonly #pauseControl: PauseControl;
   readonly #check: StateCheckDeps;
   /** Per-fabric chain that serializes upsert/remove of the same id (each step bounded). */
   readonly #ops = new Map<string, Promise<unknown>>();
@@ -75,7 +76,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       repaired: (event) => emit('state:repaired', event),
       reportError,
     };
-    this.#housekeeper = new Housekeeper(this.#core, this.#dispatcher, { applyControl: (d, r) => this.#applyControl(d, r), requestSync: (id) => this.#requestSync(id) }, this.#check);
+    this.#pauseControl = new PauseControl(this.#core, this.#dispatcher, lanes);
+    this.#housekeeper = new Housekeeper(this.#core, this.#dispatcher, { applyControl: (d, r) => this.#pauseControl.apply(d, r), requestSync: (id) => this.#requestSync(id) }, this.#check);
   }
 
   /** True between `start()` resolving and `stop()` being called. */
@@ -124,7 +126,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     const control = await core.io.bound('read', loadControl(core.io.storage), CONTROL_RECORD_ID);
     if (this.#state !== 'starting') return; // stop() came first
-    this.#pausesChanged(control, false);
+    this.#pauseControl.adopt(control, false);
     this.#dispatcher.observeClock();
     const now = core.time.now();
     for (const record of records) {
@@ -296,7 +298,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * within their `housekeepingInterval`. Resolves once written and applied here.
    */
   async pause(target?: PauseTarget): Promise<void> {
-    await this.#setPause(target, true);
+    await this.#pauseControl.set(target, true);
   }
 
   /**
@@ -304,66 +306,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * paused follow `missedRunPolicy` (counted as missed with reason `'paused'`).
    */
   async resume(target?: PauseTarget): Promise<void> {
-    await this.#setPause(target, false);
+    await this.#pauseControl.set(target, false);
   }
 
   /** What is paused, as this scheduler knows it (its own pauses at once, other replicas' within `housekeepingInterval`). */
   pauses(): { scheduler: boolean; queues: string[]; fabrics: string[] } {
     return this.#core.pauses.summary();
-  }
-
-  async #setPause(target: PauseTarget | undefined, on: boolean): Promise<void> {
-    let scope: PauseScope = 'scheduler';
-    let name = '';
-    if (target !== undefined) {
-      if (target === null || typeof target !== 'object') throw new InvalidOptionError('pause target', '{ queue } or { fabric } or nothing', target);
-      if ('queue' in target) {
-        if (!this.#lanes.has(target.queue)) throw new InvalidOptionError('queue', `one of the configured queues: ${this.#queueList()}`, target.queue);
-        scope = 'queue';
-        name = target.queue;
-      } else if ('fabric' in target) {
-        if (typeof target.fabric !== 'string') throw new InvalidOptionError('fabric', 'a string', target.fabric);
-        if (!this.#core.fabrics.has(target.fabric) && (target.fabric === CONTROL_RECORD_ID || !(await this.#core.io.getOrStartOver(target.fabric)))) {
-          throw new UnknownFabricError(target.fabric);
-        }
-        scope = 'fabric';
-        name = target.fabric;
-      } else throw new InvalidOptionError('pause target', '{ queue } or { fabric } or nothing', target);
-    }
-    const at = this.#core.time.now();
-    const data = await this.#core.io.bound('write', updateControl(this.#core.io.storage, (c) => {
-      if (scope === 'scheduler') {
-        if ((c.scheduler !== null) === on) return null;
-        c.scheduler = on ? at : null;
-      } else {
-        const map = scope === 'queue' ? c.queues : c.fabrics;
-        if ((map[name] !== undefined) === on) return null;
-        if (on) map[name] = at;
-        else delete map[name];
-      }
-      return c;
-    }), CONTROL_RECORD_ID);
-    this.#applyControl(data, false);
-  }
-
-  /** Adopts new control data: emits what changed and holds or re-arms the fabrics concerned. */
-  #applyControl(data: ControlData, remote: boolean): void {
-    const changes = this.#pausesChanged(data, remote);
-    if (changes === 0 || this.#state !== 'running') return;
-    const now = this.#core.time.now();
-    for (const rt of this.#core.fabrics.values()) {
-      const paused = this.#core.pauses.isPaused(rt.fabric);
-      if (paused && !rt.held) this.#dispatcher.hold(rt);
-      else if (!paused && rt.held) this.#dispatcher.unhold(rt, now);
-    }
-  }
-
-  /** Sets the pause state and emits `paused`/`resumed` for each change; returns how many. */
-  #pausesChanged(data: ControlData, remote: boolean): number {
-    const changes = this.#core.pauses.set(data);
-    const at = this.#core.time.now();
-    for (const c of changes) this.#core.emit(c.on ? 'paused' : 'resumed', c.target === undefined ? { scope: c.scope, remote, at } : { scope: c.scope, target: c.target, remote, at });
-    return changes.length;
   }
 
   /**

@@ -8,7 +8,7 @@
  * WeakSet: checking it again costs one lookup. MemoryStorage hands out the same frozen record
  * until the next write, and RedisStorage builds frozen records, so both take that path.
  */
-import { isNormalizedFabric, normalizeFabric, type Fabric } from '../definition.js';
+import { normalizeFabric, type Fabric } from '../definition.js';
 import { CorruptStateError, InvalidFabricError, StorageError, errorMessage } from '../errors.js';
 import { isSyncStatus } from '../status.js';
 import type { CorruptRecord, FabricRecord, FabricState, WriteResult } from './types.js';
