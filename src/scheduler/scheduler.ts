@@ -127,14 +127,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const control = await core.io.bound('read', loadControl(core.io.storage), CONTROL_RECORD_ID);
     if (this.#state !== 'starting') return; // stop() came first
     this.#pauseControl.adopt(control, false);
-    this.#dispatcher.observeClock();
-    const now = core.time.now();
     for (const record of records) {
       const id = record.definition.id;
       // Skip what was upserted (it has its runtime) or removed while the list was read.
       if (id === CONTROL_RECORD_ID || core.fabrics.has(id) || this.#dispatcher.removedSince(id, epoch)) continue;
       this.#dispatcher.ensure(record.definition, record).missedReason = 'downtime';
     }
+    // A wall step seen now moves the loaded grids too (they have their runtimes by now).
+    this.#dispatcher.observeClock();
+    const now = core.time.now();
     // Running from here on, synchronously: arm every fabric, those upserted during the load too.
     this.#state = 'running';
     core.metrics.attach();
