@@ -8,7 +8,7 @@ import type { FabricRecord } from '../storage/types.js';
 import { TimingWheel } from '../wheel.js';
 import { planCatchUp, planWaited } from './catch-up.js';
 import { reportMissed, reportSkipped, type Core } from './core.js';
-import { FabricRuntime, type TimerKind } from './fabric-runtime.js';
+import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
 import { nextFreeSlot, slotAtOrAfter } from './grid.js';
 import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
@@ -23,9 +23,11 @@ export class Dispatcher {
   readonly #core: Core;
   readonly #lanes: Lanes;
   readonly #wheel: TimingWheel<FabricRuntime>;
-  /** Removal epochs: a listing older than a removal must not bring the fabric back. */
-  readonly #removedAt = new Map<string, number>();
-  #epoch = 0;
+  /**
+   * Ids the host removed through this scheduler and has not upserted here since: final for this
+   * process, so neither a listing (start, housekeeping) nor a run elsewhere brings them back.
+   */
+  readonly #removed = new Set<string>();
 
   constructor(core: Core, lanes: Lanes) {
     this.#core = core;
@@ -148,13 +150,14 @@ export class Dispatcher {
   /** Runs `run`; once its lease is released, frees its lane and arms its fabric's next entry. Never rejects. */
   async #runToEnd(run: Run): Promise<void> {
     await executeRun(this.#core, run);
+    const core = this.#core;
+    // While the run is still attached to its runtime, so that a step renames its slot too.
+    if (core.lifecycle() === 'running') this.observeClock();
     this.#lanes.free(run);
     const rt = run.rt;
     if (rt.run === run) rt.run = undefined;
-    const core = this.#core;
     if (core.lifecycle() !== 'running') return;
     if (!rt.run && !rt.entry && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
-      this.observeClock();
       const stored = rt.record;
       // Another replica changed the definition meanwhile: follow it from here on.
       if (stored && !sameSchedule(stored.definition, rt.fabric)) this.apply(stored, rt.fabric, core.time.now());
@@ -213,7 +216,7 @@ export class Dispatcher {
     const rt = existing ?? this.ensure(record.definition, record);
     const timingChanged = !existing || !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
     rt.fabric = record.definition;
-    if (!rt.record || record.version >= rt.record.version) rt.record = record;
+    if (!rt.record || record.version > rt.record.version || (record.version === rt.record.version && !rt.pendingShift)) rt.record = record;
     if (!record.definition.enabled) {
       this.cancel(rt);
       rt.catchUpUntil = null;
@@ -227,24 +230,19 @@ export class Dispatcher {
     }
   }
 
-  /** A counter that rises with every removal (see {@link Dispatcher.removedSince}). */
-  get epoch(): number {
-    return this.#epoch;
-  }
-
-  /** Whether `id` was removed in this process after `epoch` was read (and forgets removals up to `epoch` when asked to). */
-  removedSince(id: string, epoch: number): boolean {
-    return (this.#removedAt.get(id) ?? Number.NEGATIVE_INFINITY) > epoch;
-  }
-
-  /** Forgets removal epochs up to `epoch` (every listing that could predate them is done). */
-  forgetRemovals(epoch: number): void {
-    for (const [id, at] of this.#removedAt) if (at <= epoch) this.#removedAt.delete(id);
+  /** Whether the host removed `id` through this scheduler (and has not upserted it here since). */
+  isRemoved(id: string): boolean {
+    return this.#removed.has(id);
   }
 
   /** Notes that the host removed `id` (whether or not it has a runtime here). */
   noteRemoval(id: string): void {
-    this.#removedAt.set(id, ++this.#epoch);
+    this.#removed.add(id);
+  }
+
+  /** Notes that the host (re)defined `id` through this scheduler. */
+  noteDefined(id: string): void {
+    this.#removed.delete(id);
   }
 
   /** Forgets a fabric in this process: entry cancelled, waiting run dropped, running one aborted. */
@@ -304,25 +302,38 @@ export class Dispatcher {
   }
 
   /**
-   * Looks for a wall-clock step (called at every wake and host call). Deadlines never move (they
+   * A record read before steps moved the grid (a listing taken while they were seen): returns it
+   * moved by `skew` for immediate use, and moves the stored one too (once: only while it is still
+   * that version). Errors are reported; the caller goes on with the moved copy.
+   */
+  moved(record: FabricRecord, skew: number): FabricRecord {
+    if (skew === 0) return record;
+    const core = this.#core;
+    const update = core.io.update(record.definition.id, (current) => {
+      if (!current || current.version !== record.version) return null;
+      return { definition: current.definition, state: shiftState(current.state, skew) };
+    }, record);
+    if (update instanceof Promise) update.catch((error: unknown) => core.reportError('storage', error, record.definition.id));
+    else if (update) return update;
+    return { definition: record.definition, state: shiftState(record.state, skew), version: record.version };
+  }
+
+  /**
+   * Looks for a wall-clock step (called at every wake and host call while running). Deadlines never move (they
    * are monotonic); with `'move-grid'` every slot this scheduler holds is renamed by the step,
    * once, and the stored grids with it (only where the stored anchor is still the one this
    * scheduler knew, so schedulers sharing a storage shift it once).
    */
   observeClock(): void {
     const core = this.#core;
+    // Only a running scheduler holds every fabric it owns; start() looks once all are loaded.
+    if (core.lifecycle() !== 'running') return;
     const skew = core.time.observe();
     if (skew === 0) return;
     if (core.time.movesGrid) {
       for (const rt of core.fabrics.values()) {
         rt.shift(skew);
-        const known = rt.record;
-        if (!known) continue;
-        const update = core.io.update(rt.fabric.id, (current) => {
-          if (!current || current.state.anchorAt !== known.state.anchorAt || current.version < known.version) return null;
-          return { definition: current.definition, state: shiftState(current.state, skew) };
-        }, known);
-        if (update instanceof Promise) update.catch((error: unknown) => core.reportError('storage', error, rt.fabric.id));
+        if (rt.pendingShift) void persistShift(core, rt);
       }
     }
     core.emit('clock:jump', { skewMs: skew, at: core.time.now() });

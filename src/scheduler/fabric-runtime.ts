@@ -3,7 +3,16 @@ import type { Fabric } from '../definition.js';
 import type { MissedReason } from '../events.js';
 import type { FabricRecord } from '../storage/types.js';
 import type { WheelEntry } from '../wheel.js';
+import type { Core } from './core.js';
 import type { Run } from './run.js';
+import { shiftState } from './transitions.js';
+
+/** A grid move not yet written (see {@link FabricRuntime.pendingShift}). */
+export interface PendingShift {
+  readonly skew: number;
+  readonly anchorAt: number | null;
+  readonly lastSlotAt: number | null;
+}
 
 /** What the armed entry is for: the next grid slot, or the retry of a failed one. */
 export type TimerKind = 'slot' | 'retry';
@@ -32,14 +41,28 @@ export class FabricRuntime {
   held = false;
   /** Lateness of the last run this scheduler started, ms. */
   lastLateness: number | null = null;
+  /**
+   * A wall step (`'move-grid'`) already applied to `record` here but not yet to the stored
+   * record: the total skew, and the stored grid it applies to (so it is applied once).
+   */
+  pendingShift: PendingShift | null = null;
 
   constructor(fabric: Fabric, record: FabricRecord | undefined) {
     this.fabric = fabric;
     this.record = record;
   }
 
-  /** Renames every wall instant this runtime holds by a wall-clock step (`'move-grid'`). */
+  /**
+   * Renames every wall instant this runtime holds by a wall-clock step (`'move-grid'`): the armed
+   * slot, the run, and the cached record (whose stored copy is moved by {@link persistShift}).
+   */
   shift(skew: number): void {
+    const r = this.record;
+    if (r) {
+      const p = this.pendingShift;
+      this.pendingShift = { skew: (p?.skew ?? 0) + skew, anchorAt: p ? p.anchorAt : r.state.anchorAt, lastSlotAt: p ? p.lastSlotAt : r.state.lastSlotAt };
+      this.record = { definition: r.definition, state: shiftState(r.state, skew), version: r.version };
+    }
     this.slot += skew;
     this.due += skew;
     if (this.catchUpUntil !== null) this.catchUpUntil += skew;
@@ -48,5 +71,27 @@ export class FabricRuntime {
       this.run.queuedAt += skew;
       if (this.run.retryAt != null) this.run.retryAt += skew;
     }
+  }
+}
+
+/**
+ * Writes a runtime's pending grid move to the stored record, once: only while the stored grid is
+ * still the one it applies to (another scheduler sharing the storage may have moved it already).
+ * Resolves to false when the storage failed (reported; the move stays pending).
+ */
+export async function persistShift(core: Core, rt: FabricRuntime): Promise<boolean> {
+  const pending = rt.pendingShift;
+  if (!pending) return true;
+  try {
+    await core.io.update(rt.fabric.id, (current) => {
+      const p = rt.pendingShift;
+      if (!current || !p || current.state.anchorAt !== p.anchorAt || current.state.lastSlotAt !== p.lastSlotAt) return null;
+      return { definition: current.definition, state: shiftState(current.state, p.skew) };
+    }, undefined);
+    if (rt.pendingShift === pending) rt.pendingShift = null;
+    return true;
+  } catch (error) {
+    core.reportError('storage', error, rt.fabric.id);
+    return false;
   }
 }

@@ -59,15 +59,14 @@ export class Housekeeper {
     } catch (error) {
       core.reportError('housekeeping', error);
     }
-    const epoch = this.#dispatcher.epoch;
+    const generation = core.time.generation;
     try {
       const { records } = await core.io.list();
-      this.#adopt(records, epoch);
+      this.#adopt(records, generation);
       await this.#sweepStale(records);
     } catch (error) {
       core.reportError('housekeeping', error);
     }
-    this.#dispatcher.forgetRemovals(epoch);
   }
 
   /** Re-reads the control record: pauses made elsewhere, and sync requests this scheduler takes. */
@@ -99,24 +98,28 @@ export class Housekeeper {
 
   /**
    * Follows definitions written by other schedulers sharing the storage: a fabric this one does
-   * not know is scheduled here too (on the stored grid), and a newer definition of an idle
-   * fabric is applied. Removals are not followed (a vanished record may be a storage data loss,
+   * not know (and was not removed through it) is scheduled here too (on the stored grid), and a
+   * newer definition of an idle fabric is applied. Removals are not followed (a vanished record may be a storage data loss,
    * which the claim path re-registers).
    */
-  #adopt(records: readonly FabricRecord[], epoch: number): void {
+  #adopt(records: readonly FabricRecord[], generation: number): void {
     const core = this.#core;
     if (core.lifecycle() !== 'running') return;
+    this.#dispatcher.observeClock();
+    // Grid moves seen while the list was read apply to what it returned.
+    const skew = core.time.movedSince(generation);
     const now = core.time.now();
     for (const r of records) {
       const id = r.definition.id;
-      if (id === CONTROL_RECORD_ID || this.#dispatcher.removedSince(id, epoch)) continue;
+      if (id === CONTROL_RECORD_ID || this.#dispatcher.isRemoved(id)) continue;
       const rt = core.fabrics.get(id);
       if (!rt) {
-        this.#dispatcher.apply(r, undefined, now);
+        this.#dispatcher.apply(this.#dispatcher.moved(r, skew), undefined, now);
         continue;
       }
-      // Only a listing at least as new as what this scheduler knows (a claim it wrote since is newer).
-      if (rt.run || rt.removed || (rt.record && r.version < rt.record.version)) continue;
+      // Only a listing at least as new as what this scheduler knows (a claim it wrote since is
+      // newer), and taken on today's grid (a step since is applied to the runtime's own record).
+      if (rt.run || rt.removed || rt.pendingShift || (rt.record && r.version < rt.record.version) || skew !== 0) continue;
       if (!sameSchedule(rt.fabric, r.definition)) this.#dispatcher.apply(r, rt.fabric, now);
       else rt.record = r;
     }

@@ -9,7 +9,7 @@ import type { Lease } from '../single-flight.js';
 import { initialState, type FabricRecord } from '../storage/types.js';
 import { isThenable } from './cas.js';
 import { emitStatus, finishWaiters, reportSkipped, type Core } from './core.js';
-import type { FabricRuntime } from './fabric-runtime.js';
+import { persistShift, type FabricRuntime } from './fabric-runtime.js';
 import { nextFreeSlot } from './grid.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
@@ -122,6 +122,8 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
   const rt = run.rt;
   const id = rt.fabric.id;
   if (!mayStart(core, run, lease)) return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
+  // A wall step moved the grid here: the stored grid moves first, so the claim serves its slot.
+  if (rt.pendingShift && !(await persistShift(core, rt))) return skip(core, run, 'unavailable');
   const startedAt = core.time.now();
   let from: FabricRecord['state']['status'] = 'never_synced';
   let refused: 'already-claimed' | 'cancelled' = 'cancelled';

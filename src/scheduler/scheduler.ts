@@ -14,6 +14,7 @@ import type { FabricRecord } from '../storage/types.js';
 import { StorageIO } from './cas.js';
 import { emitStatus, skippedResult, type Core, type Lifecycle } from './core.js';
 import { Dispatcher } from './dispatcher.js';
+import { persistShift } from './fabric-runtime.js';
 import { safeEmitter } from './emitter.js';
 import { fabricStatusOf } from './fabric-status.js';
 import { Housekeeper } from './housekeeper.js';
@@ -119,7 +120,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   async #load(): Promise<void> {
     const core = this.#core;
-    const epoch = this.#dispatcher.epoch;
     const { records, corrupt } = await core.io.list();
     for (const bad of corrupt) {
       core.reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
@@ -130,14 +130,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     for (const record of records) {
       const id = record.definition.id;
       // Skip what was upserted (it has its runtime) or removed while the list was read.
-      if (id === CONTROL_RECORD_ID || core.fabrics.has(id) || this.#dispatcher.removedSince(id, epoch)) continue;
+      if (id === CONTROL_RECORD_ID || core.fabrics.has(id) || this.#dispatcher.isRemoved(id)) continue;
       this.#dispatcher.ensure(record.definition, record).missedReason = 'downtime';
     }
-    // A wall step seen now moves the loaded grids too (they have their runtimes by now).
+    // Running from here on, synchronously. Every fabric has its runtime now, so a wall step is
+    // looked for once for all of them; then each is armed (those upserted during the load too).
+    this.#state = 'running';
     this.#dispatcher.observeClock();
     const now = core.time.now();
-    // Running from here on, synchronously: arm every fabric, those upserted during the load too.
-    this.#state = 'running';
     core.metrics.attach();
     for (const rt of core.fabrics.values()) if (!rt.entry && !rt.run) this.#dispatcher.armNext(rt, now);
     this.#housekeeper.arm();
@@ -190,7 +190,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     return this.#serialize(fabric.id, async () => {
       const core = this.#core;
+      this.#dispatcher.noteDefined(fabric.id);
       this.#dispatcher.observeClock();
+      // A grid move not yet written goes first, so the upsert reads today's grid.
+      const known = core.fabrics.get(fabric.id);
+      if (known?.pendingShift && !(await persistShift(core, known))) {
+        throw new StorageError('write', `could not move the grid of fabric ${JSON.stringify(fabric.id)} after a wall-clock step`, { fabricId: fabric.id });
+      }
       let generation = core.time.generation;
       let change: ReturnType<typeof upsertState> | undefined;
       const written = await core.io.update(fabric.id, (current) => {
@@ -248,7 +254,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       (await this.#serialize(id, async () => {
         const known = core.fabrics.get(id);
         if (known) return known;
-        const record = id === CONTROL_RECORD_ID ? undefined : await core.io.get(id);
+        const record = id === CONTROL_RECORD_ID || this.#dispatcher.isRemoved(id) ? undefined : await core.io.get(id);
         if (!record) throw new UnknownFabricError(id);
         if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
         return this.#dispatcher.ensure(record.definition, record);

@@ -32,7 +32,8 @@ export class MemoryStorage implements Storage {
     if ((current?.version ?? null) !== expectedVersion) return { ok: false, current };
     const tomb = current ? undefined : this.#tombstones.get(id);
     const state = { ...value.state };
-    if (tomb) state.fencingToken = Math.max(state.fencingToken, tomb.fencingToken);
+    // Re-created after a delete: its tokens go on above every token the deleted record handed out.
+    if (tomb) state.fencingToken = Math.max(state.fencingToken, tomb.fencingToken + 1);
     const record: FabricRecord = Object.freeze({
       definition,
       state: Object.freeze(state),

@@ -374,6 +374,12 @@ export class World {
     this.storage.heal();
     this.behaviours.clear();
     if (this.verbose) this.trace.push(`@${this.clock.now() - T0} settle: storage healed, executors succeed`);
+    // Runs already in flight keep their old behaviour (a slow one lasts 1.5 intervals, an
+    // ignoring one 30 minutes unless a timeout cuts it): liveness is judged after they end.
+    for (let waited = 0; waited < 40 * 60_000 && IDS.some((id) => this.checker.isRunning(id)); waited += 10_000) {
+      await this.clock.tickAsync(10_000);
+      this.storage.releaseHung();
+    }
     const longest = Math.max(...INTERVALS) + LIVENESS_SLACK;
     for (let waited = 0; waited < longest; waited += 10_000) {
       await this.clock.tickAsync(10_000);
