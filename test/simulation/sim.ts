@@ -168,6 +168,11 @@ export class World {
   readonly behaviours = new Map<string, Behaviour>();
   /** Ids whose last host call was a remove that resolved, with no upsert issued since. */
   readonly removed = new Set<string>();
+  /**
+   * Ids whose last removeFabric failed at the storage: removed here (final for the scheduler), but
+   * the record may remain, so nothing is expected of them until the host upserts them again.
+   */
+  readonly #removeFailed = new Set<string>();
   /** Ids with an upsert that timed out: its write may still land at any time (no storage call can be cancelled). */
   readonly #inDoubt = new Set<string>();
   /** Upserts issued per id: a remove that resolves after a later upsert was issued does not count. */
@@ -265,6 +270,7 @@ export class World {
     switch (command.t) {
       case 'upsert':
         this.removed.delete(command.id);
+        this.#removeFailed.delete(command.id);
         this.checker.defined(command.id);
         this.#upserts.set(command.id, (this.#upserts.get(command.id) ?? 0) + 1);
         this.#host(
@@ -283,7 +289,7 @@ export class World {
         const targets = command.everywhere || this.schedulers.length > 1 ? this.schedulers : [sch!];
         this.#host(label, () => Promise.all(targets.map((t) => t.removeFabric(command.id))), () => {
           if ((this.#upserts.get(command.id) ?? 0) === upserts) this.removed.add(command.id);
-        });
+        }, () => this.#removeFailed.add(command.id));
         return;
       }
       case 'syncNow':
@@ -393,7 +399,7 @@ export class World {
     const now = this.clock.monotonic();
     for (const r of records) {
       const d = r.definition;
-      if (!IDS.includes(d.id as (typeof IDS)[number]) || !d.enabled || control.fabrics[d.id] !== undefined) continue;
+      if (!IDS.includes(d.id as (typeof IDS)[number]) || !d.enabled || control.fabrics[d.id] !== undefined || this.#removeFailed.has(d.id)) continue;
       this.checker.checkLiveness([d.id], d.syncInterval + LIVENESS_SLACK, now);
     }
   }
