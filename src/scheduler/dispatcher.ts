@@ -216,7 +216,7 @@ export class Dispatcher {
     const rt = existing ?? this.ensure(record.definition, record);
     const timingChanged = !existing || !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
     rt.fabric = record.definition;
-    if (!rt.record || record.version > rt.record.version || (record.version === rt.record.version && !rt.pendingShift)) rt.record = record;
+    rt.cache(record);
     if (!record.definition.enabled) {
       this.cancel(rt);
       rt.catchUpUntil = null;

@@ -53,6 +53,23 @@ export class FabricRuntime {
   }
 
   /**
+   * Takes a record read or written for this fabric as the cached one, unless it is older. While
+   * a grid move is pending, a record still on the old grid (its anchor and last slot are the ones
+   * the move applies to) is cached moved; one written on the new grid ends the pending move.
+   */
+  cache(record: FabricRecord): void {
+    const known = this.record;
+    if (known && (record.version < known.version || (record.version === known.version && this.pendingShift))) return;
+    const p = this.pendingShift;
+    if (p && record.state.anchorAt === p.anchorAt && record.state.lastSlotAt === p.lastSlotAt) {
+      this.record = { definition: record.definition, state: shiftState(record.state, p.skew), version: record.version };
+      return;
+    }
+    this.pendingShift = null;
+    this.record = record;
+  }
+
+  /**
    * Renames every wall instant this runtime holds by a wall-clock step (`'move-grid'`): the armed
    * slot, the run, and the cached record (whose stored copy is moved by {@link persistShift}).
    */

@@ -121,7 +121,7 @@ export class Housekeeper {
       // newer), and taken on today's grid (a step since is applied to the runtime's own record).
       if (rt.run || rt.removed || rt.pendingShift || (rt.record && r.version < rt.record.version) || skew !== 0) continue;
       if (!sameSchedule(rt.fabric, r.definition)) this.#dispatcher.apply(r, rt.fabric, now);
-      else rt.record = r;
+      else rt.cache(r);
     }
   }
 

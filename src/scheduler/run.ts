@@ -153,7 +153,7 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
     return skip(core, run, 'unavailable');
   }
   if (!claimed) return skip(core, run, refused);
-  rt.record = claimed;
+  rt.cache(claimed);
   if (!mayStart(core, run, lease)) {
     await restore(core, run, claimed);
     return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
@@ -169,6 +169,7 @@ async function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord,
   const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
   run.settle = settle;
   const started: SyncStartedEvent = { fabricId: id, scheduledAt: run.scheduledAt, startedAt, lateness: startedAt - run.queuedAt, attempt: run.attempt, fencingToken, trigger: run.trigger };
+  const startedMono = core.time.mono();
   rt.lastLateness = started.lateness;
   core.metrics.started(run.queue, run.trigger, started.lateness);
   emitStatus(core, id, from, 'syncing', startedAt);
@@ -206,15 +207,16 @@ async function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord,
   run.settle = undefined;
   cancelTimeout?.();
   if (leaseSignal && onLeaseLost) leaseSignal.removeEventListener('abort', onLeaseLost);
-  await record(core, run, started, result);
+  await record(core, run, started, startedMono, result);
 }
 
 /** Writes the outcome (only if no later claim superseded ours), then tells the host. */
-async function record(core: Core, run: Run, started: SyncStartedEvent, outcome: Outcome): Promise<void> {
+async function record(core: Core, run: Run, started: SyncStartedEvent, startedMono: number, outcome: Outcome): Promise<void> {
   const rt = run.rt;
   const id = rt.fabric.id;
   const finishedAt = core.time.now();
-  const durationMs = finishedAt - started.startedAt;
+  // Elapsed time, whatever the wall clock did meanwhile.
+  const durationMs = Math.max(0, Math.round(core.time.mono() - startedMono));
   const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');
   const failed = outcome.kind === 'fail' && !abandoned;
   const s = rt.record?.state;

@@ -14,7 +14,7 @@ import type { FabricRecord } from '../storage/types.js';
 import { StorageIO } from './cas.js';
 import { emitStatus, skippedResult, type Core, type Lifecycle } from './core.js';
 import { Dispatcher } from './dispatcher.js';
-import { persistShift } from './fabric-runtime.js';
+import { persistShift, type FabricRuntime } from './fabric-runtime.js';
 import { safeEmitter } from './emitter.js';
 import { fabricStatusOf } from './fabric-status.js';
 import { Housekeeper } from './housekeeper.js';
@@ -50,10 +50,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     super();
     const opts = (this.#opts = normalizeOptions(options));
     const time = new SchedulerTime(opts.clock, opts.clockJumpThreshold, opts.clockSteps);
-    const fabrics = new Map();
+    const fabrics = new Map<string, FabricRuntime>();
     const io = new StorageIO(opts.storage, time, opts.operationTimeout, (record: FabricRecord) => {
       const rt = fabrics.get(record.definition.id);
-      if (rt && (!rt.record || record.version > rt.record.version)) rt.record = record;
+      rt?.cache(record);
     });
     const { emit, reportError } = safeEmitter(this);
     const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs));
@@ -199,11 +199,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       }
       let generation = core.time.generation;
       let change: ReturnType<typeof upsertState> | undefined;
-      const written = await core.io.update(fabric.id, (current) => {
+      // From the cached record when there is one: with a storage that writes synchronously the
+      // whole update, and the apply below, happen in this turn (no wall step can slip between).
+      const update = core.io.update(fabric.id, (current) => {
         generation = core.time.generation;
         change = upsertState(current, fabric, core.time.now());
         return { definition: fabric, state: change.state };
-      }, undefined);
+      }, core.fabrics.get(fabric.id)?.record);
+      const written = update instanceof Promise ? await update : update;
       if (!written || !change) throw new StorageError('write', `could not update fabric ${JSON.stringify(fabric.id)}: it kept changing under us`, { fabricId: fabric.id });
       // A wall-clock step seen while the write was on its way moved every grid but this one:
       // move it too, until no step is pending, then apply it in the same turn.

@@ -173,6 +173,8 @@ export class World {
    * the record may remain, so nothing is expected of them until the host upserts them again.
    */
   readonly #removeFailed = new Set<string>();
+  /** Ids removed at least once (through some scheduler). */
+  readonly #everRemoved = new Set<string>();
   /** Ids with an upsert that timed out: its write may still land at any time (no storage call can be cancelled). */
   readonly #inDoubt = new Set<string>();
   /** Upserts issued per id: a remove that resolves after a later upsert was issued does not count. */
@@ -273,9 +275,12 @@ export class World {
         this.#removeFailed.delete(command.id);
         this.checker.defined(command.id);
         this.#upserts.set(command.id, (this.#upserts.get(command.id) ?? 0) + 1);
+        // A removal is final on the scheduler it went through until the host upserts the id
+        // there again, so after one the host re-defines it through every scheduler.
+        const through = this.#everRemoved.has(command.id) ? this.schedulers : [sch!];
         this.#host(
           label,
-          () => sch!.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }),
+          () => Promise.all(through.map((t) => t.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }))),
           () => this.#inDoubt.delete(command.id),
           (error) => {
             if (error instanceof StorageError) this.#inDoubt.add(command.id);
@@ -287,6 +292,7 @@ export class World {
         // Removal through one replica is not followed by the others yet (fleet-wide removal is the
         // Redis issue's tombstones), so with several schedulers the host removes through all.
         const targets = command.everywhere || this.schedulers.length > 1 ? this.schedulers : [sch!];
+        this.#everRemoved.add(command.id);
         this.#host(label, () => Promise.all(targets.map((t) => t.removeFabric(command.id))), () => {
           if ((this.#upserts.get(command.id) ?? 0) === upserts) this.removed.add(command.id);
         }, () => this.#removeFailed.add(command.id));
