@@ -175,7 +175,11 @@ export class World {
   readonly #removeFailed = new Set<string>();
   /** Ids removed at least once (through some scheduler). */
   readonly #everRemoved = new Set<string>();
-  /** Ids with an upsert that timed out: its write may still land at any time (no storage call can be cancelled). */
+  /**
+   * Ids with an upsert that timed out: its write may still land at any time (no storage call can
+   * be cancelled), on the grid of its own time (a wall step since is not applied to it), so
+   * neither removal nor liveness is judged for them until an upsert succeeds.
+   */
   readonly #inDoubt = new Set<string>();
   /** Upserts issued per id: a remove that resolves after a later upsert was issued does not count. */
   readonly #upserts = new Map<string, number>();
@@ -405,7 +409,7 @@ export class World {
     const now = this.clock.monotonic();
     for (const r of records) {
       const d = r.definition;
-      if (!IDS.includes(d.id as (typeof IDS)[number]) || !d.enabled || control.fabrics[d.id] !== undefined || this.#removeFailed.has(d.id)) continue;
+      if (!IDS.includes(d.id as (typeof IDS)[number]) || !d.enabled || control.fabrics[d.id] !== undefined || this.#removeFailed.has(d.id) || this.removed.has(d.id) || this.#inDoubt.has(d.id)) continue;
       this.checker.checkLiveness([d.id], d.syncInterval + LIVENESS_SLACK, now);
     }
   }
