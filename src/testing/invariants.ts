@@ -236,6 +236,9 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
         if (outcome === 'failed') {
           const f = e as SyncFailedEvent;
           entry.reason = f.reason;
+          // Cut short (disabled, removed, stopped, lock lost): the slot was not served; a later
+          // run of it (the fabric re-enabled at once, another holder) is no repeat.
+          if ((f.reason === 'aborted' || f.reason === 'lock-lost') && (e.trigger === 'schedule' || e.trigger === 'catch-up')) t.served.delete(canon(e.scheduledAt));
           entry.nextRetryAt = f.nextRetryAt;
           t.retryAt = f.nextRetryAt === null ? null : canon(f.nextRetryAt);
         } else t.retryAt = null;

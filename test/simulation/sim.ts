@@ -277,7 +277,6 @@ export class World {
       case 'upsert':
         this.removed.delete(command.id);
         this.#removeFailed.delete(command.id);
-        this.checker.defined(command.id);
         this.#upserts.set(command.id, (this.#upserts.get(command.id) ?? 0) + 1);
         // A removal is final on the scheduler it went through until the host upserts the id
         // there again, so after one the host re-defines it through every scheduler.
@@ -285,8 +284,14 @@ export class World {
         this.#host(
           label,
           () => Promise.all(through.map((t) => t.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }))),
-          () => this.#inDoubt.delete(command.id),
+          () => {
+            this.#inDoubt.delete(command.id);
+            this.checker.defined(command.id);
+          },
           (error) => {
+            // Settled after any removal issued before it (same scheduler: in turn), so the host's
+            // new definition counts from here, whether or not this write made it.
+            this.checker.defined(command.id);
             if (error instanceof StorageError) this.#inDoubt.add(command.id);
           },
         );
