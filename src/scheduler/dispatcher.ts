@@ -155,6 +155,7 @@ export class Dispatcher {
     if (core.lifecycle() === 'running') this.observeClock();
     this.#lanes.free(run);
     const rt = run.rt;
+    if (rt.pendingShift) void persistShift(core, rt);
     if (rt.run === run) rt.run = undefined;
     if (core.lifecycle() !== 'running') return;
     if (!rt.run && !rt.entry && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
@@ -286,20 +287,6 @@ export class Dispatcher {
   }
 
   // ------------------------------------------------------------ wall-clock steps
-
-  /**
-   * Moves a record just written on an older time scale by `skew` (the steps seen since), once:
-   * only while it is still the version written. Resolves to the record now stored (or the one
-   * given, when someone else wrote it meanwhile).
-   */
-  async rescale(record: FabricRecord, skew: number): Promise<FabricRecord> {
-    const written = await this.#core.io.update(record.definition.id, (current) => {
-      if (!current || current.version !== record.version) return null;
-      return { definition: current.definition, state: shiftState(current.state, skew) };
-    }, record);
-    // Declined: someone wrote it since (the step's own shift, another host call): take theirs.
-    return written ?? (await this.#core.io.getOrStartOver(record.definition.id)) ?? record;
-  }
 
   /**
    * A record read before steps moved the grid (a listing taken while they were seen): returns it

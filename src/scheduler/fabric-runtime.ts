@@ -53,20 +53,34 @@ export class FabricRuntime {
   }
 
   /**
-   * Takes a record read or written for this fabric as the cached one, unless it is older. While
-   * a grid move is pending, a record still on the old grid (its anchor and last slot are the ones
-   * the move applies to) is cached moved; one written on the new grid ends the pending move.
+   * A record read from storage as this scheduler must see it: while a grid move is pending and
+   * the record is still on the grid it applies to (same anchor and last slot), moved by it.
+   * Every compare-and-set mutator of this fabric reads through it, so what it writes is on
+   * today's grid whether or not the move itself was written yet.
    */
+  view<R extends FabricRecord | undefined>(record: R): R {
+    const p = this.pendingShift;
+    if (!p || !record || record.state.anchorAt !== p.anchorAt || record.state.lastSlotAt !== p.lastSlotAt) return record;
+    return { definition: record.definition, state: shiftState(record.state, p.skew), version: record.version } as R;
+  }
+
+  /** Takes a record read or written for this fabric as the cached one (seen through {@link view}), unless it is older. */
   cache(record: FabricRecord): void {
     const known = this.record;
     if (known && (record.version < known.version || (record.version === known.version && this.pendingShift))) return;
-    const p = this.pendingShift;
-    if (p && record.state.anchorAt === p.anchorAt && record.state.lastSlotAt === p.lastSlotAt) {
-      this.record = { definition: record.definition, state: shiftState(record.state, p.skew), version: record.version };
-      return;
-    }
-    this.pendingShift = null;
-    this.record = record;
+    this.record = this.view(record);
+  }
+
+  /**
+   * Caches a record this scheduler wrote from a mutator that ran at time-scale `generation`:
+   * when a wall step moved the grid while the write was on its way, the record is on the old
+   * grid, so it is cached moved and the stored copy is left to {@link persistShift}.
+   */
+  cacheWritten(record: FabricRecord, movedSince: number): void {
+    if (movedSince === 0) return this.cache(record);
+    if (this.record && record.version < this.record.version) return;
+    this.pendingShift = { skew: movedSince, anchorAt: record.state.anchorAt, lastSlotAt: record.state.lastSlotAt };
+    this.record = { definition: record.definition, state: shiftState(record.state, movedSince), version: record.version };
   }
 
   /**

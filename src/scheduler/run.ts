@@ -9,7 +9,7 @@ import type { Lease } from '../single-flight.js';
 import { initialState, type FabricRecord } from '../storage/types.js';
 import { isThenable } from './cas.js';
 import { emitStatus, finishWaiters, reportSkipped, type Core } from './core.js';
-import { persistShift, type FabricRuntime } from './fabric-runtime.js';
+import type { FabricRuntime } from './fabric-runtime.js';
 import { nextFreeSlot } from './grid.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
@@ -122,9 +122,8 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
   const rt = run.rt;
   const id = rt.fabric.id;
   if (!mayStart(core, run, lease)) return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
-  // A wall step moved the grid here: the stored grid moves first, so the claim serves its slot.
-  if (rt.pendingShift && !(await persistShift(core, rt))) return skip(core, run, 'unavailable');
-  const startedAt = core.time.now();
+  let startedAt = core.time.now();
+  let generation = core.time.generation;
   let from: FabricRecord['state']['status'] = 'never_synced';
   let refused: 'already-claimed' | 'cancelled' = 'cancelled';
   let claimed: FabricRecord | undefined;
@@ -134,8 +133,11 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
       (stored) => {
         // The record is gone while this scheduler still has the fabric (the storage lost its
         // data): re-register it from what this scheduler knows.
-        const current = stored ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
+        const current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
         if (!current) return null;
+        // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
+        startedAt = core.time.now();
+        generation = core.time.generation;
         const result = claimState(current, current.definition, { trigger: run.trigger, scheduledAt: run.scheduledAt, startedAt });
         if (!result.ok) {
           refused = result.reason;
@@ -153,7 +155,7 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
     return skip(core, run, 'unavailable');
   }
   if (!claimed) return skip(core, run, refused);
-  rt.cache(claimed);
+  rt.cacheWritten(claimed, core.time.movedSince(generation));
   if (!mayStart(core, run, lease)) {
     await restore(core, run, claimed);
     return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
@@ -225,11 +227,13 @@ async function record(core: Core, run: Run, started: SyncStartedEvent, startedMo
   let to: FabricRecord['state']['status'] | undefined;
   let storedFrom: FabricRecord['state']['status'] = 'syncing';
   let written: FabricRecord | undefined;
+  let generation = core.time.generation;
   try {
     const update = core.io.update(
       id,
       (current) => {
-        const next = outcomeState(current, started.fencingToken, {
+        generation = core.time.generation;
+        const next = outcomeState(rt.view(current), started.fencingToken, {
           ok: outcome.kind === 'ok',
           abandoned,
           error: outcome.kind === 'fail' ? errorMessage(outcome.error) : null,
@@ -248,6 +252,7 @@ async function record(core: Core, run: Run, started: SyncStartedEvent, startedMo
   } catch (error) {
     core.reportError('storage', error, id);
   }
+  if (written) rt.cacheWritten(written, core.time.movedSince(generation));
   if (written && to !== undefined) emitStatus(core, id, storedFrom, to, finishedAt);
   run.retryAt = written && retry !== null ? retry : null;
   const base = { ...started, finishedAt, durationMs };
@@ -269,7 +274,7 @@ async function restore(core: Core, run: Run, claimed: FabricRecord): Promise<voi
   const now = core.time.now();
   try {
     await core.io.update(run.rt.fabric.id, (current) => {
-      const next = restoreState(current, token, now);
+      const next = restoreState(run.rt.view(current), token, now);
       return next ? { definition: current!.definition, state: next.state } : null;
     }, claimed);
   } catch (error) {

@@ -192,29 +192,26 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       const core = this.#core;
       this.#dispatcher.noteDefined(fabric.id);
       this.#dispatcher.observeClock();
-      // A grid move not yet written goes first, so the upsert reads today's grid.
-      const known = core.fabrics.get(fabric.id);
-      if (known?.pendingShift && !(await persistShift(core, known))) {
-        throw new StorageError('write', `could not move the grid of fabric ${JSON.stringify(fabric.id)} after a wall-clock step`, { fabricId: fabric.id });
-      }
       let generation = core.time.generation;
       let change: ReturnType<typeof upsertState> | undefined;
       // From the cached record when there is one: with a storage that writes synchronously the
       // whole update, and the apply below, happen in this turn (no wall step can slip between).
       const update = core.io.update(fabric.id, (current) => {
         generation = core.time.generation;
-        change = upsertState(current, fabric, core.time.now());
+        change = upsertState(core.fabrics.get(fabric.id)?.view(current) ?? current, fabric, core.time.now());
         return { definition: fabric, state: change.state };
       }, core.fabrics.get(fabric.id)?.record);
       const written = update instanceof Promise ? await update : update;
       if (!written || !change) throw new StorageError('write', `could not update fabric ${JSON.stringify(fabric.id)}: it kept changing under us`, { fabricId: fabric.id });
       // A wall-clock step seen while the write was on its way moved every grid but this one:
-      // move it too, until no step is pending, then apply it in the same turn.
-      let record = written;
-      for (let skew = core.time.movedSince(generation); skew !== 0; skew = core.time.movedSince(generation)) {
-        generation = core.time.generation;
-        record = await this.#dispatcher.rescale(record, skew);
+      // it is cached moved (the stored copy follows), and applied in this turn.
+      const moved = core.time.movedSince(generation);
+      const known = core.fabrics.get(fabric.id);
+      if (known) {
+        known.cacheWritten(written, moved);
+        if (known.pendingShift) void persistShift(core, known);
       }
+      const record = known?.record && known.record.version === written.version ? known.record : this.#dispatcher.moved(written, moved);
       const now = core.time.now();
       const { previous, before } = change;
       core.emit(previous ? 'fabric:updated' : 'fabric:added', { fabricId: fabric.id });
