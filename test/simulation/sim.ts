@@ -177,8 +177,8 @@ export class World {
   readonly #everRemoved = new Set<string>();
   /**
    * Ids with an upsert that timed out: its write may still land at any time (no storage call can
-   * be cancelled), on the grid of its own time (a wall step since is not applied to it), so
-   * neither removal nor liveness is judged for them until an upsert succeeds.
+   * be cancelled), even after later calls for the id, and on the grid of its own time (a wall
+   * step since is not applied to it), so neither removal nor liveness is judged for them again.
    */
   readonly #inDoubt = new Set<string>();
   /** Upserts issued per id: a remove that resolves after a later upsert was issued does not count. */
@@ -284,10 +284,7 @@ export class World {
         this.#host(
           label,
           () => Promise.all(through.map((t) => t.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }))),
-          () => {
-            this.#inDoubt.delete(command.id);
-            this.checker.defined(command.id);
-          },
+          () => this.checker.defined(command.id),
           (error) => {
             // Settled after any removal issued before it (same scheduler: in turn), so the host's
             // new definition counts from here, whether or not this write made it.
