@@ -64,11 +64,17 @@ export class FabricRuntime {
     return { definition: record.definition, state: shiftState(record.state, p.skew), version: record.version } as R;
   }
 
-  /** Takes a record read or written for this fabric as the cached one (seen through {@link view}), unless it is older. */
+  /**
+   * Takes a record read or written for this fabric as the cached one (seen through {@link view}),
+   * unless it is older. A newer record the pending move does not apply to was written on today's
+   * grid (every mutator reads through `view`): the move is done.
+   */
   cache(record: FabricRecord): void {
     const known = this.record;
     if (known && (record.version < known.version || (record.version === known.version && this.pendingShift))) return;
-    this.record = this.view(record);
+    const seen = this.view(record);
+    if (seen === record) this.pendingShift = null;
+    this.record = seen;
   }
 
   /**
