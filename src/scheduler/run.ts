@@ -155,7 +155,10 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
     return skip(core, run, 'unavailable');
   }
   if (!claimed) return skip(core, run, refused);
-  rt.cacheWritten(claimed, core.time.movedSince(generation));
+  // A wall step seen while the claim was on its way renamed the run's slot: its start too.
+  const moved = core.time.movedSince(generation);
+  startedAt += moved;
+  rt.cacheWritten(claimed, moved);
   if (!mayStart(core, run, lease)) {
     await restore(core, run, claimed);
     return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
