@@ -1,7 +1,7 @@
 /** The scheduler's in-memory view of one fabric and its one armed wheel entry. */
 import type { Fabric } from '../definition.js';
 import type { MissedReason } from '../events.js';
-import type { FabricRecord } from '../storage/types.js';
+import type { FabricRecord, FabricState } from '../storage/types.js';
 import type { WheelEntry } from '../wheel.js';
 import type { Core } from './core.js';
 import type { Run } from './run.js';
@@ -46,6 +46,12 @@ export class FabricRuntime {
    * record: the total skew, and the stored grid it applies to (so it is applied once).
    */
   pendingShift: PendingShift | null = null;
+  /**
+   * A claim whose write failed or timed out: if it landed after all, the stored record carries
+   * this token and `syncing` while nobody runs it, and the next claim starts from `basis` (the
+   * state it was made from) instead of from the ghost's slot.
+   */
+  ghostClaim: { readonly token: number; readonly basis: Readonly<FabricState> } | null = null;
 
   constructor(fabric: Fabric, record: FabricRecord | undefined) {
     this.fabric = fabric;

@@ -127,14 +127,22 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
   let from: FabricRecord['state']['status'] = 'never_synced';
   let refused: 'already-claimed' | 'cancelled' = 'cancelled';
   let claimed: FabricRecord | undefined;
+  let attempt: FabricRecord['state'] | undefined;
+  let written: number | undefined;
   try {
     const claim = core.io.update(
       id,
       (stored) => {
         // The record is gone while this scheduler still has the fabric (the storage lost its
         // data): re-register it from what this scheduler knows.
-        const current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
+        let current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
         if (!current) return null;
+        const ghost = rt.ghostClaim;
+        if (ghost && current.state.fencingToken === ghost.token && current.state.status === 'syncing') {
+          // This scheduler's own claim that failed landed after all, and nobody runs it.
+          current = { definition: current.definition, state: { ...ghost.basis, fencingToken: ghost.token }, version: current.version };
+        }
+        attempt = current.state;
         // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
         startedAt = core.time.now();
         generation = core.time.generation;
@@ -145,15 +153,19 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
         }
         from = result.from;
         run.scheduledAt = result.slot;
+        written = result.state.fencingToken;
         return { definition: current.definition, state: result.state };
       },
       rt.record,
     );
     claimed = isThenable<FabricRecord | undefined>(claim) ? await claim : claim;
   } catch (error) {
+    // The write may still land (a timed-out call cannot be cancelled): remember it as a ghost.
+    if (written !== undefined && attempt) rt.ghostClaim = { token: written, basis: attempt };
     core.reportError('storage', error, id);
     return skip(core, run, 'unavailable');
   }
+  if (claimed) rt.ghostClaim = null;
   if (!claimed) return skip(core, run, refused);
   // A wall step seen while the claim was on its way renamed the run's slot: its start too.
   const moved = core.time.movedSince(generation);
