@@ -59,12 +59,18 @@ export class FabricRuntime {
   }
 
   /**
-   * A record read from storage as this scheduler must see it: while a grid move is pending and
+   * A record read from storage as this scheduler must see it: its own ghost claim (see
+   * {@link ghostClaim}) as the state the claim was made from; while a grid move is pending and
    * the record is still on the grid it applies to (same anchor and last slot), moved by it.
    * Every compare-and-set mutator of this fabric reads through it, so what it writes is on
    * today's grid whether or not the move itself was written yet.
    */
   view<R extends FabricRecord | undefined>(record: R): R {
+    const ghost = this.ghostClaim;
+    if (ghost && record && record.state.fencingToken === ghost.token && record.state.status === 'syncing') {
+      // This scheduler's own claim that failed landed after all, and nobody runs it.
+      return { definition: record.definition, state: { ...ghost.basis, fencingToken: ghost.token }, version: record.version } as R;
+    }
     const p = this.pendingShift;
     if (!p || !record || record.state.anchorAt !== p.anchorAt || record.state.lastSlotAt !== p.lastSlotAt) return record;
     return { definition: record.definition, state: shiftState(record.state, p.skew), version: record.version } as R;
@@ -100,6 +106,7 @@ export class FabricRuntime {
    * slot, the run, and the cached record (whose stored copy is moved by {@link persistShift}).
    */
   shift(skew: number): void {
+    if (this.ghostClaim) this.ghostClaim = { token: this.ghostClaim.token, basis: shiftState(this.ghostClaim.basis, skew) };
     const r = this.record;
     if (r) {
       const p = this.pendingShift;

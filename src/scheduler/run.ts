@@ -135,13 +135,8 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
       (stored) => {
         // The record is gone while this scheduler still has the fabric (the storage lost its
         // data): re-register it from what this scheduler knows.
-        let current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
+        const current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
         if (!current) return null;
-        const ghost = rt.ghostClaim;
-        if (ghost && current.state.fencingToken === ghost.token && current.state.status === 'syncing') {
-          // This scheduler's own claim that failed landed after all, and nobody runs it.
-          current = { definition: current.definition, state: { ...ghost.basis, fencingToken: ghost.token }, version: current.version };
-        }
         attempt = current.state;
         // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
         startedAt = core.time.now();
