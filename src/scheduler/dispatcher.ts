@@ -80,6 +80,8 @@ export class Dispatcher {
     if (!s || s.anchorAt === null) due = now;
     else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
     else due = slotAtOrAfter(s.anchorAt, rt.fabric.syncInterval, s.lastSlotAt + 1);
+    // Nothing came due while it was not scheduled (downtime, a pause): its next run is on time.
+    if (due >= now) rt.missedReason = 'late';
     this.arm(rt, 'slot', due, 1);
   }
 
@@ -110,10 +112,13 @@ export class Dispatcher {
     if (rt.kind === 'retry') return this.enqueue(newRun(rt, queue, rt.slot, 'retry', rt.attempt, rt.due));
     const plan = planCatchUp(core.opts.missedRunPolicy, core.opts.maxCatchUpRuns, rt.slot, interval, now);
     reportMissed(core, id, queue, plan.missed, rt.missedReason);
+    // A slot that came due while the fabric was not scheduled (downtime, a pause) is a catch-up,
+    // however many others were missed with it; otherwise only a run that skips slots is.
+    const resuming = rt.missedReason !== 'late';
     rt.missedReason = 'late';
     rt.catchUpUntil = plan.catchUpUntil;
     if (plan.serve === null) return this.arm(rt, 'slot', plan.next, 1);
-    this.enqueue(newRun(rt, queue, plan.serve, plan.serve === rt.slot && plan.missed === null ? 'schedule' : 'catch-up', 1));
+    this.enqueue(newRun(rt, queue, plan.serve, plan.serve === rt.slot && plan.missed === null && !resuming ? 'schedule' : 'catch-up', 1));
   }
 
   // ------------------------------------------------------------ runs
