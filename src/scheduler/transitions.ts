@@ -78,7 +78,11 @@ export function claimState(current: FabricRecord, definition: Fabric, req: Claim
     if (snapped === null || snapped <= s.lastSlotAt) return { ok: false, reason: 'already-claimed' };
     slot = snapped;
   }
-  if (req.trigger === 'retry' && s.lastSlotAt !== null && s.lastSlotAt > req.scheduledAt) return { ok: false, reason: 'already-claimed' };
+  if (req.trigger === 'retry') {
+    // A newer slot was served, or a later failure (another run, another replica) planned a later retry.
+    if (s.lastSlotAt !== null && s.lastSlotAt > req.scheduledAt) return { ok: false, reason: 'already-claimed' };
+    if (s.status === 'error' && s.nextSyncAt !== null && s.nextSyncAt > req.startedAt) return { ok: false, reason: 'already-claimed' };
+  }
   const from = effectiveStatus(s.status, s.lastSyncAt, definition.syncInterval, req.startedAt);
   const resting = s.status === 'syncing' ? restingStatus(s.lastSyncAt, s.consecutiveFailures, definition.syncInterval, req.startedAt) : from;
   assertTransition(definition.id, resting, 'syncing');

@@ -92,6 +92,10 @@ describe('transitions', () => {
     expect(first).toMatchObject({ ok: true, slot: 1013 });
     if (first.ok) expect(first.state.anchorAt).toBe(1013);
     expect(claimState(rec({ status: 'disabled' }), fabric(), { trigger: 'manual', scheduledAt: 5, startedAt: 5 })).toEqual({ ok: false, reason: 'cancelled' });
+    // a retry planned before a later failure (elsewhere) pushed the backoff further waits for it
+    const failedAgain = rec({ status: 'error', anchorAt: 0, lastSlotAt: 0, consecutiveFailures: 5, nextSyncAt: 26_500, fencingToken: 5 });
+    expect(claimState(failedAgain, failedAgain.definition, { trigger: 'retry', scheduledAt: 0, startedAt: 17_000 })).toEqual({ ok: false, reason: 'already-claimed' });
+    expect(claimState(failedAgain, failedAgain.definition, { trigger: 'retry', scheduledAt: 0, startedAt: 26_500 }).ok).toBe(true);
   });
   it('an outcome is written only under the claim that made it', () => {
     const claimed = rec({ status: 'syncing', anchorAt: 0, lastSlotAt: MIN, fencingToken: 7 });
