@@ -8,7 +8,10 @@ function requirePeer(name, entry, install) {
     return require(name);
   } catch (error) {
     if (error && error.code === 'MODULE_NOT_FOUND' && String(error.message).includes(`'${name}'`)) {
-      throw new Error(`${entry} needs the optional peer dependency "${name}", which is not installed: npm install ${install || name}`, { cause: error });
+      const missing = new Error(`${entry} needs the optional peer dependency "${name}", which is not installed: npm install ${install || name}`, { cause: error });
+      missing.code = 'ERR_SYNCWHEEL_MISSING_PEER';
+      missing.peer = name;
+      throw missing;
     }
     throw error;
   }
