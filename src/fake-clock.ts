@@ -1,5 +1,9 @@
-import { createClock } from '@sinonjs/fake-timers';
+import type * as FakeTimers from '@sinonjs/fake-timers';
+import { requirePeer } from './peer.cjs';
 import { setLongTimeout, type Clock, type TimerHandle } from './clock.js';
+
+// An optional peer dependency of syncwheel/testing: loaded here so a missing one says what to install.
+const { createClock } = requirePeer<typeof FakeTimers>('@sinonjs/fake-timers', 'syncwheel/testing', '--save-dev @sinonjs/fake-timers');
 
 /** Options of {@link createFakeClock}. */
 export interface FakeClockOptions {

@@ -57,7 +57,8 @@ const DEFAULTS = Object.freeze({ basePath: '', title: 'syncwheel', refreshInterv
  * | POST   | `/queues/:name/pause`, `/resume`, `/clear` | a queue                                  |
  * | POST   | `/pause`, `/resume`           | the whole scheduler                                   |
  *
- * POST routes need `authorize` to allow the request and the header `x-syncwheel-action: 1`.
+ * POST routes need `authorize` to allow the request (checked first: 403 otherwise) and then the header
+ * `x-syncwheel-action: 1` (400 without it).
  */
 export function createStatusHandler(scheduler: Scheduler, options: StatusHandlerOptions = {}): StatusHandler {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -110,7 +111,7 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
       const action = route(parts);
       if (!action) return notFound();
       if (!authorize) return send(res, 403, { error: 'actions are disabled: the host passed no authorize function' });
-      if (req.headers[ACTION_HEADER] !== '1') return send(res, 400, { error: `actions need the header ${ACTION_HEADER}: 1` });
+      // authorization first: an unauthorized caller learns nothing about what else a request needs
       let allowed = false;
       try {
         allowed = (await authorize(req)) === true;
@@ -118,6 +119,7 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
         allowed = false;
       }
       if (!allowed) return send(res, 403, { error: 'not authorized' });
+      if (req.headers[ACTION_HEADER] !== '1') return send(res, 400, { error: `actions need the header ${ACTION_HEADER}: 1` });
       try {
         return send(res, 200, (await action()) ?? { ok: true });
       } catch (error) {

@@ -1,13 +1,18 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { Mutex, RedlockMutex, type LockOptions } from 'redis-semaphore';
+import type * as RedisSemaphore from 'redis-semaphore';
+import type { LockOptions } from 'redis-semaphore';
 import { durationOption } from '../definition.js';
 import { InvalidOptionError, toError } from '../errors.js';
 import type { AcquireOptions, Lease, SingleFlight } from '../single-flight.js';
 import { LockLostError, LockUnavailableError } from './errors.js';
 import { redisKeys, type RedisKeys } from './keys.js';
 import { HEARTBEAT_SCRIPT, runScript, type ScriptClient } from './scripts.js';
+import { requirePeer } from '../peer.cjs';
+
+// An optional peer dependency of syncwheel/redis: loaded here so a missing one says what to install.
+const { Mutex, RedlockMutex } = requirePeer<typeof RedisSemaphore>('redis-semaphore', 'syncwheel/redis', 'ioredis redis-semaphore');
 
 /** The client surface RedlockSingleFlight uses: an ioredis `Redis` (or ioredis-mock). */
 export type RedlockClient = Pick<Redis, 'eval' | 'evalsha' | 'get' | 'set' | 'zrem'>;

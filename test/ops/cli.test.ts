@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createScheduler, initialState, normalizeFabric, type Scheduler } from '../../src/index.js';
@@ -10,7 +12,8 @@ import { until } from '../helpers/wait.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 /** Runs the CLI as a user would in development (`npx tsx src/cli.ts …`). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string; ms: number }> {
+  const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], {
       cwd: ROOT,
@@ -22,7 +25,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.stderr.on('data', (d: Buffer) => (err += d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+    child.on('close', (code) => resolve({ code: code ?? -1, out, err, ms: performance.now() - started }));
   });
 }
 
@@ -72,6 +75,21 @@ describe('syncwheel CLI', () => {
       const code = await main(args, { out: (x) => (out += `${x}\n`), err: (x) => (err += `${x}\n`), env: {}, isTTY: false });
       return { code, out, err };
     };
+    // past the missing command, every bad flag value is one line on stderr, exit 2
+    const oneLine = (r: { code: number; out: string; err: string }) => {
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err.trimEnd().split('\n')).toHaveLength(1);
+      return r.err;
+    };
+    expect(oneLine(await run(['status', '--redis', 'redis://[bad', '--prefix', 'p']))).toMatch(/^syncwheel: Expected --redis to be a redis:\/\/ or rediss:\/\/ URL \(not a valid URL\), got "redis:\/\/\[bad"/);
+    expect(oneLine(await run(['status', '--redis', 'redis://127.0.0.1:6379/zero', '--prefix', 'p']))).toMatch(/the path must be a database number/);
+    expect(oneLine(await run(['status', '--redis', 'redis://127.0.0.1:99999', '--prefix', 'p']))).toMatch(/Expected --redis/);
+    expect(oneLine(await run(['status', '--redis', REDIS_URL, '--prefix', 'p', '--timeout', '1.5']))).toMatch(/Expected --timeout to be a positive integer/);
+    expect(oneLine(await run(['status', '--redis', REDIS_URL, '--prefix', 'p', '--timeout', '0']))).toMatch(/Expected --timeout/);
+    expect(oneLine(await run(['pause', '--queue', '', '--redis', REDIS_URL, '--prefix', 'p']))).toMatch(/Expected --queue to be a queue name/);
+    expect(oneLine(await run(['status', '--redis', REDIS_URL, '--prefix', 'p', '--colour']))).toMatch(/Unknown option '--colour'/);
+    expect(oneLine(await run(['status', '--redis', `${REDIS_URL}/9999`, '--prefix', 'p']))).toMatch(/^syncwheel: Redis at .* has no database 9999: ERR DB index is out of range/);
     expect(await run(['status', '--prefix', 'p'])).toMatchObject({ code: 2, err: expect.stringMatching(/missing --redis/) });
     expect(await run(['status', '--redis', REDIS_URL])).toMatchObject({ code: 2, err: expect.stringMatching(/missing --prefix/) });
     expect(await run(['status', '--redis', REDIS_URL, '--prefix', 'p', '--colour'])).toMatchObject({ code: 2, err: expect.stringMatching(/Unknown option '--colour'/) });
@@ -83,14 +101,71 @@ describe('syncwheel CLI', () => {
     expect((await run(['status', '--repair', '--redis', REDIS_URL, '--prefix', 'p'])).err).toMatch(/--repair goes with check/);
     const help = await run(['--help']);
     expect(help.code).toBe(0);
-    expect(help.out).toContain('Exit codes: 0 ok, 1 trouble found');
+    expect(help.out).toContain('Exit codes: 0 ok; 1 trouble found');
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await run(['--version'])).toMatchObject({ code: 0, out: `${pkg.version}\n` });
   });
 
-  it('exits 3 with a clear message when Redis cannot be reached', async () => {
-    const r = await cli(['status', '--redis', 'redis://user:secret@127.0.0.1:1', '--prefix', 'p', '--timeout', '1000']);
+  it('exits 3 promptly with a clear message when Redis cannot be reached', async () => {
+    const baseline = await cli(['--version']); // the cost of starting node + tsx, which the bounds below add to
+    const r = await cli(['status', '--redis', 'redis://user:secret@127.0.0.1:1', '--prefix', 'p', '--timeout', '5000']);
     expect(r.code).toBe(3);
-    expect(r.err).toMatch(/^syncwheel: cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED/);
+    expect(r.err).toMatch(/^syncwheel: cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1: .*ECONNREFUSED[^\n]*\n$/);
     expect(r.err).not.toContain('secret');
+    expect(r.ms - baseline.ms).toBeLessThan(1500); // a refused port: no waiting for --timeout, no lingering socket
+  });
+
+  it('--timeout bounds the connection to a server that accepts but never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((socket) => (sockets.add(socket), socket.on('close', () => sockets.delete(socket))));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const baseline = await cli(['--version']);
+      const r = await cli(['status', '--redis', `redis://127.0.0.1:${port}`, '--prefix', 'p', '--timeout', '700']);
+      expect(r.code).toBe(3);
+      expect(r.err).toBe(`syncwheel: cannot reach Redis at redis://127.0.0.1:${port}: no answer within 700 ms (--timeout)\n`);
+      expect(r.ms - baseline.ms).toBeGreaterThan(600);
+      expect(r.ms - baseline.ms).toBeLessThan(700 + 1500);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('a prefix with no syncwheel data and an unknown queue are errors (exit 1), not empty successes', async () => {
+    const empty = await cli(['status', '--redis', REDIS_URL, '--prefix', randomPrefix('cli-none')]);
+    expect(empty.code).toBe(1);
+    expect(empty.err).toMatch(/^syncwheel: no syncwheel data under prefix "swtest:cli-none:[0-9a-f]+" in database 0 of redis:\/\/.*\(check --prefix and the database in --redis\)\n$/);
+    expect((await cli(['pause', '--all', '--redis', REDIS_URL, '--prefix', randomPrefix('cli-none')])).code).toBe(1);
+    const prefix = randomPrefix('cli-queue');
+    prefixes.push(prefix);
+    const storage = new RedisStorage({ client, prefix });
+    await storage.write('fab', { definition: normalizeFabric({ id: 'fab', syncInterval: 60_000, queue: 'git' }, { syncTimeout: 0 }), state: initialState() }, null);
+    const base = ['--redis', REDIS_URL, '--prefix', prefix];
+    const nope = await cli(['pause', '--queue', 'nope', ...base]);
+    expect(nope.code).toBe(1);
+    expect(nope.err).toBe('syncwheel: unknown queue "nope": no fabric under this prefix uses it (queues in use: git)\n');
+    expect((await cli(['resume', '--queue', 'nope', ...base])).code).toBe(1);
+    expect((await cli(['pause', '--queue', 'git', ...base])).code).toBe(0);
+    // a paused queue can always be resumed, even once no fabric uses it any more
+    await storage.write('fab', { definition: normalizeFabric({ id: 'fab', syncInterval: 60_000 }, { syncTimeout: 0 }), state: initialState() }, (await storage.get('fab'))!.version);
+    expect((await cli(['pause', '--queue', 'git', ...base])).code).toBe(1);
+    expect((await cli(['resume', '--queue', 'git', ...base])).code).toBe(0);
+  });
+
+  it('sync of a fabric that is mid-run says the request may be skipped (in-flight) until that run ends', async () => {
+    const prefix = randomPrefix('cli-midrun');
+    prefixes.push(prefix);
+    const storage = new RedisStorage({ client, prefix });
+    const t = Date.now() - 5_000;
+    await storage.write('busy', { definition: normalizeFabric({ id: 'busy', syncInterval: 60_000 }, { syncTimeout: 0 }), state: { ...initialState(), status: 'syncing', lastAttemptAt: t, anchorAt: t, lastSlotAt: t } }, null);
+    const base = ['--redis', REDIS_URL, '--prefix', prefix];
+    const r = await cli(['sync', 'busy', ...base]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Sync of busy requested, but it is syncing now \(since \d+s ago\): a replica that takes the request before this sync ends skips it \(in-flight\)\. Run this again once status shows it finished\.\n$/);
+    const json = await cli(['sync', 'busy', '--json', ...base]);
+    expect(JSON.parse(json.out)).toMatchObject({ requested: 'busy', syncing: true, note: expect.stringMatching(/mid-run/) });
   });
 
   it('status prints the fabric table (colour only when asked or on a terminal) and JSON with --json', async () => {

@@ -83,6 +83,9 @@ describe('status handler: JSON and actions', () => {
       expect(denied.status).toBe(403);
       expect(await denied.json()).toEqual({ error: 'actions are disabled: the host passed no authorize function' });
       expect((await post(rw.url, '/fabrics/dc1-spine/sync', { authorization: 'secret' })).status).toBe(400); // no CSRF header
+      // authorization is checked before the header: an unauthorized POST without it is 403, not 400
+      expect((await post(rw.url, '/fabrics/dc1-spine/sync', { authorization: 'wrong' })).status).toBe(403);
+      expect((await post(rw.url, '/fabrics/dc1-spine/sync')).status).toBe(403);
       expect((await post(rw.url, '/fabrics/dc1-spine/sync', { [ACTION_HEADER]: '1', authorization: 'wrong' })).status).toBe(403);
       const ok = await post(rw.url, '/fabrics/dc1-spine/sync', { [ACTION_HEADER]: '1', authorization: 'secret' });
       expect(ok.status).toBe(200);
