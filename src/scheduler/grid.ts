@@ -15,11 +15,6 @@ export function latestSlotAtOrBefore(anchor: number, interval: number, t: number
   return anchor + Math.floor((t - anchor) / interval) * interval;
 }
 
-/** Number of slots from `first` to `last` inclusive (both on one grid); 0 when `last < first`. */
-export function slotCount(first: number, last: number, interval: number): number {
-  return last < first ? 0 : Math.round((last - first) / interval) + 1;
-}
-
 /** Whether `t` is a slot of the grid. */
 export function isOnGrid(anchor: number, interval: number, t: number): boolean {
   return t >= anchor && (t - anchor) % interval === 0;

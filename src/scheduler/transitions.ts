@@ -7,7 +7,7 @@ import type { Fabric } from '../definition.js';
 import type { SkipReason, SyncTrigger } from '../events.js';
 import { assertTransition, effectiveStatus, restingStatus, type SyncStatus } from '../status.js';
 import { initialState, type FabricRecord, type FabricState } from '../storage/types.js';
-import { latestSlotAtOrBefore, nextFreeSlot } from './grid.js';
+import { isOnGrid, latestSlotAtOrBefore, nextFreeSlot } from './grid.js';
 
 /** What an upsert writes, and what the status was before it. */
 export interface UpsertChange {
@@ -185,5 +185,5 @@ export function isOffGrid(record: FabricRecord): boolean {
   const d = record.definition;
   const retrying = s.status === 'error' && s.consecutiveFailures > 0;
   if (!d.enabled || s.status === 'disabled' || retrying || s.anchorAt === null || s.nextSyncAt === null) return false;
-  return s.nextSyncAt < s.anchorAt || (s.nextSyncAt - s.anchorAt) % d.syncInterval !== 0;
+  return !isOnGrid(s.anchorAt, d.syncInterval, s.nextSyncAt);
 }

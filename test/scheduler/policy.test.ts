@@ -7,7 +7,7 @@ import { IllegalTransitionError, normalizeFabric } from '../../src/index.js';
 import { initialState, type FabricRecord, type FabricState } from '../../src/storage/types.js';
 import { assertTransition } from '../../src/status.js';
 import { planCatchUp, planWaited } from '../../src/scheduler/catch-up.js';
-import { isOnGrid, latestSlotAtOrBefore, nextFreeSlot, slotAtOrAfter, slotCount } from '../../src/scheduler/grid.js';
+import { isOnGrid, latestSlotAtOrBefore, nextFreeSlot, slotAtOrAfter } from '../../src/scheduler/grid.js';
 import { backoffDelay, retryAt } from '../../src/scheduler/retry.js';
 import { claimState, isOffGrid, outcomeState, regridState, restoreState, shiftState, upsertState } from '../../src/scheduler/transitions.js';
 
@@ -22,8 +22,6 @@ describe('grid', () => {
     expect(slotAtOrAfter(1000, MIN, 1001)).toBe(1000 + MIN);
     expect(latestSlotAtOrBefore(1000, MIN, 999)).toBeNull();
     expect(latestSlotAtOrBefore(1000, MIN, 1000 + 2 * MIN - 1)).toBe(1000 + MIN);
-    expect(slotCount(0, 3 * MIN, MIN)).toBe(4);
-    expect(slotCount(MIN, 0, MIN)).toBe(0);
     expect(isOnGrid(7, MIN, 7 + 5 * MIN)).toBe(true);
     expect(isOnGrid(7, MIN, 8 + 5 * MIN)).toBe(false);
   });
