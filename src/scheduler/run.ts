@@ -167,7 +167,7 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
   startedAt += moved;
   rt.cacheWritten(claimed, moved);
   if (!mayStart(core, run, lease)) {
-    await restore(core, run, claimed);
+    await restore(core, run, claimed, attempt);
     return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
   }
   await invoke(core, run, lease, claimed, from, startedAt);
@@ -278,13 +278,13 @@ async function record(core: Core, run: Run, started: SyncStartedEvent, startedMo
   }
 }
 
-/** Undoes a claim whose executor never started. */
-async function restore(core: Core, run: Run, claimed: FabricRecord): Promise<void> {
+/** Undoes a claim whose executor never started, giving its slot back. */
+async function restore(core: Core, run: Run, claimed: FabricRecord, basis: FabricRecord['state'] | undefined): Promise<void> {
   const token = claimed.state.fencingToken;
   const now = core.time.now();
   try {
     await core.io.update(run.rt.fabric.id, (current) => {
-      const next = restoreState(run.rt.view(current), token, now);
+      const next = restoreState(run.rt.view(current), token, now, basis);
       return next ? { definition: current!.definition, state: next.state } : null;
     }, claimed);
   } catch (error) {

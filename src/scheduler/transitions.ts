@@ -148,12 +148,15 @@ export function outcomeState(current: FabricRecord | undefined, token: number, o
 
 /**
  * Undoes a claim whose run never started (or a `syncing` left by a holder that is gone): back to
- * the resting status its history implies, with the next free slot planned. Only while the record
- * still carries `token` and is `syncing`.
+ * the resting status its history implies, with the next free slot planned; with `unclaim` (the
+ * grid the claim was made from), the claimed slot is given back. Only while the record still
+ * carries `token` and is `syncing`.
  */
-export function restoreState(current: FabricRecord | undefined, token: number, now: number): { state: FabricState; to: SyncStatus } | null {
+export function restoreState(current: FabricRecord | undefined, token: number, now: number, unclaim?: Pick<FabricState, 'anchorAt' | 'lastSlotAt' | 'lastAttemptAt'>): { state: FabricState; to: SyncStatus } | null {
   if (!current || current.state.fencingToken !== token || current.state.status !== 'syncing') return null;
-  const s = current.state;
+  // A claim whose run never started gives its slot back (it was not served: downtime or a later
+  // wake reports or serves it), keeping its fencing token.
+  const s = unclaim ? { ...current.state, anchorAt: unclaim.anchorAt, lastSlotAt: unclaim.lastSlotAt, lastAttemptAt: unclaim.lastAttemptAt } : current.state;
   const d = current.definition;
   const to = d.enabled ? restingStatus(s.lastSyncAt, s.consecutiveFailures, d.syncInterval, now) : 'disabled';
   const next = d.enabled && s.anchorAt !== null ? nextFreeSlot(s.anchorAt, d.syncInterval, s.lastSlotAt, now) : null;

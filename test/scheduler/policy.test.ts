@@ -106,6 +106,8 @@ describe('transitions', () => {
     const claimed = rec({ status: 'syncing', anchorAt: 0, lastSlotAt: MIN, fencingToken: 3, lastSyncAt: 0 });
     expect(restoreState(claimed, 3, MIN + 1)).toMatchObject({ to: 'in_sync', state: { nextSyncAt: 2 * MIN } });
     expect(restoreState(claimed, 2, MIN + 1)).toBeNull();
+    // a claim whose run never started gives its slot back
+    expect(restoreState(claimed, 3, MIN + 1, { anchorAt: 0, lastSlotAt: 0, lastAttemptAt: 0 })).toMatchObject({ to: 'in_sync', state: { lastSlotAt: 0, fencingToken: 3 } });
     expect(() => claimState(rec({ status: 'syncing', lastSyncAt: 0, lastSlotAt: null }), fabric(), { trigger: 'manual', scheduledAt: 1, startedAt: 1 })).not.toThrow();
     // Re-enabled by the host while the run was in flight: the run stands down.
     expect(outcomeState(rec({ status: 'never_synced', fencingToken: 1 }), 1, { ok: true, abandoned: false, error: null, finishedAt: 1, retryAt: null, scheduledAt: 0 })).toBeNull();
