@@ -173,7 +173,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     for (const run of this.#lanes.running) abortRun(run, 'shutdown');
     const pending = [settled()];
     if (this.#housekeeper.current) pending.push(this.#housekeeper.current.then(() => []));
-    if (this.#lanes.running.size > 0 || this.#housekeeper.current) await waitBounded(clock, Promise.all(pending), operationTimeout, read);
+    // Grid moves of a wall step not yet written are written now (a restart lists the storage).
+    for (const rt of core.fabrics.values()) if (rt.pendingShift) pending.push(persistShift(core, rt).then(() => []));
+    if (pending.length > 1 || this.#lanes.running.size > 0) await waitBounded(clock, Promise.all(pending), operationTimeout, read);
     core.fabrics.clear();
   }
 

@@ -126,7 +126,8 @@ describe('syncwheel CLI', () => {
       expect(r.code).toBe(3);
       expect(r.err).toBe(`syncwheel: cannot reach Redis at redis://127.0.0.1:${port}: no answer within 700 ms (--timeout)\n`);
       expect(r.ms - baseline.ms).toBeGreaterThan(600);
-      expect(r.ms - baseline.ms).toBeLessThan(700 + 1500);
+      // Wide: the machine may be busy with other suites; the bug was several times the timeout.
+      expect(r.ms - baseline.ms).toBeLessThan(700 + 3000);
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => silent.close(resolve));
