@@ -54,3 +54,9 @@ export function planWaited(scheduledAt: number, interval: number, now: number): 
   if (latest <= scheduledAt) return null;
   return { serve: latest, missed: { first: scheduledAt, last: latest - interval, count: Math.round((latest - scheduledAt) / interval) } };
 }
+
+/** The slots from `first` up to (not including) `next`, on a grid of `interval`; null when none. */
+export function slotsBefore(first: number, next: number, interval: number): MissedSlots | null {
+  const count = Math.round((next - first) / interval);
+  return count > 0 ? { first, last: next - interval, count } : null;
+}

@@ -6,7 +6,7 @@
 import type { Fabric } from '../definition.js';
 import type { FabricRecord } from '../storage/types.js';
 import { TimingWheel } from '../wheel.js';
-import { planCatchUp, planWaited } from './catch-up.js';
+import { planCatchUp, planWaited, slotsBefore } from './catch-up.js';
 import { reportMissed, reportSkipped, type Core } from './core.js';
 import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
 import { nextFreeSlot, slotAtOrAfter } from './grid.js';
@@ -186,11 +186,7 @@ export class Dispatcher {
     }
     rt.catchUpUntil = null;
     const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, lastSlot, now);
-    if (lastSlot !== null) {
-      const first = lastSlot + interval;
-      const count = Math.round((next - first) / interval);
-      reportMissed(this.#core, rt.fabric.id, run.queue, count > 0 ? { first, last: next - interval, count } : null, 'overrun');
-    }
+    if (lastSlot !== null) reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(lastSlot + interval, next, interval), 'overrun');
     this.arm(rt, 'slot', next, 1);
   }
 
@@ -282,10 +278,7 @@ export class Dispatcher {
       reportSkipped(this.#core, run, 'cancelled');
       const interval = rt.fabric.syncInterval;
       const next = slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, interval, now + 1);
-      if (run.trigger === 'schedule' || run.trigger === 'catch-up') {
-        const count = Math.round((next - run.scheduledAt) / interval);
-        reportMissed(this.#core, rt.fabric.id, run.queue, count > 0 ? { first: run.scheduledAt, last: next - interval, count } : null, 'cleared');
-      }
+      if (run.trigger === 'schedule' || run.trigger === 'catch-up') reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(run.scheduledAt, next, interval), 'cleared');
       if (!rt.removed && rt.fabric.enabled && this.#core.lifecycle() === 'running') this.arm(rt, 'slot', next, 1);
     }
     return runs.length;

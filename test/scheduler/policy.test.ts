@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError, normalizeFabric } from '../../src/index.js';
 import { initialState, type FabricRecord, type FabricState } from '../../src/storage/types.js';
 import { assertTransition } from '../../src/status.js';
-import { planCatchUp, planWaited } from '../../src/scheduler/catch-up.js';
+import { planCatchUp, planWaited, slotsBefore } from '../../src/scheduler/catch-up.js';
 import { isOnGrid, latestSlotAtOrBefore, nextFreeSlot, slotAtOrAfter } from '../../src/scheduler/grid.js';
 import { backoffDelay, retryAt } from '../../src/scheduler/retry.js';
 import { claimState, isOffGrid, outcomeState, regridState, restoreState, shiftState, upsertState } from '../../src/scheduler/transitions.js';
@@ -47,6 +47,10 @@ describe('catch-up planning', () => {
     expect(planCatchUp('once', 10, MIN, MIN, now)).toEqual({ serve: 10 * MIN, missed: { first: MIN, last: 9 * MIN, count: 9 }, catchUpUntil: null, next: 11 * MIN });
     expect(planCatchUp('all', 3, MIN, MIN, now)).toEqual({ serve: 8 * MIN, missed: { first: MIN, last: 7 * MIN, count: 7 }, catchUpUntil: 10 * MIN, next: 9 * MIN });
     expect(planCatchUp('all', 20, MIN, MIN, now).missed).toBeNull();
+  });
+  it('counts the slots a run covered or a cleared backlog dropped', () => {
+    expect(slotsBefore(MIN, 4 * MIN, MIN)).toEqual({ first: MIN, last: 3 * MIN, count: 3 });
+    expect(slotsBefore(MIN, MIN, MIN)).toBeNull();
   });
   it('a run that waited for a lane serves the latest slot due', () => {
     expect(planWaited(MIN, MIN, MIN + 10)).toBeNull();
