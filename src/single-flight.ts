@@ -10,8 +10,20 @@ export interface Lease {
    * when the claim cannot be lost (an in-process lease), which spares the run a listener.
    */
   readonly signal?: AbortSignal;
+  /**
+   * What a storage can check the claim by, in the same atomic step as the claim write. For a
+   * lock on one Redis (`RedlockSingleFlight` with one client): the lock's key and the value only
+   * this holder wrote. Absent when no storage can check it (in-process, Redlock quorum).
+   */
+  readonly proof?: LeaseProof;
   /** Gives the claim up. Safe to call twice; never throws for a lock that was already lost. */
   release(): void | Promise<void>;
+}
+
+/** A lock a storage can look up: held while `key` holds `value`. */
+export interface LeaseProof {
+  readonly key: string;
+  readonly value: string;
 }
 
 export interface AcquireOptions {

@@ -8,8 +8,17 @@ import { normalizeFabric, type Fabric } from '../definition.js';
 import { CorruptStateError, StorageError } from '../errors.js';
 import { initialState, type FabricRecord, type Storage } from '../storage/types.js';
 
-/** Id of the control record. It starts with a NUL character, which `upsertFabric` refuses. */
-export const CONTROL_RECORD_ID = '\u0000syncwheel:control';
+/**
+ * Id of the control record: printable (its Redis key can be typed and scanned), and reserved:
+ * `upsertFabric` refuses ids starting with {@link RESERVED_ID_PREFIX}.
+ */
+export const CONTROL_RECORD_ID = '__syncwheel__:control';
+
+/** Fabric ids starting with this are reserved for syncwheel's own records. */
+export const RESERVED_ID_PREFIX = '__syncwheel__';
+
+/** The control record's id in syncwheel 0.1 (schema 1), for the migration. */
+export const LEGACY_CONTROL_RECORD_ID = '\u0000syncwheel:control';
 
 /** Shared pause state and sync requests (epoch ms of each change). */
 export interface ControlData {

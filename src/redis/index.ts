@@ -7,7 +7,7 @@ export type { RedisStorageClient, RedisStorageOptions } from './storage.js';
 export { RedlockSingleFlight, ownerOf } from './single-flight.js';
 export type { RedlockClient, RedlockLease, RedlockSingleFlightOptions } from './single-flight.js';
 export { LockLostError, LockUnavailableError } from './errors.js';
-export { SCHEMA_VERSION, keyPatterns, redisKeys } from './keys.js';
+export { SCHEMA_VERSION, encodePrefix, hashTag, keyPatterns, legacyKeys, redisKeys } from './keys.js';
 export type { RedisKeys } from './keys.js';
 export { DELETE_SCRIPT, HEARTBEAT_SCRIPT, WRITE_SCRIPT } from './scripts.js';
 export type { LuaScript } from './scripts.js';

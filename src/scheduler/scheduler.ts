@@ -8,7 +8,7 @@ import { normalizeFabric, type FabricDefinition } from '../definition.js';
 import { FabricDisabledError, InvalidFabricError, InvalidOptionError, SchedulerNotRunningError, StorageError, UnknownFabricError } from '../errors.js';
 import type { SchedulerEvents, SyncResult } from '../events.js';
 import type { MetricsSnapshot } from '../metrics.js';
-import { CONTROL_RECORD_ID, loadControl } from '../ops/control.js';
+import { CONTROL_RECORD_ID, RESERVED_ID_PREFIX, loadControl } from '../ops/control.js';
 import { effectiveStatus } from '../status.js';
 import type { FabricRecord } from '../storage/types.js';
 import { StorageIO } from './cas.js';
@@ -186,7 +186,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async upsertFabric(definition: FabricDefinition): Promise<FabricStatus> {
     const fabric = normalizeFabric(definition, { syncTimeout: this.#opts.defaultSyncTimeout });
-    if (fabric.id.startsWith('\u0000')) throw new InvalidFabricError('id', 'a string not starting with a NUL character (reserved)', fabric.id);
+    if (fabric.id.startsWith(RESERVED_ID_PREFIX)) throw new InvalidFabricError('id', `a string not starting with ${JSON.stringify(RESERVED_ID_PREFIX)} (reserved)`, fabric.id);
     if (!this.#lanes.has(fabric.queue)) {
       throw new InvalidFabricError('queue', `one of the queues configured in createScheduler ({ queues }): ${this.#queueList()}`, fabric.queue, fabric.id);
     }

@@ -1,4 +1,5 @@
 import type { Fabric } from '../definition.js';
+import type { Lease } from '../single-flight.js';
 import type { SyncStatus } from '../status.js';
 
 /** What the scheduler keeps about a fabric between runs (and across restarts). */
@@ -35,10 +36,67 @@ export interface FabricWrite {
   state: FabricState;
 }
 
+/**
+ * Why a storage refused a claim although the version matched (see {@link WriteOptions.claim}):
+ * - `lease-lost`: the storage checked the run's lease and it is not held (the lock expired or
+ *   another holder took it);
+ * - `removed`: the claim would re-create a record that was deleted (a tombstone is present):
+ *   the fabric was removed elsewhere, not lost.
+ */
+export type ClaimRefusal = 'lease-lost' | 'removed';
+
 /** The outcome of a compare-and-set write. */
 export type WriteResult =
   | { readonly ok: true; readonly record: FabricRecord }
-  | { readonly ok: false; readonly current: FabricRecord | undefined };
+  | { readonly ok: false; readonly current: FabricRecord | undefined; readonly refused?: ClaimRefusal };
+
+/** What the scheduler tells a storage about a write that claims a run. */
+export interface ClaimInfo {
+  /**
+   * The lease the run holds. A storage that can check it in the same atomic step as the write
+   * (RedisStorage, for a `RedlockSingleFlight` lock on the same single Redis: `lease.proof`)
+   * refuses the claim with `refused: 'lease-lost'` when the lock is not held by it.
+   */
+  readonly lease: Lease;
+  /**
+   * The claimer's wall time (epoch ms) the slot arithmetic used. A storage with a clock of its own
+   * (RedisStorage: Redis `TIME`) may refuse a claim whose time is too far off its own by throwing
+   * a `StorageError` (a replica whose clock disagrees stands down instead of moving the grid).
+   */
+  readonly at: number;
+}
+
+/**
+ * Optional extras of {@link Storage.write}. Storages that ignore them stay correct: the
+ * scheduler still checks the lease's signal and the version; these let a storage check more.
+ */
+export interface WriteOptions {
+  /** Present when the write claims a run (its fencing token rises). */
+  readonly claim?: ClaimInfo;
+}
+
+/** One change a storage's change feed reports (see {@link Storage.changes}). */
+export interface StorageChange {
+  readonly id: string;
+  /** `defined`: created or its definition changed; `removed`: deleted (a tombstone). */
+  readonly kind: 'defined' | 'removed';
+}
+
+/** A page of the change feed. */
+export interface ChangePage {
+  /** Where the next call goes on from. Opaque to the caller. */
+  readonly cursor: string;
+  /** Changes after the given cursor, oldest first (at most the storage's page size). */
+  readonly changes: readonly StorageChange[];
+  /**
+   * True when the given cursor was `null` or is no longer covered by the feed (it fell off a
+   * capped log, or the storage lost its data): the caller must {@link Storage.list} everything
+   * once, then go on from `cursor`.
+   */
+  readonly reset: boolean;
+  /** True when more changes wait after this page (call again at once). */
+  readonly more?: boolean;
+}
 
 /** An unreadable record found by {@link Storage.list}. */
 export interface CorruptRecord {
@@ -64,9 +122,22 @@ export interface Storage {
    * Compare-and-set write of a whole record. May answer synchronously (MemoryStorage does): the
    * scheduler then claims a run in the same turn as its timer.
    */
-  write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult | Promise<WriteResult>;
-  /** Deletes the record; true when it existed. With `expectedVersion`, only if it still matches. */
+  write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult | Promise<WriteResult>;
+  /**
+   * Deletes the record; true when it existed. With `expectedVersion`, only if it still matches.
+   * A storage with a change feed leaves a tombstone (reported as a `removed` change, and making
+   * a claim that would re-create the record fail with `refused: 'removed'` until the host
+   * writes the id again or the tombstone expires).
+   */
   delete(id: string, expectedVersion?: number): Promise<boolean>;
+  /**
+   * Optional change feed: which records were defined (created, definition changed) or removed
+   * since `cursor`. Writes that change only the state (claims, outcomes) are not reported.
+   * With it, schedulers learn of other replicas' changes by reading the feed instead of listing
+   * every record each `housekeepingInterval` (a full listing then runs only after a reset and
+   * every `fullScanInterval`). Absent: full listings, as before.
+   */
+  changes?(cursor: string | null): Promise<ChangePage>;
   /** Releases connections the adapter opened itself (never the host's clients). */
   close?(): Promise<void>;
 }
