@@ -138,6 +138,12 @@ export interface Storage {
    * every `fullScanInterval`). Absent: full listings, as before.
    */
   changes?(cursor: string | null): Promise<ChangePage>;
+  /**
+   * Optional: problems in the storage's setup that do not stop it working but may lose data
+   * (RedisStorage: a `maxmemory-policy` that can evict syncwheel's keys). The scheduler asks
+   * once per `start()` and reports each through its `error` event (operation `storage`).
+   */
+  warnings?(): Promise<readonly Error[]>;
   /** Releases connections the adapter opened itself (never the host's clients). */
   close?(): Promise<void>;
 }
