@@ -1,27 +1,17 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type * as RedisSemaphore from 'redis-semaphore';
-import type { LockOptions } from 'redis-semaphore';
+import { systemClock, type Clock } from '../clock.js';
 import { durationOption } from '../definition.js';
 import { InvalidOptionError, toError } from '../errors.js';
-import type { AcquireOptions, Lease, SingleFlight } from '../single-flight.js';
-import { LockLostError, LockUnavailableError } from './errors.js';
+import type { AcquireOptions, SingleFlight } from '../single-flight.js';
+import { LockUnavailableError } from './errors.js';
 import { redisKeys, type RedisKeys } from './keys.js';
-import { HEARTBEAT_SCRIPT, runScript, type ScriptClient } from './scripts.js';
-import { requirePeer } from '../peer.cjs';
+import { acquireLease, type RedlockClient, type RedlockLease } from './lease.js';
+import { DEFAULT_MEMBERSHIP_TTL, HEARTBEATS_PER_TTL, Membership } from './membership.js';
+import type { ScriptClient } from './scripts.js';
 
-// An optional peer dependency of syncwheel/redis: loaded here so a missing one says what to install.
-const { Mutex, RedlockMutex } = requirePeer<typeof RedisSemaphore>('redis-semaphore', 'syncwheel/redis', 'ioredis redis-semaphore');
-
-/** The client surface RedlockSingleFlight uses: an ioredis `Redis` (or ioredis-mock). */
-export type RedlockClient = Pick<Redis, 'eval' | 'evalsha' | 'get' | 'set' | 'zrem'>;
-
-/** A Redlock lease: its signal aborts when the lock is lost. */
-export interface RedlockLease extends Lease {
-  readonly signal: AbortSignal;
-  release(): Promise<void>;
-}
+export { ownerOf } from './membership.js';
+export type { RedlockClient, RedlockLease } from './lease.js';
 
 /** Options of {@link RedlockSingleFlight}. */
 export interface RedlockSingleFlightOptions {
@@ -36,7 +26,8 @@ export interface RedlockSingleFlightOptions {
   prefix: string;
   /**
    * Lock TTL, ms: how long a lock outlives a holder that stopped extending it (crashed, paused,
-   * cut off). A dead replica's fabric waits at most this long before a survivor can run it.
+   * cut off). A replica that dies *mid-run* keeps that fabric locked at most this long; a fabric
+   * that was not running moves after the membership delay (`membershipTtl + heartbeatInterval`).
    * @default the `ttl` the scheduler asks for (its `lockTtl` option, 30_000)
    */
   lockTtl?: number;
@@ -47,8 +38,8 @@ export interface RedlockSingleFlightOptions {
   refreshInterval?: number;
   /**
    * Clock drift allowance, as a fraction of the TTL (plus 2 ms): a lock counts as valid for
-   * `lockTtl - drift` after the last confirmed acquire or extension, and the lease is aborted
-   * when that runs out without a new confirmation.
+   * `lockTtl - drift` after the last confirmed acquire or extension (monotonic time), and the
+   * lease is aborted when that runs out without a new confirmation.
    * @default 0.01
    */
   driftFactor?: number;
@@ -65,16 +56,32 @@ export interface RedlockSingleFlightOptions {
    */
   replicaId?: string;
   /**
-   * How long a replica stays a member without a heartbeat, ms. A dead replica's fabrics move
-   * to the survivors after at most this long (plus one heartbeat).
-   * @default 15_000
+   * How long a replica stays a member without a heartbeat, ms. A killed replica's fabrics move
+   * to the survivors after at most `membershipTtl + heartbeatInterval` (plus a round trip and
+   * the wait for each fabric's next slot), whatever `lockTtl` is: 2.5 s with the defaults. It
+   * is also how long this replica trusts its own view of the live set without a successful
+   * heartbeat; past that it tries every slot and the lock decides. Shorter means faster
+   * failover but more heartbeats; a live replica drops out only when its heartbeats fail for
+   * this long (an event loop blocked or Redis unreachable for ~2 s), which costs contention for
+   * the lock, never a duplicate run.
+   * @default 2_000
    */
   membershipTtl?: number;
   /**
-   * How often membership is refreshed (and the live set re-read), ms.
-   * @default membershipTtl / 3
+   * How often membership is refreshed (and the live set re-read), ms: one script call on
+   * `clients[0]` per replica (6 Redis commands as `INFO` counts them), whatever the number of
+   * fabrics or runs. 4 beats per `membershipTtl`, so three may fail in a row before a live replica
+   * drops out.
+   * @default membershipTtl / 4 (500)
    */
   heartbeatInterval?: number;
+  /**
+   * The clock leases and heartbeats are timed on. Only its monotonic side (`monotonic()`, else
+   * `now()`) and its timers are used: lease validity and extension deadlines never read the
+   * wall clock, so a wall step on the holder neither stretches nor shortens a lease.
+   * @default systemClock (`performance.now()` and unref'ed Node timers)
+   */
+  clock?: Clock;
   /**
    * Called with background errors (a failed heartbeat). Lock errors reach the scheduler's
    * `error` event through `acquire()` instead.
@@ -83,42 +90,13 @@ export interface RedlockSingleFlightOptions {
   onError?: (error: Error) => void;
 }
 
-const DEFAULTS = Object.freeze({ driftFactor: 0.01, partition: true, membershipTtl: 15_000 });
-
-/** Mutex that remembers when Redis last confirmed it, and rides out a failed extension until the watchdog says the lock may be gone. */
-class TrackedMutex extends Mutex {
-  confirmedAt = 0;
-  refreshError: Error | undefined;
-  protected override async _refresh(): Promise<boolean> {
-    const sent = Date.now();
-    try {
-      const ok = await super._refresh();
-      if (ok) this.confirmedAt = sent;
-      return ok;
-    } catch (error) {
-      // Unreachable: the lock is still ours until confirmedAt + ttl; the watchdog aborts before that.
-      this.refreshError = toError(error);
-      return true;
-    }
-  }
-}
-
-/** RedlockMutex that remembers when a quorum last confirmed it (failures are lock loss: the library releases on failure). */
-class TrackedRedlockMutex extends RedlockMutex {
-  confirmedAt = 0;
-  refreshError: Error | undefined;
-  protected override async _refresh(): Promise<boolean> {
-    const sent = Date.now();
-    const ok = await super._refresh();
-    if (ok) this.confirmedAt = sent;
-    return ok;
-  }
-}
+const DEFAULTS = Object.freeze({ driftFactor: 0.01, partition: true, membershipTtl: DEFAULT_MEMBERSHIP_TTL });
 
 /**
  * Single-flight across processes: a Redis lock per fabric (Redlock over 1..N independent
  * masters, via redis-semaphore), extended while the run lasts; the lease's signal aborts when
- * an extension fails or cannot be confirmed in time. With `partition` (the default) live
+ * an extension fails or cannot be confirmed in time (monotonic time). With one client the lease
+ * carries a `proof` the storage checks in its claim. With `partition` (the default) live
  * replicas split the scheduled slots by rendezvous hashing, so a slot costs O(1) Redis work
  * however many replicas run.
  *
@@ -131,16 +109,11 @@ export class RedlockSingleFlight implements SingleFlight {
   readonly #lockTtl: number | undefined;
   readonly #refreshInterval: number | undefined;
   readonly #driftFactor: number;
-  readonly #partition: boolean;
   readonly #replicaId: string;
-  readonly #membershipTtl: number;
-  readonly #heartbeatInterval: number;
+  readonly #clock: Clock;
   readonly #onError: ((error: Error) => void) | undefined;
+  readonly #membership: Membership | undefined;
   readonly #held = new Map<string, { release(): Promise<void> }>();
-  #members: string[] | undefined;
-  #membersAt = 0;
-  #heartbeat: NodeJS.Timeout | undefined;
-  #beating: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: RedlockSingleFlightOptions) {
@@ -165,21 +138,32 @@ export class RedlockSingleFlight implements SingleFlight {
     this.#driftFactor = drift;
     const partition = options.partition ?? DEFAULTS.partition;
     if (typeof partition !== 'boolean') throw new InvalidOptionError('partition', 'a boolean', options.partition);
-    this.#partition = partition;
     const replicaId = options.replicaId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     if (typeof replicaId !== 'string' || replicaId.length === 0) throw new InvalidOptionError('replicaId', 'a non-empty string', options.replicaId);
     this.#replicaId = replicaId;
-    this.#membershipTtl = durationOption('membershipTtl', options.membershipTtl, DEFAULTS.membershipTtl);
-    this.#heartbeatInterval = durationOption('heartbeatInterval', options.heartbeatInterval, Math.max(1, Math.floor(this.#membershipTtl / 3)));
-    if (this.#heartbeatInterval >= this.#membershipTtl) {
-      throw new InvalidOptionError('heartbeatInterval', `less than membershipTtl (${this.#membershipTtl})`, options.heartbeatInterval);
+    const clock = options.clock ?? systemClock;
+    if (clock === null || typeof clock !== 'object' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function' || typeof clock.now !== 'function') {
+      throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout, optional monotonic)', options.clock);
+    }
+    this.#clock = clock;
+    const membershipTtl = durationOption('membershipTtl', options.membershipTtl, DEFAULTS.membershipTtl);
+    const heartbeatInterval = durationOption('heartbeatInterval', options.heartbeatInterval, Math.max(1, Math.floor(membershipTtl / HEARTBEATS_PER_TTL)));
+    if (heartbeatInterval >= membershipTtl) {
+      throw new InvalidOptionError('heartbeatInterval', `less than membershipTtl (${membershipTtl})`, options.heartbeatInterval);
     }
     if (options.onError !== undefined && typeof options.onError !== 'function') throw new InvalidOptionError('onError', 'a function', options.onError);
     this.#onError = options.onError;
-    if (this.#partition) {
-      this.#beat();
-      this.#heartbeat = setInterval(() => this.#beat(), this.#heartbeatInterval);
-      this.#heartbeat.unref();
+    if (partition) {
+      this.#membership = new Membership({
+        client: this.#clients[0] as unknown as ScriptClient,
+        key: this.#keys.members,
+        replicaId,
+        membershipTtl,
+        heartbeatInterval,
+        clock,
+        report: (error) => this.#report(error),
+      });
+      this.#membership.start();
     }
   }
 
@@ -190,7 +174,7 @@ export class RedlockSingleFlight implements SingleFlight {
 
   /** Live replicas as last read from Redis (sorted), or undefined when unknown or stale. */
   get members(): readonly string[] | undefined {
-    return this.#freshMembers();
+    return this.#membership?.fresh();
   }
 
   /** Fabric ids this instance holds a lock for right now. */
@@ -200,142 +184,49 @@ export class RedlockSingleFlight implements SingleFlight {
 
   /** Resolves once the first heartbeat has been answered (or failed); handy for tests and demos. */
   async ready(): Promise<void> {
-    await this.#beating;
+    await this.#membership?.settled();
   }
 
   /**
    * Rendezvous hashing over the live members: true when this replica has the highest weight
-   * for `fabricId`. True when membership is unknown or stale (the lock then decides).
+   * for `fabricId`. True when membership is unknown or stale (the lock then decides). A pure
+   * local computation: no Redis command.
    */
   shouldRun(fabricId: string): boolean {
-    const members = this.#freshMembers();
-    if (!this.#partition || !members || members.length === 0) return true;
-    return ownerOf(fabricId, members.includes(this.#replicaId) ? members : [...members, this.#replicaId]) === this.#replicaId;
+    return this.#membership ? this.#membership.owns(fabricId) : true;
   }
 
   async acquire(fabricId: string, options: AcquireOptions): Promise<RedlockLease | undefined> {
     if (this.#closed) throw new LockUnavailableError(fabricId, 'this RedlockSingleFlight is closed');
     const ttl = this.#lockTtl ?? options.ttl;
     if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new InvalidOptionError('ttl', 'a positive integer number of ms', ttl);
-    const drift = Math.round(ttl * this.#driftFactor) + 2;
-    const validity = ttl - drift;
-    const refreshInterval = this.#refreshInterval ?? Math.max(1, Math.floor(ttl / 3));
-    const controller = new AbortController();
-    let lost = false;
-    let watchdog: NodeJS.Timeout | undefined;
-    const lose = (how: 'refresh' | 'expired', cause?: unknown) => {
-      if (lost || released) return;
-      lost = true;
-      if (watchdog) clearTimeout(watchdog);
-      mutex.stopRefresh();
-      this.#held.delete(fabricId);
-      controller.abort(new LockLostError(fabricId, how, cause === undefined ? undefined : { cause }));
-    };
-    const lockOptions: LockOptions = {
-      lockTimeout: ttl,
-      acquireAttemptsLimit: 1,
-      acquireTimeout: validity,
-      retryInterval: 0,
-      refreshInterval,
-      onLockLost: (error) => lose('refresh', error),
-    };
-    const setErrors: unknown[] = [];
-    const single = this.#clients.length === 1;
-    const resource = this.#keys.lockResource(fabricId);
-    const mutex: TrackedMutex | TrackedRedlockMutex = single
-      ? new TrackedMutex(this.#clients[0]!, resource, lockOptions)
-      : new TrackedRedlockMutex(this.#clients.map((c) => trackSetErrors(c, setErrors)), resource, lockOptions);
-    let released = false;
-    const sent = Date.now();
-    const attempt = mutex.tryAcquire();
-    let acquired: boolean;
-    try {
-      acquired = await withTimeout(attempt, validity, () => `no answer within ${validity} ms`);
-    } catch (error) {
-      // Too slow or failed: undo a success that lands later.
-      attempt.then((ok) => (ok ? mutex.release() : undefined)).catch(() => undefined);
-      throw new LockUnavailableError(fabricId, toError(error).message, { cause: error });
+    let entry: { release(): Promise<void> } | undefined;
+    const lease = await acquireLease({
+      fabricId,
+      clients: this.#clients,
+      resource: this.#keys.lockResource(fabricId),
+      lockKey: this.#keys.lock(fabricId),
+      ttl,
+      refreshInterval: this.#refreshInterval ?? Math.max(1, Math.floor(ttl / 3)),
+      driftFactor: this.#driftFactor,
+      clock: this.#clock,
+      onEnd: () => {
+        if (entry && this.#held.get(fabricId) === entry) this.#held.delete(fabricId);
+      },
+    });
+    if (lease) {
+      entry = { release: lease.release };
+      this.#held.set(fabricId, entry);
     }
-    if (!acquired) {
-      const quorum = Math.floor(this.#clients.length / 2) + 1;
-      if (this.#clients.length - setErrors.length < quorum) {
-        throw new LockUnavailableError(fabricId, `${setErrors.length} of ${this.#clients.length} Redis masters failed, no quorum of ${quorum}`, { cause: setErrors[0] });
-      }
-      return undefined;
-    }
-    const elapsed = Date.now() - sent;
-    if (elapsed >= validity) {
-      await withTimeout(mutex.release(), validity, () => 'release timed out').catch(() => undefined);
-      throw new LockUnavailableError(fabricId, `acquiring took ${elapsed} ms, longer than the lock's validity (${validity} ms)`);
-    }
-    mutex.confirmedAt = sent;
-    // Watchdog: abort when no acquire/extension has been confirmed for `validity` ms (Redis
-    // unreachable or slow): past that point another replica may hold the lock.
-    const arm = (): void => {
-      watchdog = setTimeout(check, Math.max(1, mutex.confirmedAt + validity - Date.now()));
-      watchdog.unref();
-    };
-    const check = (): void => {
-      if (lost || released) return;
-      if (Date.now() >= mutex.confirmedAt + validity) lose('expired', mutex.refreshError);
-      else arm();
-    };
-    arm();
-    const release = async (): Promise<void> => {
-      if (released) return;
-      released = true;
-      if (watchdog) clearTimeout(watchdog);
-      this.#held.delete(fabricId);
-      if (lost) return;
-      await withTimeout(mutex.release(), validity, () => `release got no answer within ${validity} ms`).catch((error: unknown) => {
-        mutex.stopRefresh();
-        throw new LockUnavailableError(fabricId, `release failed (the lock expires on its own): ${toError(error).message}`, { cause: error });
-      });
-    };
-    this.#held.set(fabricId, { release });
-    return { signal: controller.signal, release };
+    return lease;
   }
 
   /** Stops heartbeats, leaves the membership set and releases every lock still held. Never closes the clients. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#heartbeat) clearInterval(this.#heartbeat);
-    this.#heartbeat = undefined;
     await Promise.allSettled([...this.#held.values()].map((h) => h.release()));
-    await this.#beating?.catch(() => undefined);
-    if (this.#partition) {
-      await withTimeout(
-        runScript(this.#clients[0] as unknown as ScriptClient, HEARTBEAT_SCRIPT, [this.#keys.members], [this.#replicaId, this.#membershipTtl, '1']),
-        this.#heartbeatInterval,
-        () => 'leave timed out',
-      ).catch((error: unknown) => this.#report(error));
-    }
-    this.#members = undefined;
-  }
-
-  #freshMembers(): string[] | undefined {
-    if (!this.#members || Date.now() - this.#membersAt > this.#membershipTtl) return undefined;
-    return this.#members;
-  }
-
-  #beat(): void {
-    if (this.#beating || this.#closed) return;
-    const sent = Date.now();
-    this.#beating = withTimeout(
-      runScript(this.#clients[0] as unknown as ScriptClient, HEARTBEAT_SCRIPT, [this.#keys.members], [this.#replicaId, this.#membershipTtl, '0']),
-      this.#heartbeatInterval,
-      () => `heartbeat got no answer within ${this.#heartbeatInterval} ms`,
-    )
-      .then((reply) => {
-        if (this.#closed) return;
-        this.#members = (Array.isArray(reply) ? reply.map(String) : []).sort();
-        this.#membersAt = sent;
-      })
-      .catch((error: unknown) => this.#report(error))
-      .finally(() => {
-        this.#beating = undefined;
-      });
+    await this.#membership?.stop();
   }
 
   #report(error: unknown): void {
@@ -345,60 +236,4 @@ export class RedlockSingleFlight implements SingleFlight {
       // a throwing onError must not become an unhandled rejection
     }
   }
-}
-
-/** The member with the highest rendezvous weight for `key` (ties broken by name). */
-export function ownerOf(key: string, members: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestWeight = -1;
-  for (const m of members) {
-    const w = weight(m, key);
-    if (w > bestWeight || (w === bestWeight && best !== undefined && m > best)) {
-      best = m;
-      bestWeight = w;
-    }
-  }
-  return best;
-}
-
-/** cyrb53: a fast 53-bit string hash with good dispersion (public domain, bryc). */
-function weight(member: string, key: string): number {
-  const str = `${member}\u0000${key}`;
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < str.length; i++) {
-    const ch = str.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
-}
-
-/** Wraps a client so failed `SET`s (the acquire command) are counted: no quorum because masters are down is "unavailable", not "held elsewhere". */
-function trackSetErrors(client: RedlockClient, errors: unknown[]): RedlockClient {
-  const c = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  const wrapped = {
-    set: (...args: unknown[]) =>
-      c['set']!.apply(client, args).catch((error: unknown) => {
-        errors.push(error);
-        throw error;
-      }),
-    get: (...args: unknown[]) => c['get']!.apply(client, args),
-    eval: (...args: unknown[]) => c['eval']!.apply(client, args),
-    evalsha: (...args: unknown[]) => c['evalsha']!.apply(client, args),
-    zrem: (...args: unknown[]) => c['zrem']!.apply(client, args),
-  };
-  return wrapped as unknown as RedlockClient;
-}
-
-/** Races `p` against a timer (unref'ed); the timer never outlives the race. */
-function withTimeout<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message())), Math.max(1, ms));
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
