@@ -35,6 +35,8 @@ describe('RedlockSingleFlight on one Redis', () => {
     expect(() => new RedlockSingleFlight({ clients: [real], prefix: 'p', lockTtl: 100, refreshInterval: 100, partition: false })).toThrow(/refreshInterval/);
     expect(() => new RedlockSingleFlight({ clients: [real], prefix: 'p', membershipTtl: 100, heartbeatInterval: 200 })).toThrow(/heartbeatInterval/);
     expect(() => new RedlockSingleFlight({ clients: [real], prefix: 'p', driftFactor: 2, partition: false })).toThrow(/driftFactor/);
+    expect(() => new RedlockSingleFlight({ clients: [real], prefix: 'p', clock: {} as never, partition: false })).toThrow(/Expected clock to be a Clock/);
+    expect(() => new RedlockSingleFlight({ clients: [real], prefix: 'p', heartbeatInterval: 2_000 })).toThrow(/less than membershipTtl \(2000\)/);
   });
 
   it('grants one holder at a time and never waits', async () => {
@@ -106,6 +108,47 @@ describe('RedlockSingleFlight on one Redis', () => {
   });
 });
 
+describe('lease proof (one Redis)', () => {
+  it('carries the lock key and the holder value: GET proof.key === proof.value while held, not after release', async () => {
+    const p = prefix('proof');
+    const a = sf({ clients: [real], prefix: p, partition: false });
+    const lease = await a.acquire('f:{x}', { ttl: 5_000 });
+    expect(lease).toBeDefined();
+    expect(lease!.proof).toEqual({ key: redisKeys(p).lock('f:{x}'), value: lease!.holder });
+    expect(lease!.holder).toMatch(/\S{16,}/);
+    expect(await real.get(lease!.proof!.key)).toBe(lease!.proof!.value);
+    expect(lease!.remaining()).toBeGreaterThan(4_000);
+    expect(lease!.remaining()).toBeLessThanOrEqual(5_000);
+    await lease!.release();
+    expect(lease!.remaining()).toBe(0);
+    expect(await real.get(lease!.proof!.key)).toBeNull();
+    // the next holder writes another value: an old proof never matches it
+    const next = await a.acquire('f:{x}', { ttl: 5_000 });
+    expect(next!.holder).not.toBe(lease!.holder);
+    expect(await real.get(lease!.proof!.key)).toBe(next!.holder);
+    await next!.release();
+  });
+
+  it('stops matching once the lock expired (holder gone quiet) and another holder took it', async () => {
+    const p = prefix('proof');
+    const a = sf({ clients: [real], prefix: p, partition: false, lockTtl: 400, refreshInterval: 350 });
+    const lease = await a.acquire('f', { ttl: 400 });
+    const { key, value } = lease!.proof!;
+    // simulate a holder that stopped extending: make the key expire now
+    await real.pexpire(key, 1);
+    await until(async () => (await real.exists(key)) === 0, 2_000);
+    expect(await real.get(key)).toBeNull();
+    await until(() => lease!.signal.aborted, 2_000);
+    expect(lease!.remaining()).toBe(0);
+    const b = sf({ clients: [real], prefix: p, partition: false });
+    const other = await b.acquire('f', { ttl: 5_000 });
+    expect(other).toBeDefined();
+    expect(await real.get(key)).not.toBe(value);
+    await other!.release();
+    await lease!.release();
+  });
+});
+
 describe('RedlockSingleFlight with Redis going away (own redis-server)', () => {
   let own: OwnRedis;
   let client: Redis;
@@ -159,8 +202,9 @@ describe('RedlockSingleFlight over three independent masters (Redlock)', () => {
     const b = sf({ clients, prefix: 'rl', partition: false, lockTtl: 2_000 });
     const lease = await a.acquire('f', { ttl: 2_000 });
     expect(lease).toBeDefined();
-    const held = await Promise.all(clients.map((c) => c.exists(redisKeys('rl').lock('f'))));
-    expect(held).toEqual([1, 1, 1]);
+    const held = await Promise.all(clients.map((c) => c.get(redisKeys('rl').lock('f'))));
+    expect(held).toEqual([lease!.holder, lease!.holder, lease!.holder]);
+    expect(lease!.proof).toBeUndefined(); // no single key proves a quorum
     expect(await b.acquire('f', { ttl: 2_000 })).toBeUndefined();
     await lease!.release();
     await servers[0]!.stop();
@@ -206,6 +250,56 @@ describe('partitioning (rendezvous hashing over heartbeats)', () => {
       const now = [reps[0]!, reps[2]!].filter((r) => r.shouldRun(id)).map((r) => r.replicaId);
       expect(now).toHaveLength(1);
       if (owners[i]![0] !== 'r2') expect(now).toEqual(owners[i]);
+    }
+  });
+
+  it('defaults: membershipTtl 2 s, a heartbeat every 500 ms (one script per replica, not per fabric)', async () => {
+    const p = prefix('part');
+    const counted = realClient();
+    closers.push(() => counted.quit());
+    let sent = 0;
+    const send = counted.sendCommand.bind(counted);
+    counted.sendCommand = ((cmd: Parameters<typeof send>[0]) => {
+      sent++;
+      return send(cmd);
+    }) as typeof counted.sendCommand;
+    const a = sf({ clients: [counted], prefix: p, replicaId: 'a' });
+    await a.ready();
+    const score = Number(await real.zscore(redisKeys(p).members, 'a'));
+    const [sec, micro] = await real.time();
+    const redisNow = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+    expect(score - redisNow).toBeGreaterThan(1_000);
+    expect(score - redisNow).toBeLessThanOrEqual(2_000);
+    await sleep(1_100);
+    const later = Number(await real.zscore(redisKeys(p).members, 'a'));
+    expect(later).toBeGreaterThan(score); // refreshed at least once in ~1 s
+    // shouldRun is local: a thousand calls send nothing
+    const before = sent;
+    for (let i = 0; i < 1_000; i++) a.shouldRun(`f${i}`);
+    expect(sent).toBe(before);
+    expect(a.members).toEqual(['a']);
+  });
+
+  it('a replica whose heartbeats fail stops claiming its share once its view is membershipTtl old (tries everything)', async () => {
+    const p = prefix('part');
+    const own = await startOwnRedis();
+    const client = own.client({ enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const errors: Error[] = [];
+    try {
+      const a = sf({ clients: [client], prefix: p, replicaId: 'a', membershipTtl: 600, heartbeatInterval: 100, onError: (e) => errors.push(e) });
+      await until(() => a.members?.length === 1, 3_000);
+      await client.zadd(redisKeys(p).members, Date.now() + 60_000, 'b'); // another live replica
+      await until(() => a.members?.length === 2, 2_000);
+      const ids = Array.from({ length: 50 }, (_, i) => `f${i}`);
+      expect(ids.filter((id) => a.shouldRun(id)).length).toBeLessThan(50); // b owns some
+      await own.kill();
+      const stale = await until(() => a.members === undefined, 3_000);
+      expect(stale).toBeLessThan(1_500); // ~membershipTtl after the last answered heartbeat
+      expect(ids.every((id) => a.shouldRun(id))).toBe(true); // unknown membership: the lock decides
+      expect(errors.length).toBeGreaterThan(0);
+    } finally {
+      client.disconnect();
+      await own.stop();
     }
   });
 
