@@ -38,6 +38,11 @@ export interface ReplicaConfig {
   maxRunMs: number;
   /** End every run with a fenced commit to `downstreamKey(prefix, fabricId)`; a refused or failed commit fails the run. */
   fencedCommit: boolean;
+  /**
+   * Options left to the library's defaults: the config's value for each listed one is not passed
+   * (`lockTtl` to the scheduler, `membershipTtl` and `heartbeatInterval` to RedlockSingleFlight).
+   */
+  libraryDefaults?: Array<'lockTtl' | 'membershipTtl' | 'heartbeatInterval'>;
 }
 
 /**
@@ -66,6 +71,7 @@ export function fabricIds(n: number): string[] {
 if (process.env['SWREPLICA']) {
   const cfg = JSON.parse(process.env['SWREPLICA']) as ReplicaConfig;
   const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ replica: cfg.replica, ...o })}\n`);
+  const uses = (option: NonNullable<ReplicaConfig['libraryDefaults']>[number]) => !cfg.libraryDefaults?.includes(option);
   const client = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on('error', (e) => out({ type: 'redis-error', message: e.message, at: Date.now() }));
   const singleFlight = new RedlockSingleFlight({
@@ -73,8 +79,8 @@ if (process.env['SWREPLICA']) {
     prefix: cfg.prefix,
     replicaId: cfg.replica,
     partition: cfg.partition,
-    membershipTtl: cfg.membershipTtl,
-    heartbeatInterval: cfg.heartbeatInterval,
+    ...(uses('membershipTtl') ? { membershipTtl: cfg.membershipTtl } : {}),
+    ...(uses('heartbeatInterval') ? { heartbeatInterval: cfg.heartbeatInterval } : {}),
     onError: (e) => out({ type: 'heartbeat-error', message: e.message, at: Date.now() }),
   });
 
@@ -92,7 +98,7 @@ if (process.env['SWREPLICA']) {
   const scheduler = createScheduler({
     storage: new RedisStorage({ client, prefix: cfg.prefix }),
     singleFlight,
-    lockTtl: cfg.lockTtl,
+    ...(uses('lockTtl') ? { lockTtl: cfg.lockTtl } : {}),
     missedRunPolicy: cfg.missedRunPolicy,
     retry: false,
     executor: async (fabric, ctx) => {
