@@ -7,7 +7,7 @@
  *   npm run bench -- --quick      short pass (< 3 min), written to docs/benchmarks/quick/
  *   npm run bench -- --report-only   re-render README.md and charts from the last results.json
  *   npm run bench -- --only=h2h   only scenarios whose id starts with one of the given prefixes
- *                                 (h2h, load, micro, scale, cluster; comma separated)
+ *                                 (h2h, load, micro, scale, cluster, failover; comma separated)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { ContenderName } from './lib/contenders.js';
 import type { LatenessParams } from './workers/lateness.js';
+import type { FailoverParams } from './workers/failover.js';
 import { writeReport } from './report.js';
 import { summarizeProfileDir } from './lib/profile.js';
 
@@ -32,7 +33,7 @@ mkdirSync(rawDir, { recursive: true });
 
 export interface RunSpec {
   id: string;
-  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster';
+  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster' | 'failover';
   worker: string;
   params: Record<string, unknown>;
   /** Hard limit; the run is killed and reported as failed past it. */
@@ -107,6 +108,12 @@ if (existsSync(clusterWorker)) {
   }
 }
 
+// 6. failover (Redis): kill -> next run on a survivor, and Redis commands per run with 1, 2, 3 replicas
+{
+  const p: FailoverParams = { fabrics: 60, intervalMs: 1000, windowMs: quick ? 4000 : 10_000, rounds: quick ? 2 : 5, tag: `${tag}-fo` };
+  specs.push({ id: 'failover/r3', group: 'failover', worker: 'workers/failover.ts', params: p as unknown as Record<string, unknown>, timeoutMs: quick ? 180_000 : 420_000 });
+}
+
 const selected = only ? specs.filter((s) => only.some((o) => s.id.startsWith(o))) : specs;
 
 /** Peak RSS and CPU of a process from /proc (Linux), taken just before a run is stopped for taking too long. */
@@ -153,6 +160,10 @@ function line(spec: RunSpec, r: Record<string, any>): string {
   if (spec.worker === 'workers/lateness.ts') {
     const l = r.lateness;
     return `p50 ${l.p50} / p99 ${l.p99} / max ${l.max} ms, kept ${r.fires.keptPct}%, cpu ${r.cpu.perSecondMs} ms/s, rss ${r.memory.maxRssLifetimeMB} MB`;
+  }
+  if (spec.group === 'failover') {
+    const f = (r.failover ?? []).map((x: Record<string, any>) => `${x.scenario}: p50 ${x.p50Ms} / max ${x.maxMs} ms`).join('; ');
+    return `failover ${f}; redis cmds/run ${(r.commandsPerRun ?? []).map((x: Record<string, any>) => x.commandsPerRun).join(' / ')} (1 / 2 / 3 replicas)`;
   }
   if (spec.group === 'cluster') return `p99 ${r.lateness?.p99} ms, duplicates ${r.duplicates}, redis cmds/run ${r.redisCommandsPerRun}`;
   return 'done';

@@ -3,6 +3,8 @@
  * replica owned, the time from the kill to the fabric's first run on a survivor. Shared by
  * test/redis/failover.test.ts and benchmarks/workers/failover.ts.
  */
+import type { Redis } from 'ioredis';
+import { redisKeys } from '../../src/redis/keys.js';
 import type { RunRecord } from './replicas.js';
 
 export interface FailoverMeasure {
@@ -20,9 +22,11 @@ export interface FailoverMeasure {
 
 /**
  * `owned`: fabrics whose last run before `killedAt` (within `ownedWindowMs`) was on `killed`.
- * Runs of the killed replica without an end line were in flight at the kill (`midRun`).
+ * Mid-run (not measured: their lock has to expire first): a run of the killed replica without an
+ * end line, or a fabric in `lockedAtKill` (its lock key existed right after the kill: claimed
+ * but not started yet, or ended but not released).
  */
-export function measureFailover(runs: readonly RunRecord[], killed: string, killedAt: number, ownedWindowMs: number): FailoverMeasure {
+export function measureFailover(runs: readonly RunRecord[], killed: string, killedAt: number, ownedWindowMs: number, lockedAtKill: ReadonlySet<string> = new Set()): FailoverMeasure {
   const last = new Map<string, RunRecord>();
   for (const r of runs) {
     if (r.start > killedAt || r.start < killedAt - ownedWindowMs) continue;
@@ -33,7 +37,7 @@ export function measureFailover(runs: readonly RunRecord[], killed: string, kill
   const midRun: string[] = [];
   for (const [id, r] of last) {
     if (r.replica !== killed) continue;
-    if (r.end === undefined) midRun.push(id);
+    if (r.end === undefined || lockedAtKill.has(id)) midRun.push(id);
     else owned.push(id);
   }
   owned.sort();
@@ -52,4 +56,13 @@ export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** The fabrics among `ids` whose lock key exists right now (read right after a kill: the killed replica's locks are still there). */
+export async function lockedFabrics(client: Redis, prefix: string, ids: readonly string[]): Promise<Set<string>> {
+  const keys = redisKeys(prefix);
+  const pipeline = client.pipeline();
+  for (const id of ids) pipeline.exists(keys.lock(id));
+  const replies = (await pipeline.exec()) ?? [];
+  return new Set(ids.filter((_, i) => replies[i]?.[1] === 1));
 }

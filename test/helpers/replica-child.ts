@@ -43,6 +43,12 @@ export interface ReplicaConfig {
    * (`lockTtl` to the scheduler, `membershipTtl` and `heartbeatInterval` to RedlockSingleFlight).
    */
   libraryDefaults?: Array<'lockTtl' | 'membershipTtl' | 'heartbeatInterval'>;
+  /**
+   * With `upsert`: define the fabrics after `start()`, evenly over this many ms, so their grids
+   * (anchored at each one's first run) are spread over the interval instead of aligned. `ready`
+   * is printed once all are defined.
+   */
+  upsertSpreadMs?: number;
 }
 
 /**
@@ -134,12 +140,24 @@ if (process.env['SWREPLICA']) {
     })();
   });
 
-  if (cfg.upsert) {
+  const spread = cfg.upsert && cfg.upsertSpreadMs !== undefined && cfg.upsertSpreadMs > 0 ? cfg.upsertSpreadMs : 0;
+  if (spread) {
+    await singleFlight.ready();
+    await scheduler.start();
+    const ids = fabricIds(cfg.fabrics);
+    const t0 = Date.now();
+    for (const [i, id] of ids.entries()) {
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + (i * spread) / ids.length - Date.now())));
+      await scheduler.upsertFabric({ id, syncInterval: cfg.interval });
+    }
+  } else if (cfg.upsert) {
     const ids = fabricIds(cfg.fabrics);
     for (let i = 0; i < ids.length; i += 200) await Promise.all(ids.slice(i, i + 200).map((id) => scheduler.upsertFabric({ id, syncInterval: cfg.interval })));
   }
-  await singleFlight.ready();
-  await scheduler.start();
+  if (!spread) {
+    await singleFlight.ready();
+    await scheduler.start();
+  }
   out({ type: 'ready', at: Date.now() });
   setInterval(() => undefined, 1 << 30); // keeps the process alive: scheduler timers are unref'ed
 }

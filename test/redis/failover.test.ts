@@ -7,8 +7,8 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
-import { measureFailover } from '../helpers/failover.js';
-import { runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig } from '../helpers/replicas.js';
+import { lockedFabrics, measureFailover } from '../helpers/failover.js';
+import { fabricIds, runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig } from '../helpers/replicas.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const real = realClient();
@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 const INTERVAL = 1_000;
-/** 45 fabrics at 1 s, partitioned, short runs, membership left to the library's defaults. */
+/** 45 fabrics at 1 s (grids spread over the interval), partitioned, short runs, membership left to the library's defaults. */
 const FLEET: Partial<ReplicaConfig> = {
   fabrics: 45,
   interval: INTERVAL,
@@ -31,6 +31,7 @@ const FLEET: Partial<ReplicaConfig> = {
   minRunMs: 20,
   maxRunMs: 80,
   fencedCommit: false,
+  upsertSpreadMs: INTERVAL, // grids spread over the interval, as in a real fleet
   libraryDefaults: ['membershipTtl', 'heartbeatInterval'],
 };
 
@@ -44,17 +45,19 @@ async function killOne(tag: string, extra: Partial<ReplicaConfig>, boundMs: numb
   // every replica has seen the others (a heartbeat is 500 ms) and the grid is running
   await sleep(3_000);
   await until(() => reps.every((r) => r.lines.some((l) => l.type === 'start')), 5_000, 'every replica runs its share');
+  await sleep(Math.floor(Math.random() * INTERVAL)); // any phase of the grid
   const killedAt = Date.now();
   reps[1]!.signal('SIGKILL');
   await reps[1]!.exited;
+  const locked = await lockedFabrics(real, prefix, fabricIds(FLEET.fabrics!));
   const survivors = [reps[0]!, reps[2]!];
   const ownedWindow = 2 * INTERVAL;
-  const pending = () => measureFailover(runsOf(reps), 'r2', killedAt, ownedWindow).missing.length;
+  const pending = () => measureFailover(runsOf(reps), 'r2', killedAt, ownedWindow, locked).missing.length;
   await until(() => pending() === 0, boundMs + 3_000, 'every fabric of the killed replica ran on a survivor').catch(() => undefined);
   await sleep(INTERVAL); // one more slot, for the duplicate check
   await stopReplicas(survivors);
   const runs = runsOf(reps);
-  const m = measureFailover(runs, 'r2', killedAt, ownedWindow);
+  const m = measureFailover(runs, 'r2', killedAt, ownedWindow, locked);
   console.log(
     `failover (${tag}): ${m.owned.length} fabrics of the killed replica (${m.midRun.length} mid-run, not measured): ` +
       `kill -> next run on a survivor p50 ${m.p50} ms, max ${m.max} ms (bound ${boundMs} ms)`,
