@@ -7,7 +7,7 @@
  *   npm run bench -- --quick      short pass (< 3 min), written to docs/benchmarks/quick/
  *   npm run bench -- --report-only   re-render README.md and charts from the last results.json
  *   npm run bench -- --only=h2h   only scenarios whose id starts with one of the given prefixes
- *                                 (h2h, load, micro, scale, cluster; comma separated)
+ *                                 (h2h, load, micro, scale, cluster, redis; comma separated)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -32,7 +32,7 @@ mkdirSync(rawDir, { recursive: true });
 
 export interface RunSpec {
   id: string;
-  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster';
+  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster' | 'redis';
   worker: string;
   params: Record<string, unknown>;
   /** Hard limit; the run is killed and reported as failed past it. */
@@ -107,6 +107,9 @@ if (existsSync(clusterWorker)) {
   }
 }
 
+// 6. Redis idle cost (issue 10): fabrics at PT1H on two replicas, nothing due, commands Redis counts in 15 s
+specs.push({ id: 'redis/idle', group: 'redis', worker: 'workers/idle-cost.ts', params: { n: quick ? 2_000 : 20_000, replicas: 2, windowMs: 15_000, tag: `${tag}-idle` }, timeoutMs: 600_000 });
+
 const selected = only ? specs.filter((s) => only.some((o) => s.id.startsWith(o))) : specs;
 
 /** Peak RSS and CPU of a process from /proc (Linux), taken just before a run is stopped for taking too long. */
@@ -155,6 +158,7 @@ function line(spec: RunSpec, r: Record<string, any>): string {
     return `p50 ${l.p50} / p99 ${l.p99} / max ${l.max} ms, kept ${r.fires.keptPct}%, cpu ${r.cpu.perSecondMs} ms/s, rss ${r.memory.maxRssLifetimeMB} MB`;
   }
   if (spec.group === 'cluster') return `p99 ${r.lateness?.p99} ms, duplicates ${r.duplicates}, redis cmds/run ${r.redisCommandsPerRun}`;
+  if (spec.group === 'redis') return `${r.commands} Redis commands in ${r.windowMs} ms (${r.n} fabrics, ${r.replicas} replicas)`;
   return 'done';
 }
 
