@@ -36,6 +36,8 @@ export class Housekeeper {
   #cancel: (() => void) | undefined;
   /** Where the change feed goes on from; undefined without a feed or before the first read. */
   #cursor: string | undefined;
+  /** Ids a feed pass fetched but could not apply yet (a run in flight, a wall step): fetched again next pass. */
+  readonly #deferred = new Map<string, StorageChange['kind']>();
   /** Monotonic time of the last full listing. */
   #fullAt = Number.NEGATIVE_INFINITY;
   /** The pass in progress, if any (stop waits for it, bounded). */
@@ -148,14 +150,33 @@ export class Housekeeper {
       }
       if (!result.more) break;
     }
+    for (const [id, kind] of this.#deferred) if (!changed.has(id)) changed.set(id, kind);
+    this.#deferred.clear();
     if (changed.size === 0) return true;
-    if (changed.delete(CONTROL_RECORD_ID)) await this.refreshControl(true);
+    if (changed.delete(CONTROL_RECORD_ID)) {
+      try {
+        await this.refreshControl(true);
+      } catch (error) {
+        this.#deferred.set(CONTROL_RECORD_ID, 'defined');
+        throw error;
+      }
+    }
     const ids = [...changed.keys()].filter((id) => !this.#dispatcher.isRemoved(id));
     for (let i = 0; i < ids.length; i += FETCH_BATCH) {
       const batch = ids.slice(i, i + FETCH_BATCH);
       const generation = core.time.generation;
-      const records = await Promise.all(batch.map((id) => core.io.getOrStartOver(id)));
-      if (core.lifecycle() !== 'running') return true;
+      let records: Array<FabricRecord | undefined>;
+      try {
+        records = await Promise.all(batch.map((id) => core.io.getOrStartOver(id)));
+      } catch (error) {
+        // The feed has moved past these: fetch them again next pass.
+        for (const id of ids.slice(i)) this.#deferred.set(id, changed.get(id)!);
+        throw error;
+      }
+      if (core.lifecycle() !== 'running') {
+        for (const id of ids.slice(i)) this.#deferred.set(id, changed.get(id)!);
+        return true;
+      }
       const found: FabricRecord[] = [];
       batch.forEach((id, k) => {
         const record = records[k];
@@ -206,7 +227,10 @@ export class Housekeeper {
    */
   #adopt(records: readonly FabricRecord[], generation: number): void {
     const core = this.#core;
-    if (core.lifecycle() !== 'running') return;
+    if (core.lifecycle() !== 'running') {
+      for (const r of records) this.#deferred.set(r.definition.id, 'defined');
+      return;
+    }
     this.#dispatcher.observeClock();
     // Grid moves seen while the list was read apply to what it returned.
     const skew = core.time.movedSince(generation);
@@ -222,7 +246,11 @@ export class Housekeeper {
       }
       // Only a listing at least as new as what this scheduler knows (a claim it wrote since is
       // newer), and taken on today's grid (a step since is applied to the runtime's own record).
-      if (rt.run || rt.removed || rt.pendingShift || (rt.record && r.version < rt.record.version) || skew !== 0) continue;
+      if (rt.removed || (rt.record && r.version < rt.record.version)) continue;
+      if (rt.run || rt.pendingShift || skew !== 0) {
+        this.#deferred.set(id, 'defined'); // looked at again next pass (the feed will not name it again)
+        continue;
+      }
       if (!sameSchedule(rt.fabric, r.definition)) {
         this.#dispatcher.apply(r, rt.fabric, now);
         core.emit('fabric:updated', { fabricId: id, remote: true });
