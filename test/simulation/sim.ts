@@ -311,7 +311,8 @@ export class World {
         const targets = command.everywhere ? this.schedulers : [sch!];
         this.#everRemoved.add(command.id);
         this.#host(label, () => Promise.all(targets.map((t) => t.removeFabric(command.id))), () => {
-          if ((this.#upserts.get(command.id) ?? 0) === upserts && !racing) this.removed.add(command.id);
+          if (racing) this.#inDoubt.add(command.id); // removed, or defined again: either is right
+          else if ((this.#upserts.get(command.id) ?? 0) === upserts) this.removed.add(command.id);
         }, () => this.#removeFailed.add(command.id));
         return;
       }
