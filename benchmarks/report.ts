@@ -253,6 +253,19 @@ export function writeReport(doc: Any, outDir: string): void {
     if (cl[0]?.note) L.push(cl[0].note + '\n');
   } else L.push('Not measured in this run: `syncwheel/redis` (RedlockSingleFlight, RedisStorage) was not available when the harness was written, so `benchmarks/workers/cluster.ts` does not exist yet.\n');
 
+  // ---- Redis idle cost
+  const idle = ok.filter((r: Any) => r.spec.group === 'redis').map((r: Any) => r.result);
+  if (idle.length) {
+    L.push('## Scenario 6: idle cost on Redis');
+    L.push('');
+    L.push('Fabrics at `PT1H` on two replicas (default options), nothing due; start and first syncs excluded. Commands as Redis counts them (`INFO stats`) over the window, on a redis-server of the benchmark\'s own. Target (issue 10): at most 1,500 in 15 s for 20,000 fabrics.');
+    L.push('');
+    L.push('| fabrics | replicas | window | Redis commands | per second | by command |');
+    L.push('|---|---|---|---|---|---|');
+    for (const r of idle) L.push(`| ${fmtN(r.n)} | ${r.replicas} | ${fmtN(r.windowMs)} ms | ${fmtN(r.commands)} | ${fmtN(r.commandsPerSecond)} | ${Object.entries(r.perCommand as Record<string, number>).filter(([k]) => k !== 'info' && k !== 'config|resetstat').map(([k, v]) => `${k} ${fmtN(v)}`).join(', ')} |`);
+    L.push('');
+  }
+
   // ---- profile
   const prof = ok.find((r: Any) => r.spec.id.startsWith('profile/'))?.result?.profile;
   if (prof) {

@@ -7,7 +7,7 @@
  *   npm run bench -- --quick      short pass (< 3 min), written to docs/benchmarks/quick/
  *   npm run bench -- --report-only   re-render README.md and charts from the last results.json
  *   npm run bench -- --only=h2h   only scenarios whose id starts with one of the given prefixes
- *                                 (h2h, load, micro, scale, cluster, failover; comma separated)
+ *                                 (h2h, load, micro, scale, cluster, redis, failover; comma separated)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -33,7 +33,7 @@ mkdirSync(rawDir, { recursive: true });
 
 export interface RunSpec {
   id: string;
-  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster' | 'failover';
+  group: 'h2h' | 'load' | 'micro' | 'scale' | 'cluster' | 'redis' | 'failover';
   worker: string;
   params: Record<string, unknown>;
   /** Hard limit; the run is killed and reported as failed past it. */
@@ -108,7 +108,9 @@ if (existsSync(clusterWorker)) {
   }
 }
 
-// 6. failover (Redis): kill -> next run on a survivor, and Redis commands per run with 1, 2, 3 replicas
+// 6. Redis idle cost (issue 10): fabrics at PT1H on two replicas, nothing due, commands Redis counts in 15 s
+specs.push({ id: 'redis/idle', group: 'redis', worker: 'workers/idle-cost.ts', params: { n: quick ? 2_000 : 20_000, replicas: 2, windowMs: 15_000, tag: `${tag}-idle` }, timeoutMs: 600_000 });
+// 7. Redis failover (issue 10; its own group: the report's 'redis' table is the idle cost): kill -> next run on a survivor, and Redis commands per run with 1, 2, 3 replicas
 {
   const p: FailoverParams = { fabrics: 60, intervalMs: 1000, windowMs: quick ? 4000 : 10_000, rounds: quick ? 2 : 5, tag: `${tag}-fo` };
   specs.push({ id: 'failover/r3', group: 'failover', worker: 'workers/failover.ts', params: p as unknown as Record<string, unknown>, timeoutMs: quick ? 180_000 : 420_000 });
@@ -166,6 +168,7 @@ function line(spec: RunSpec, r: Record<string, any>): string {
     return `failover ${f}; redis cmds/run ${(r.commandsPerRun ?? []).map((x: Record<string, any>) => x.commandsPerRun).join(' / ')} (1 / 2 / 3 replicas)`;
   }
   if (spec.group === 'cluster') return `p99 ${r.lateness?.p99} ms, duplicates ${r.duplicates}, redis cmds/run ${r.redisCommandsPerRun}`;
+  if (spec.group === 'redis') return `${r.commands} Redis commands in ${r.windowMs} ms (${r.n} fabrics, ${r.replicas} replicas)`;
   return 'done';
 }
 

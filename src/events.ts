@@ -91,6 +91,11 @@ export interface SyncMissedEvent {
 
 export interface FabricChangedEvent {
   fabricId: string;
+  /**
+   * True when the change was made by another scheduler sharing the storage (seen through its
+   * change feed, a listing or a refused claim), not through this one. Absent otherwise.
+   */
+  remote?: true;
 }
 
 export interface ClockJumpEvent {

@@ -52,6 +52,7 @@ export type { Clock, TimerHandle } from './clock.js';
 export { TimingWheel } from './wheel.js';
 export type { TimingWheelOptions, WheelEntry } from './wheel.js';
 export { MemoryStorage } from './storage/memory.js';
+export type { MemoryStorageOptions } from './storage/memory.js';
 export { initialState } from './storage/types.js';
 export type { ChangePage, ClaimInfo, ClaimRefusal, CorruptRecord, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './storage/types.js';
 export { InProcessSingleFlight } from './single-flight.js';

@@ -5,11 +5,21 @@
 import { CorruptStateError, StorageError } from '../errors.js';
 import { checkListResult, checkRecord, checkWriteResult } from '../storage/check-record.js';
 import { MemoryStorage } from '../storage/memory.js';
-import type { FabricRecord, FabricWrite, Storage, WriteResult, CorruptRecord } from '../storage/types.js';
+import type { Lease } from '../single-flight.js';
+import type { ClaimRefusal, CorruptRecord, FabricRecord, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
 import type { SchedulerTime } from './time.js';
 
 /** Most read-modify-write rounds before an update gives up (the record kept changing). */
 export const CAS_ATTEMPTS = 16;
+
+/**
+ * A claim made through {@link StorageIO.update}: the options handed to every write attempt (the
+ * mutator keeps `options.claim.at` current), and the storage's refusal, if any, read afterwards.
+ */
+export interface ClaimWrite {
+  readonly options: { claim: { lease: Lease; at: number } };
+  refused?: ClaimRefusal;
+}
 
 /** A read-modify-write step: the new value from the freshest record, or null to write nothing. */
 export type Mutator = (current: FabricRecord | undefined) => FabricWrite | null;
@@ -178,8 +188,9 @@ export class StorageIO {
   }
 
   /** One compare-and-set write; answers synchronously when the storage does. */
-  write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult | Promise<WriteResult> {
-    const result = this.bound('write', this.#storage.write(id, value, expectedVersion), id);
+  write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult | Promise<WriteResult> {
+    const raw = options === undefined ? this.#storage.write(id, value, expectedVersion) : this.#storage.write(id, value, expectedVersion, options);
+    const result = this.bound('write', raw, id);
     if (!isThenable<WriteResult>(result)) return this.#written(id, result);
     return result.then((r) => this.#written(id, r));
   }
@@ -196,19 +207,28 @@ export class StorageIO {
    * answers synchronously then keeps the whole update in the caller's turn). Resolves to the
    * record written, or undefined when `mutate` declined or the record kept changing.
    */
-  update(id: string, mutate: Mutator, cached: FabricRecord | undefined): FabricRecord | undefined | Promise<FabricRecord | undefined> {
+  update(id: string, mutate: Mutator, cached: FabricRecord | undefined, claim?: ClaimWrite): FabricRecord | undefined | Promise<FabricRecord | undefined> {
     if (cached !== undefined) {
       const next = mutate(cached);
-      if (next === null) return this.#updateFrom(id, mutate, undefined, 1);
-      const written = this.write(id, next, cached.version);
-      if (!isThenable<WriteResult>(written)) return written.ok ? written.record : this.#updateFrom(id, mutate, written.current, 1);
-      return written.then((r) => (r.ok ? r.record : this.#updateFrom(id, mutate, r.current, 1)));
+      if (next === null) return this.#updateFrom(id, mutate, undefined, 1, claim);
+      const written = this.write(id, next, cached.version, claim?.options);
+      if (!isThenable<WriteResult>(written)) return written.ok ? written.record : this.#retry(id, mutate, written, claim);
+      return written.then((r) => (r.ok ? r.record : this.#retry(id, mutate, r, claim)));
     }
-    return this.#updateFrom(id, mutate, undefined, 0);
+    return this.#updateFrom(id, mutate, undefined, 0, claim);
+  }
+
+  /** After a failed write: stop on a refused claim, else loop from the record it returned. */
+  #retry(id: string, mutate: Mutator, failed: Extract<WriteResult, { ok: false }>, claim: ClaimWrite | undefined): undefined | Promise<FabricRecord | undefined> {
+    if (failed.refused !== undefined && claim) {
+      claim.refused = failed.refused;
+      return undefined;
+    }
+    return this.#updateFrom(id, mutate, failed.current, 1, claim);
   }
 
   /** The loop from a fresh read (or from `current`, just returned by a failed write). */
-  async #updateFrom(id: string, mutate: Mutator, current: FabricRecord | undefined, attempts: number): Promise<FabricRecord | undefined> {
+  async #updateFrom(id: string, mutate: Mutator, current: FabricRecord | undefined, attempts: number, claim?: ClaimWrite): Promise<FabricRecord | undefined> {
     if (current === undefined) {
       current = await this.getOrStartOver(id);
       if (current) this.#onSeen(current);
@@ -216,8 +236,12 @@ export class StorageIO {
     for (let i = attempts; i < CAS_ATTEMPTS; i++) {
       const next = mutate(current);
       if (next === null) return undefined;
-      const result = await this.write(id, next, current?.version ?? null);
+      const result = await this.write(id, next, current?.version ?? null, claim?.options);
       if (result.ok) return result.record;
+      if (result.refused !== undefined && claim) {
+        claim.refused = result.refused;
+        return undefined;
+      }
       current = result.current;
     }
     return undefined;

@@ -33,6 +33,11 @@ export interface Core {
   lifecycle(): Lifecycle;
   /** Looks for a wall-clock step (at every wake: timers, host calls, a run's awaits). */
   observeClock(): void;
+  /**
+   * Forgets a fabric another scheduler sharing the storage removed (its tombstone was seen):
+   * stops it here and emits `fabric:removed` with `remote: true`. The storage is not touched.
+   */
+  removedElsewhere(id: string): void;
 }
 
 /** Emits `status:changed` when the status really changed and someone listens. */

@@ -249,8 +249,24 @@ export class Dispatcher {
 
   /** Forgets a fabric in this process: entry cancelled, waiting run dropped, running one aborted. */
   remove(rt: FabricRuntime): void {
-    rt.removed = true;
     this.noteRemoval(rt.fabric.id);
+    this.#forget(rt);
+  }
+
+  /**
+   * A fabric another scheduler sharing the storage removed (its tombstone was seen): forgotten
+   * here without touching the storage, and not marked as removed by the host (a later
+   * definition written elsewhere is followed again).
+   */
+  removedElsewhere(id: string): void {
+    const rt = this.#core.fabrics.get(id);
+    if (!rt || rt.removed) return;
+    this.#forget(rt);
+    this.#core.emit('fabric:removed', { fabricId: id, remote: true });
+  }
+
+  #forget(rt: FabricRuntime): void {
+    rt.removed = true;
     this.cancel(rt);
     this.#dropRun(rt, 'removed');
     if (this.#core.fabrics.get(rt.fabric.id) === rt) this.#core.fabrics.delete(rt.fabric.id);

@@ -1,14 +1,25 @@
 /**
- * Housekeeping, every `housekeepingInterval` while running: re-reads the shared control record
- * (pauses and sync requests made by other replicas or the CLI), adopts definitions written by
- * other schedulers sharing the storage, and repairs stale `syncing` states left by dead replicas.
+ * Housekeeping, every `housekeepingInterval` while running: learns what other schedulers sharing
+ * the storage changed (definitions, removals, pauses and sync requests in the control record)
+ * and repairs stale `syncing` states left by dead replicas.
+ *
+ * With a storage that has a change feed (`Storage.changes`), a pass reads the feed from its
+ * cursor and fetches only the records it names: idle cost grows with changes, not with fabrics.
+ * A full listing runs when the feed says the cursor is no longer covered (`reset`) and every
+ * `fullScanInterval` (it repairs what a lost feed entry hid, and sweeps stale `syncing` states).
+ * Without a feed every pass is a full listing.
  */
 import type { ControlData } from '../ops/control.js';
 import { CONTROL_RECORD_ID, loadControl, updateControl } from '../ops/control.js';
-import type { FabricRecord } from '../storage/types.js';
+import type { FabricRecord, StorageChange } from '../storage/types.js';
 import type { Core } from './core.js';
 import { sameSchedule, type Dispatcher } from './dispatcher.js';
 import { repairStale, type StateCheckDeps } from './state-check.js';
+
+/** Most feed pages read in one pass (the rest waits for the next pass). */
+const MAX_PAGES_PER_PASS = 100;
+/** Records fetched at once after a feed page. */
+const FETCH_BATCH = 64;
 
 export interface HousekeeperHooks {
   /** Adopts new control data (emits what changed, holds or re-arms fabrics). */
@@ -23,6 +34,12 @@ export class Housekeeper {
   readonly #hooks: HousekeeperHooks;
   readonly #check: StateCheckDeps;
   #cancel: (() => void) | undefined;
+  /** Where the change feed goes on from; undefined without a feed or before the first read. */
+  #cursor: string | undefined;
+  /** Ids a feed pass fetched but could not apply yet (a run in flight, a wall step): fetched again next pass. */
+  readonly #deferred = new Map<string, StorageChange['kind']>();
+  /** Monotonic time of the last full listing. */
+  #fullAt = Number.NEGATIVE_INFINITY;
   /** The pass in progress, if any (stop waits for it, bounded). */
   current: Promise<void> | undefined;
 
@@ -51,9 +68,52 @@ export class Housekeeper {
     this.#cancel = undefined;
   }
 
+  /**
+   * Takes the change feed's current end as the cursor (called by `start()` before it lists the
+   * storage, so nothing written meanwhile is missed). No-op without a feed.
+   */
+  async openFeed(): Promise<void> {
+    const core = this.#core;
+    const storage = core.io.storage;
+    if (typeof storage.changes !== 'function') return;
+    const page = await core.io.bound('read', storage.changes(null));
+    this.#cursor = page.cursor;
+    this.#fullAt = core.time.mono();
+  }
+
+  /** Reports what the storage says about its own setup (`Storage.warnings`), once per start. Never rejects. */
+  async reportWarnings(): Promise<void> {
+    const core = this.#core;
+    const storage = core.io.storage;
+    if (typeof storage.warnings !== 'function') return;
+    try {
+      const warnings = await core.io.bound('read', storage.warnings());
+      if (Array.isArray(warnings)) for (const w of warnings) core.reportError('storage', w);
+    } catch (error) {
+      core.reportError('storage', error);
+    }
+  }
+
   /** One pass. Never rejects. */
   async run(): Promise<void> {
     const core = this.#core;
+    const storage = core.io.storage;
+    const scan = core.opts.fullScanInterval;
+    if (typeof storage.changes === 'function' && this.#cursor !== undefined && (scan === 0 || core.time.mono() - this.#fullAt < scan)) {
+      try {
+        if (await this.#followFeed()) return;
+      } catch (error) {
+        core.reportError('housekeeping', error);
+        return;
+      }
+    }
+    await this.#fullPass();
+  }
+
+  /** A full listing: control record, every definition, stale `syncing` states. Never rejects. */
+  async #fullPass(): Promise<void> {
+    const core = this.#core;
+    this.#fullAt = core.time.mono();
     try {
       await this.refreshControl(true);
     } catch (error) {
@@ -67,6 +127,67 @@ export class Housekeeper {
     } catch (error) {
       core.reportError('housekeeping', error);
     }
+  }
+
+  /**
+   * Reads the change feed from the cursor and applies what it names. Resolves false when the
+   * feed was reset (the caller lists everything instead).
+   */
+  async #followFeed(): Promise<boolean> {
+    const core = this.#core;
+    const storage = core.io.storage;
+    const changed = new Map<string, StorageChange['kind']>();
+    for (let page = 0; page < MAX_PAGES_PER_PASS; page++) {
+      const result = await core.io.bound('read', storage.changes!(this.#cursor ?? null));
+      if (result.reset) {
+        this.#cursor = result.cursor;
+        return false;
+      }
+      this.#cursor = result.cursor;
+      for (const c of result.changes) {
+        changed.delete(c.id); // keep the order of the latest change
+        changed.set(c.id, c.kind);
+      }
+      if (!result.more) break;
+    }
+    for (const [id, kind] of this.#deferred) if (!changed.has(id)) changed.set(id, kind);
+    this.#deferred.clear();
+    if (changed.size === 0) return true;
+    if (changed.delete(CONTROL_RECORD_ID)) {
+      try {
+        await this.refreshControl(true);
+      } catch (error) {
+        this.#deferred.set(CONTROL_RECORD_ID, 'defined');
+        throw error;
+      }
+    }
+    const ids = [...changed.keys()].filter((id) => !this.#dispatcher.isRemoved(id));
+    for (let i = 0; i < ids.length; i += FETCH_BATCH) {
+      const batch = ids.slice(i, i + FETCH_BATCH);
+      const generation = core.time.generation;
+      let records: Array<FabricRecord | undefined>;
+      try {
+        records = await Promise.all(batch.map((id) => core.io.getOrStartOver(id)));
+      } catch (error) {
+        // The feed has moved past these: fetch them again next pass.
+        for (const id of ids.slice(i)) this.#deferred.set(id, changed.get(id)!);
+        throw error;
+      }
+      if (core.lifecycle() !== 'running') {
+        for (const id of ids.slice(i)) this.#deferred.set(id, changed.get(id)!);
+        return true;
+      }
+      const found: FabricRecord[] = [];
+      batch.forEach((id, k) => {
+        const record = records[k];
+        if (record) found.push(record);
+        // Gone, and the feed says removed (a tombstone): removed by another scheduler. Gone
+        // without a removal is left to the claim path (a storage that lost its data).
+        else if (changed.get(id) === 'removed') this.#dispatcher.removedElsewhere(id);
+      });
+      this.#adopt(found, generation);
+    }
+    return true;
   }
 
   /** Re-reads the control record: pauses made elsewhere, and sync requests this scheduler takes. */
@@ -99,12 +220,17 @@ export class Housekeeper {
   /**
    * Follows definitions written by other schedulers sharing the storage: a fabric this one does
    * not know (and was not removed through it) is scheduled here too (on the stored grid), and a
-   * newer definition of an idle fabric is applied. Removals are not followed (a vanished record may be a storage data loss,
-   * which the claim path re-registers).
+   * newer definition of an idle fabric is applied (`fabric:added` / `fabric:updated` with
+   * `remote: true`). A record missing from a listing is not taken
+   * as a removal (it may be a storage data loss, which the claim path re-registers): removals
+   * come from the change feed, or from a claim the storage refuses because of a tombstone.
    */
   #adopt(records: readonly FabricRecord[], generation: number): void {
     const core = this.#core;
-    if (core.lifecycle() !== 'running') return;
+    if (core.lifecycle() !== 'running') {
+      for (const r of records) this.#deferred.set(r.definition.id, 'defined');
+      return;
+    }
     this.#dispatcher.observeClock();
     // Grid moves seen while the list was read apply to what it returned.
     const skew = core.time.movedSince(generation);
@@ -115,13 +241,20 @@ export class Housekeeper {
       const rt = core.fabrics.get(id);
       if (!rt) {
         this.#dispatcher.apply(this.#dispatcher.moved(r, skew), undefined, now);
+        core.emit('fabric:added', { fabricId: id, remote: true });
         continue;
       }
       // Only a listing at least as new as what this scheduler knows (a claim it wrote since is
       // newer), and taken on today's grid (a step since is applied to the runtime's own record).
-      if (rt.run || rt.removed || rt.pendingShift || (rt.record && r.version < rt.record.version) || skew !== 0) continue;
-      if (!sameSchedule(rt.fabric, r.definition)) this.#dispatcher.apply(r, rt.fabric, now);
-      else rt.cache(r);
+      if (rt.removed || (rt.record && r.version < rt.record.version)) continue;
+      if (rt.run || rt.pendingShift || skew !== 0) {
+        this.#deferred.set(id, 'defined'); // looked at again next pass (the feed will not name it again)
+        continue;
+      }
+      if (!sameSchedule(rt.fabric, r.definition)) {
+        this.#dispatcher.apply(r, rt.fabric, now);
+        core.emit('fabric:updated', { fabricId: id, remote: true });
+      } else rt.cache(r);
     }
   }
 

@@ -155,6 +155,15 @@ export interface SchedulerOptions {
    */
   housekeepingInterval?: number;
   /**
+   * With a storage that has a change feed (`RedisStorage`), housekeeping reads only the feed;
+   * every `fullScanInterval` it lists every record instead (repairing what a lost feed entry hid,
+   * e.g. on Redis Cluster where a record and its feed entry are not written atomically, and
+   * sweeping stale `syncing` states), ms; 0: only when the feed is reset. Ignored without a feed
+   * (every pass is then a full listing).
+   * @default 600_000 (10 minutes)
+   */
+  fullScanInterval?: number;
+  /**
    * Longest wait for any one storage or single-flight call (read, write, delete, list, acquire,
    * release), ms. A call that takes longer is abandoned and reported as a `StorageError` (an
    * `error` event, or the rejection of the public method that made it); later calls for the same
@@ -194,6 +203,7 @@ export interface ResolvedOptions {
   /** `'default'` first. */
   readonly queues: readonly ResolvedQueue[];
   readonly housekeepingInterval: number;
+  readonly fullScanInterval: number;
   readonly operationTimeout: number;
   readonly meterProvider: MeterProvider | undefined;
 }
@@ -209,13 +219,14 @@ export const DEFAULTS = Object.freeze({
   clockJumpThreshold: 1_000,
   queue: Object.freeze({ concurrency: Number.POSITIVE_INFINITY, priority: 0 }),
   housekeepingInterval: 5_000,
+  fullScanInterval: 600_000,
   operationTimeout: 10_000,
 });
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   'executor', 'clock', 'storage', 'singleFlight', 'maxConcurrentSyncs', 'missedRunPolicy', 'maxCatchUpRuns',
   'defaultSyncTimeout', 'retry', 'shutdown', 'lockTtl', 'clockJumpThreshold', 'clockSteps', 'queues',
-  'housekeepingInterval', 'operationTimeout', 'meterProvider',
+  'housekeepingInterval', 'fullScanInterval', 'operationTimeout', 'meterProvider',
 ]);
 
 /** Validates `createScheduler` options and returns a new, complete object. */
@@ -259,6 +270,7 @@ export function normalizeOptions(options: SchedulerOptions): ResolvedOptions {
     clockSteps,
     queues: normalizeQueues(o.queues),
     housekeepingInterval: durationOption('housekeepingInterval', o.housekeepingInterval, storage instanceof MemoryStorage ? 0 : DEFAULTS.housekeepingInterval, { allowZero: true }),
+    fullScanInterval: durationOption('fullScanInterval', o.fullScanInterval, DEFAULTS.fullScanInterval, { allowZero: true }),
     operationTimeout: durationOption('operationTimeout', o.operationTimeout, DEFAULTS.operationTimeout),
     meterProvider: o.meterProvider,
   };

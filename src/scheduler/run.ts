@@ -7,7 +7,7 @@ import { SyncAbortedError, SyncTimeoutError, errorMessage, toError } from '../er
 import type { FailureReason, SyncResult, SyncStartedEvent, SyncTrigger } from '../events.js';
 import type { Lease } from '../single-flight.js';
 import { initialState, type FabricRecord } from '../storage/types.js';
-import { isThenable } from './cas.js';
+import { isThenable, type ClaimWrite } from './cas.js';
 import { emitStatus, finishWaiters, reportSkipped, type Core } from './core.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import { nextFreeSlot } from './grid.js';
@@ -129,6 +129,8 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
   let claimed: FabricRecord | undefined;
   let attempt: FabricRecord['state'] | undefined;
   let written: number | undefined;
+  // The lease goes with the claim: a storage that can check it refuses a claim whose lock is gone.
+  const proof: ClaimWrite = { options: { claim: { lease, at: startedAt } } };
   try {
     const claim = core.io.update(
       id,
@@ -140,6 +142,7 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
         attempt = current.state;
         // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
         startedAt = core.time.now();
+        proof.options.claim.at = startedAt;
         generation = core.time.generation;
         const result = claimState(current, current.definition, { trigger: run.trigger, scheduledAt: run.scheduledAt, startedAt });
         if (!result.ok) {
@@ -152,6 +155,7 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
         return { definition: current.definition, state: result.state };
       },
       rt.record,
+      proof,
     );
     claimed = isThenable<FabricRecord | undefined>(claim) ? await claim : claim;
   } catch (error) {
@@ -161,6 +165,12 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
     return skip(core, run, 'unavailable');
   }
   if (claimed) rt.ghostClaim = null;
+  if (proof.refused === 'removed') {
+    // Removed by another scheduler sharing the storage (a tombstone), not lost: stop here too.
+    core.removedElsewhere(id);
+    return skip(core, run, 'cancelled');
+  }
+  if (proof.refused === 'lease-lost') return skip(core, run, 'locked');
   if (!claimed) return skip(core, run, refused);
   // A wall step seen while the claim was on its way renamed the run's slot: its start too.
   const moved = core.time.movedSince(generation);

@@ -63,7 +63,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       statusCounts: () => this.#statusCounts(),
       isQueuePaused: (name) => pauses.isQueuePaused(name),
     });
-    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock() };
+    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock(), removedElsewhere: (id) => this.#dispatcher.removedElsewhere(id) };
     this.#dispatcher = new Dispatcher(this.#core, lanes);
     this.#check = {
       io,
@@ -120,6 +120,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   async #load(): Promise<void> {
     const core = this.#core;
+    void this.#housekeeper.reportWarnings();
+    await this.#housekeeper.openFeed(); // before the listing: nothing written meanwhile is missed
     const { records, corrupt } = await core.io.list();
     for (const bad of corrupt) {
       core.reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
@@ -186,7 +188,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async upsertFabric(definition: FabricDefinition): Promise<FabricStatus> {
     const fabric = normalizeFabric(definition, { syncTimeout: this.#opts.defaultSyncTimeout });
-    if (fabric.id.startsWith(RESERVED_ID_PREFIX)) throw new InvalidFabricError('id', `a string not starting with ${JSON.stringify(RESERVED_ID_PREFIX)} (reserved)`, fabric.id);
+    if (fabric.id.startsWith(RESERVED_ID_PREFIX) || fabric.id.startsWith('\u0000')) throw new InvalidFabricError('id', `a string not starting with ${JSON.stringify(RESERVED_ID_PREFIX)} or a NUL character (reserved)`, fabric.id);
     if (!this.#lanes.has(fabric.queue)) {
       throw new InvalidFabricError('queue', `one of the queues configured in createScheduler ({ queues }): ${this.#queueList()}`, fabric.queue, fabric.id);
     }

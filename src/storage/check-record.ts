@@ -11,7 +11,7 @@
 import { normalizeFabric, type Fabric } from '../definition.js';
 import { CorruptStateError, InvalidFabricError, StorageError, errorMessage } from '../errors.js';
 import { isSyncStatus } from '../status.js';
-import type { CorruptRecord, FabricRecord, FabricState, WriteResult } from './types.js';
+import type { ClaimRefusal, CorruptRecord, FabricRecord, FabricState, WriteResult } from './types.js';
 
 /** Largest magnitude of a stored timestamp, ms: the `Date` range (±8.64e15). */
 export const MAX_TIMESTAMP_MS = 8.64e15;
@@ -49,11 +49,13 @@ export function checkRecord(id: string, value: unknown): FabricRecord {
 export function checkWriteResult(id: string, value: unknown): WriteResult {
   let ok: unknown;
   let payload: unknown;
+  let refused: unknown;
   try {
     if (typeof value !== 'object' || value === null) return badWrite(id, `expected { ok: true, record } or { ok: false, current }, got ${show(value)}`);
     ok = (value as { ok?: unknown }).ok;
     if (ok !== true && ok !== false) return badWrite(id, `expected ok to be true or false, got ${show(ok)}`);
     payload = ok ? (value as { record?: unknown }).record : (value as { current?: unknown }).current;
+    refused = ok ? undefined : (value as { refused?: unknown }).refused;
   } catch (error) {
     if (error instanceof StorageError) throw error;
     return badWrite(id, `its answer could not be read: ${errorMessage(error)}`, error);
@@ -63,9 +65,11 @@ export function checkWriteResult(id: string, value: unknown): WriteResult {
     const record = validateRecord(id, payload);
     return typeof record === 'string' ? badWrite(id, `answered { ok: true } with an unreadable record: ${record}`) : { ok: true, record };
   }
-  if (payload === undefined) return { ok: false, current: undefined };
+  if (refused !== undefined && refused !== 'lease-lost' && refused !== 'removed') return badWrite(id, `expected refused to be 'lease-lost', 'removed' or absent, got ${show(refused)}`);
+  const why = refused === undefined ? {} : { refused: refused as ClaimRefusal };
+  if (payload === undefined) return { ok: false, current: undefined, ...why };
   const current = validateRecord(id, payload);
-  return typeof current === 'string' ? badWrite(id, `answered { ok: false } with an unreadable current record: ${current}`) : { ok: false, current };
+  return typeof current === 'string' ? badWrite(id, `answered { ok: false } with an unreadable current record: ${current}`) : { ok: false, current, ...why };
 }
 
 /**

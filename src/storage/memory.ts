@@ -1,7 +1,20 @@
 import { isNormalizedFabric, normalizeFabric } from '../definition.js';
-import { StorageError } from '../errors.js';
+import { InvalidOptionError, StorageError } from '../errors.js';
 import { stateProblem } from './check-record.js';
-import type { FabricRecord, FabricWrite, Storage, WriteResult } from './types.js';
+import type { ChangePage, FabricRecord, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './types.js';
+
+/** Options of {@link MemoryStorage}. */
+export interface MemoryStorageOptions {
+  /**
+   * Changes kept for {@link MemoryStorage.changes} (schedulers sharing this storage read them);
+   * a reader that falls further behind lists everything once.
+   * @default 10_000
+   */
+  changeLogSize?: number;
+}
+
+/** Changes returned per {@link MemoryStorage.changes} call. */
+const CHANGE_PAGE = 1_000;
 
 /**
  * The embedded default storage: records live in this object, so they survive a scheduler's
@@ -13,8 +26,22 @@ import type { FabricRecord, FabricWrite, Storage, WriteResult } from './types.js
  */
 export class MemoryStorage implements Storage {
   readonly #records = new Map<string, FabricRecord>();
-  /** Version and fencing token of deleted records, so neither ever goes backwards for an id. */
-  readonly #tombstones = new Map<string, { version: number; fencingToken: number }>();
+  /**
+   * Version and fencing token of deleted records, so neither ever goes backwards for an id, and
+   * whether the id is removed (a claim may not re-create it) until the host writes it again.
+   */
+  readonly #tombstones = new Map<string, { version: number; fencingToken: number; removed: boolean }>();
+  /** The change feed: `#log[i]` has sequence number `#logStart + i + 1`. */
+  readonly #log: StorageChange[] = [];
+  #logStart = 0;
+  readonly #logSize: number;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+    const size = options.changeLogSize ?? 10_000;
+    if (!Number.isSafeInteger(size) || size < 1) throw new InvalidOptionError('changeLogSize', 'a positive integer', options.changeLogSize);
+    this.#logSize = size;
+  }
 
   async get(id: string): Promise<FabricRecord | undefined> {
     return this.#records.get(id);
@@ -24,13 +51,15 @@ export class MemoryStorage implements Storage {
     return { records: [...this.#records.values()], corrupt: [] };
   }
 
-  write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult {
+  write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult {
     const definition = isNormalizedFabric(value.definition) ? value.definition : normalizeFabric(value.definition, { syncTimeout: 0 });
     const problem = definition.id !== id ? `definition.id ${JSON.stringify(definition.id)} is not the id written` : stateProblem(value.state as unknown as Record<string, unknown>);
     if (problem !== null) throw new StorageError('write', `refused for fabric ${JSON.stringify(id)}: ${problem}`, { fabricId: id });
     const current = this.#records.get(id);
     if ((current?.version ?? null) !== expectedVersion) return { ok: false, current };
     const tomb = current ? undefined : this.#tombstones.get(id);
+    // Removed (not lost): a claim does not bring it back; the host writing it again does.
+    if (tomb?.removed && options?.claim !== undefined) return { ok: false, current: undefined, refused: 'removed' };
     const state = { ...value.state };
     // Re-created after a delete: its tokens go on above every token the deleted record handed out.
     if (tomb) state.fencingToken = Math.max(state.fencingToken, tomb.fencingToken + 1);
@@ -41,6 +70,7 @@ export class MemoryStorage implements Storage {
     });
     this.#records.set(id, record);
     if (tomb) this.#tombstones.delete(id);
+    if (!current || (current.definition !== definition && JSON.stringify(current.definition) !== JSON.stringify(definition))) this.#append(id, 'defined');
     return { ok: true, record };
   }
 
@@ -48,8 +78,31 @@ export class MemoryStorage implements Storage {
     const current = this.#records.get(id);
     if (!current) return false;
     if (expectedVersion !== undefined && current.version !== expectedVersion) return false;
-    this.#tombstones.set(id, { version: current.version, fencingToken: current.state.fencingToken });
-    return this.#records.delete(id);
+    this.#tombstones.set(id, { version: current.version, fencingToken: current.state.fencingToken, removed: true });
+    this.#records.delete(id);
+    this.#append(id, 'removed');
+    return true;
+  }
+
+  /** The change feed: definitions written and records deleted since `cursor` (see {@link Storage.changes}). */
+  async changes(cursor: string | null): Promise<ChangePage> {
+    const end = this.#logStart + this.#log.length;
+    const at = cursor === null ? Number.NaN : Number(cursor);
+    if (!Number.isSafeInteger(at) || at < this.#logStart || at > end) return { cursor: String(end), changes: [], reset: true };
+    const from = at - this.#logStart;
+    const changes = this.#log.slice(from, from + CHANGE_PAGE);
+    const next = at + changes.length;
+    return { cursor: String(next), changes, reset: false, more: next < end };
+  }
+
+  #append(id: string, kind: StorageChange['kind']): void {
+    this.#log.push(Object.freeze({ id, kind }));
+    // Trimmed in chunks (at twice the size), so an append stays O(1) amortized.
+    if (this.#log.length >= 2 * this.#logSize) {
+      const drop = this.#log.length - this.#logSize;
+      this.#log.splice(0, drop);
+      this.#logStart += drop;
+    }
   }
 
   /** Number of stored records. */

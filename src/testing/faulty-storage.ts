@@ -4,12 +4,12 @@
  */
 import { systemClock, type Clock } from '../clock.js';
 import { InvalidOptionError } from '../errors.js';
-import type { FabricRecord, FabricWrite, Storage, WriteResult } from '../storage/types.js';
+import type { ChangePage, FabricRecord, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
 
 /** The storage calls a fault can apply to. */
-export type StorageOperation = 'get' | 'list' | 'write' | 'delete';
+export type StorageOperation = 'get' | 'list' | 'write' | 'delete' | 'changes';
 
-export const STORAGE_OPERATIONS: readonly StorageOperation[] = Object.freeze(['get', 'list', 'write', 'delete']);
+export const STORAGE_OPERATIONS: readonly StorageOperation[] = Object.freeze(['get', 'list', 'write', 'delete', 'changes']);
 
 /** Fault rates and shapes; every field can be changed at run time with {@link FaultyStorage.setFaults}. */
 export interface FaultSettings {
@@ -49,7 +49,7 @@ export interface FaultSettings {
   lostWriteRate?: number;
   /**
    * Which operations the rates apply to (one-shot controls name their own).
-   * @default ['get', 'list', 'write', 'delete']
+   * @default ['get', 'list', 'write', 'delete', 'changes']
    */
   operations?: readonly StorageOperation[];
 }
@@ -148,6 +148,10 @@ export class FaultyStorage implements Storage {
   readonly #oneShots: Array<{ kind: OneShotFault; operations: readonly StorageOperation[]; ms: number }> = [];
   readonly #hung = new Set<{ proceed: () => void; fail: () => void }>();
   readonly #counters: FaultCounters = { calls: 0, delayed: 0, hung: 0, failed: 0, lostWrites: 0 };
+  /** The inner storage's change feed, with faults (present only when the inner storage has one). */
+  readonly changes?: (cursor: string | null) => Promise<ChangePage>;
+  /** The inner storage's setup warnings, passed through without faults (present only when it has them). */
+  readonly warnings?: () => Promise<readonly Error[]>;
 
   constructor(inner: Storage, options: FaultyStorageOptions = {}) {
     if (inner === null || typeof inner !== 'object') throw new InvalidOptionError('inner', 'a Storage', inner);
@@ -161,6 +165,9 @@ export class FaultyStorage implements Storage {
     if (clock === null || typeof clock !== 'object' || typeof clock.setTimeout !== 'function') throw new InvalidOptionError('clock', 'a Clock', options.clock);
     this.inner = inner;
     this.#clock = clock;
+    const { changes, warnings } = inner;
+    if (typeof changes === 'function') this.changes = (cursor) => this.#async('changes', undefined, () => changes.call(inner, cursor));
+    if (typeof warnings === 'function') this.warnings = () => warnings.call(inner);
     this.#random = mulberry32(seed);
     this.#faults = resolveFaults(options.faults ?? {}, NO_FAULTS);
   }
@@ -226,10 +233,10 @@ export class FaultyStorage implements Storage {
     return this.#async('delete', id, () => (expectedVersion === undefined ? this.inner.delete(id) : this.inner.delete(id, expectedVersion)));
   }
 
-  write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult | Promise<WriteResult> {
+  write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult | Promise<WriteResult> {
     const plan = this.#plan('write');
-    if (plan.kind === 'pass') return this.inner.write(id, value, expectedVersion);
-    const apply = () => this.inner.write(id, value, expectedVersion);
+    const apply = () => (options === undefined ? this.inner.write(id, value, expectedVersion) : this.inner.write(id, value, expectedVersion, options));
+    if (plan.kind === 'pass') return apply();
     if (plan.kind === 'lose') return this.#lose(id, value, expectedVersion);
     if (plan.kind === 'delay' && plan.lose) return this.#sleep(plan.ms).then(() => this.#lose(id, value, expectedVersion));
     return this.#faulty('write', id, plan, apply);

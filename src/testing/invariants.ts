@@ -254,6 +254,8 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
           if (e.from === 'disabled') regrid(e.fabricId);
         },
         'fabric:added': (e) => {
+          // Adopted from another scheduler (remote): the host's own add is what resets the fabric.
+          if (e.remote) return;
           track(e.fabricId).removedOn.clear();
           regrid(e.fabricId);
         },

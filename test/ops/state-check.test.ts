@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InProcessSingleFlight, MemoryStorage, createScheduler, initialState, normalizeFabric, type CorruptRecord, type FabricState, type StateRepairedEvent, type StatusChangedEvent } from '../../src/index.js';
+import { InProcessSingleFlight, MemoryStorage, createScheduler, initialState, normalizeFabric, type CorruptRecord, type FabricState, type Storage, type StateRepairedEvent, type StatusChangedEvent } from '../../src/index.js';
 import { createFakeClock } from '../../src/testing.js';
 import { T0 } from '../helpers/harness.js';
 
@@ -75,19 +75,25 @@ describe('validate() and repair()', () => {
     expect(singleFlight.isHeld('busy')).toBe(false); // the check let go of the lock
   });
 
-  it('a replica repairs a stale "syncing" on its own within one lease plus one housekeeping interval', async () => {
+  it.each([
+    ['a storage without a change feed: one lease plus one housekeeping interval', false],
+    ['a storage with a change feed: one lease plus one fullScanInterval', true],
+  ])('a replica repairs a stale "syncing" on its own within %s', async (_name, feed) => {
     const clock = createFakeClock({ now: T0 });
-    const storage = new MemoryStorage();
+    const memory = new MemoryStorage();
     // A replica claimed the slot at T0 and died: its lock (lockTtl 10 s) expired, its status stayed.
-    await put(storage, 'f', { status: 'syncing', lastSyncAt: T0 - MIN, lastAttemptAt: T0, anchorAt: T0 - 2 * MIN, lastSlotAt: T0, fencingToken: 4 });
-    const s = createScheduler({ clock, storage, executor: () => undefined, lockTtl: 10_000, housekeepingInterval: 2_000, missedRunPolicy: 'skip' });
+    await put(memory, 'f', { status: 'syncing', lastSyncAt: T0 - MIN, lastAttemptAt: T0, anchorAt: T0 - 2 * MIN, lastSlotAt: T0, fencingToken: 4 });
+    const storage: Storage = feed
+      ? memory
+      : { get: (id) => memory.get(id), list: () => memory.list(), write: (id, v, e, o) => memory.write(id, v, e, o), delete: (id, e) => memory.delete(id, e) };
+    const s = createScheduler({ clock, storage, executor: () => undefined, lockTtl: 10_000, housekeepingInterval: feed ? 1_000 : 2_000, fullScanInterval: 2_000, missedRunPolicy: 'skip' });
     const changes: StatusChangedEvent[] = [];
     s.on('status:changed', (e) => changes.push(e));
     await s.start();
     await clock.tickAsync(8_000);
-    expect((await storage.get('f'))!.state.status).toBe('syncing'); // still within the lease: could be alive
+    expect((await memory.get('f'))!.state.status).toBe('syncing'); // still within the lease: could be alive
     await clock.tickAsync(2_000);
-    const fixed = await storage.get('f');
+    const fixed = await memory.get('f');
     expect(fixed!.state).toMatchObject({ status: 'in_sync', fencingToken: 4, nextSyncAt: T0 + MIN });
     expect(changes).toEqual([{ fabricId: 'f', from: 'syncing', to: 'in_sync', at: T0 + 10_000 }]);
     await s.stop();

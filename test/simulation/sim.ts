@@ -181,6 +181,8 @@ export class World {
    * step since is not applied to it), so neither removal nor liveness is judged for them again.
    */
   readonly #inDoubt = new Set<string>();
+  /** Upserts issued and not yet settled, per id. */
+  readonly #upsertsInFlight = new Map<string, number>();
   /** Upserts issued per id: a remove that resolves after a later upsert was issued does not count. */
   readonly #upserts = new Map<string, number>();
   readonly stops: PendingStop[] = [];
@@ -278,14 +280,20 @@ export class World {
         this.removed.delete(command.id);
         this.#removeFailed.delete(command.id);
         this.#upserts.set(command.id, (this.#upserts.get(command.id) ?? 0) + 1);
+        this.#upsertsInFlight.set(command.id, (this.#upsertsInFlight.get(command.id) ?? 0) + 1);
+        const landed = () => this.#upsertsInFlight.set(command.id, this.#upsertsInFlight.get(command.id)! - 1);
         // A removal is final on the scheduler it went through until the host upserts the id
         // there again, so after one the host re-defines it through every scheduler.
         const through = this.#everRemoved.has(command.id) ? this.schedulers : [sch!];
         this.#host(
           label,
           () => Promise.all(through.map((t) => t.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }))),
-          () => this.checker.defined(command.id),
+          () => {
+            landed();
+            this.checker.defined(command.id);
+          },
           (error) => {
+            landed();
             // Settled after any removal issued before it (same scheduler: in turn), so the host's
             // new definition counts from here, whether or not this write made it.
             this.checker.defined(command.id);
@@ -295,12 +303,16 @@ export class World {
         return;
       case 'remove': {
         const upserts = this.#upserts.get(command.id) ?? 0;
-        // Removal through one replica is not followed by the others yet (fleet-wide removal is the
-        // Redis issue's tombstones), so with several schedulers the host removes through all.
-        const targets = command.everywhere || this.schedulers.length > 1 ? this.schedulers : [sch!];
+        // An upsert still on its way through another scheduler may land after this removal: the
+        // host raced itself, and the record may legitimately come back.
+        const racing = (this.#upsertsInFlight.get(command.id) ?? 0) > 0;
+        // Through one scheduler (the others learn of it from the tombstone: a refused claim or the
+        // change feed), or through all at once (config-driven replicas).
+        const targets = command.everywhere ? this.schedulers : [sch!];
         this.#everRemoved.add(command.id);
         this.#host(label, () => Promise.all(targets.map((t) => t.removeFabric(command.id))), () => {
-          if ((this.#upserts.get(command.id) ?? 0) === upserts) this.removed.add(command.id);
+          if (racing) this.#inDoubt.add(command.id); // removed, or defined again: either is right
+          else if ((this.#upserts.get(command.id) ?? 0) === upserts) this.removed.add(command.id);
         }, () => this.#removeFailed.add(command.id));
         return;
       }
@@ -363,10 +375,9 @@ export class World {
       }
     }
     // Removed stays removed: no record comes back without an upsert (read the inner storage, no faults).
-    // With several schedulers a removal can race an upsert landing through another one, and a
-    // replica that still runs the fabric re-registers a vanished record (its recovery from a
-    // storage that lost its data); fleet-wide removal (tombstones) is the Redis issue's work.
-    for (const id of this.schedulers.length > 1 ? [] : this.removed) {
+    // With several schedulers the tombstone keeps a replica that still runs the fabric from
+    // re-registering it (its recovery is for a storage that lost its data, not for a removal).
+    for (const id of this.removed) {
       if (!this.#inDoubt.has(id) && (await this.inner.get(id))) {
         this.#violation('stays-removed', id, 'the record is back in storage after removeFabric resolved, with no upsert since');
         this.removed.delete(id);
