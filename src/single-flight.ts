@@ -16,6 +16,12 @@ export interface Lease {
    * this holder wrote. Absent when no storage can check it (in-process, Redlock quorum).
    */
   readonly proof?: LeaseProof;
+  /**
+   * Milliseconds of validity left by the holder's own monotonic reckoning (0 once lost or
+   * released). The scheduler starts no executor when it is 0, even if the `signal`'s timer has
+   * not fired yet (a busy event loop). Absent: the lease cannot expire.
+   */
+  remaining?(): number;
   /** Gives the claim up. Safe to call twice; never throws for a lock that was already lost. */
   release(): void | Promise<void>;
 }

@@ -115,13 +115,18 @@ function skip(core: Core, run: Run, reason: Parameters<typeof reportSkipped>[2])
 /** Whether the run may still start its executor (checked after every wait). */
 function mayStart(core: Core, run: Run, lease: Lease): boolean {
   const rt = run.rt;
-  return !rt.removed && rt.fabric.enabled && core.lifecycle() === 'running' && !run.abortReason && !lease.signal?.aborted && core.fabrics.get(rt.fabric.id) === rt;
+  return !rt.removed && rt.fabric.enabled && core.lifecycle() === 'running' && !run.abortReason && !leaseLost(lease) && core.fabrics.get(rt.fabric.id) === rt;
+}
+
+/** Whether the lease is known lost: its signal aborted, or its validity ran out (the signal's timer may be late). */
+function leaseLost(lease: Lease): boolean {
+  return lease.signal?.aborted === true || (typeof lease.remaining === 'function' && lease.remaining() <= 0);
 }
 
 async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void> {
   const rt = run.rt;
   const id = rt.fabric.id;
-  if (!mayStart(core, run, lease)) return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
+  if (!mayStart(core, run, lease)) return skip(core, run, leaseLost(lease) ? 'locked' : 'cancelled');
   let startedAt = core.time.now();
   let generation = core.time.generation;
   let from: FabricRecord['state']['status'] = 'never_synced';
@@ -178,7 +183,7 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
   rt.cacheWritten(claimed, moved);
   if (!mayStart(core, run, lease)) {
     await restore(core, run, claimed, attempt);
-    return skip(core, run, lease.signal?.aborted ? 'locked' : 'cancelled');
+    return skip(core, run, leaseLost(lease) ? 'locked' : 'cancelled');
   }
   await invoke(core, run, lease, claimed, from, startedAt);
 }
