@@ -3,6 +3,8 @@
  * service replicas. Every public name is listed here (no `export *`).
  */
 export { RedisStorage } from './storage.js';
+export { migrateRedisData } from './migrate.js';
+export type { MigrateRedisDataOptions, MigrateRedisDataResult } from './migrate.js';
 export type { RedisStorageClient, RedisStorageOptions } from './storage.js';
 export { RedlockSingleFlight, ownerOf } from './single-flight.js';
 export type { RedlockClient, RedlockLease, RedlockSingleFlightOptions } from './single-flight.js';

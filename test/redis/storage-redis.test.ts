@@ -3,6 +3,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { InvalidOptionError, StorageError } from '../../src/errors.js';
 import { ClockSkewError, RedisEvictionWarning } from '../../src/redis/errors.js';
 import { RedisStorage, type RedisStorageClient } from '../../src/redis/storage.js';
+import { migrateRedisData } from '../../src/redis/migrate.js';
+import { CONTROL_RECORD_ID, LEGACY_CONTROL_RECORD_ID } from '../../src/ops/control.js';
 import { SCHEMA_VERSION, legacyKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, countKeys, mockClient, randomPrefix, realClient, startOwnRedis } from '../helpers/redis.js';
 import { claimOptions, claimRun, fabric, state, storageContract, type StorageFixture } from '../storage-contract.js';
@@ -238,5 +240,86 @@ describe('RedisStorage specifics (real Redis)', () => {
     await expect(s.list()).rejects.toBeInstanceOf(StorageError);
     await expect(s.write('a', { definition: fabric('a'), state: state() }, null)).rejects.toBeInstanceOf(StorageError);
     dead.disconnect();
+  });
+});
+
+describe('migrateRedisData: syncwheel 0.1 data (schema 1) to schema 2', () => {
+  /** Writes hashes exactly as syncwheel 0.1 did. */
+  async function write01(client: Redis, prefix: string): Promise<void> {
+    const old = legacyKeys(prefix);
+    const doc = (id: string, extra: object = {}) =>
+      JSON.stringify({ schema: 1, definition: { id, syncInterval: 60_000, enabled: true, syncTimeout: 0, queue: 'default', ...extra }, state: { ...state(), fencingToken: undefined, status: 'in_sync', lastSyncAt: 5 } });
+    await client.set(old.schema, '1');
+    for (const [id, v, t] of [['a', '3', '1700000000000002'], ['b:{x}', '7', '1700000000000009']] as const) {
+      await client.hset(old.record(id), 'v', v, 't', t, 'd', doc(id));
+      await client.hset(old.fence(id), 'version', v, 'token', t);
+      await client.sadd(old.ids, id);
+    }
+    // the control record under its NUL id
+    await client.hset(old.record(LEGACY_CONTROL_RECORD_ID), 'v', '4', 't', '0', 'd', doc(LEGACY_CONTROL_RECORD_ID, { enabled: false, metadata: { control: { scheduler: 123, queues: {}, fabrics: {}, syncRequests: {} } } }));
+    await client.hset(old.fence(LEGACY_CONTROL_RECORD_ID), 'version', '4', 'token', '0');
+    await client.sadd(old.ids, LEGACY_CONTROL_RECORD_ID);
+    // a deleted fabric: only its fence is left, with a token above the record's
+    await client.hset(old.fence('gone'), 'version', '9', 'token', '1700000000000050');
+    // a fence higher than the record (a record re-created then not claimed yet)
+    await client.hset(old.fence('a'), 'token', '1700000000000020');
+    // unreadable
+    await client.hset(old.record('bad'), 'v', '1', 't', '0', 'd', '{oops');
+    await client.sadd(old.ids, 'bad');
+  }
+
+  for (const [label, tag] of [['a plain prefix (old and new schema/ids keys coincide)', 'mig'], ['a prefix with braces', 'mig{b}']] as const) {
+    it(`moves records, fences and the control record, keeps tokens and versions, deletes old keys, and is idempotent: ${label}`, async () => {
+      const prefix = randomPrefix(tag);
+      try {
+        await write01(real, prefix);
+        const storage = new RedisStorage({ client: real, prefix });
+        await expect(storage.list()).rejects.toThrow(/npx syncwheel migrate --prefix/);
+        const dry = await migrateRedisData({ client: real, prefix, dryRun: true });
+        expect(dry).toMatchObject({ dryRun: true, schemaBefore: 1, records: 3, control: true, fences: 1, unreadable: ['bad'], deletedKeys: 0 });
+        expect(await real.exists(legacyKeys(prefix).record('a'))).toBe(1);
+        const done = await migrateRedisData({ client: real, prefix });
+        expect(done).toMatchObject({ dryRun: false, records: 3, control: true, fences: 1, alreadyMigrated: 0, unreadable: ['bad'] });
+        expect(done.deletedKeys).toBeGreaterThanOrEqual(7);
+        const s = new RedisStorage({ client: real, prefix });
+        const { records, corrupt } = await s.list();
+        expect(corrupt).toEqual([]);
+        expect(records.map((r) => r.definition.id).sort()).toEqual([CONTROL_RECORD_ID, 'a', 'b:{x}'].sort());
+        const a = (await s.get('a'))!;
+        expect(a.version).toBe(3);
+        expect(a.state.fencingToken).toBe(1700000000000002);
+        expect(a.state).toMatchObject({ status: 'in_sync', lastSyncAt: 5 });
+        expect(await real.hget(s.keys.fence('a'), 'token')).toBe('1700000000000020'); // max of both
+        expect(await real.hget(s.keys.fence('gone'), 'token')).toBe('1700000000000050');
+        const controlRecord = (await s.get(CONTROL_RECORD_ID))!;
+        expect((controlRecord.definition.metadata!['control'] as { scheduler: number }).scheduler).toBe(123);
+        expect(await real.get(s.keys.schema)).toBe('2');
+        expect(await real.exists(legacyKeys(prefix).record('a'), legacyKeys(prefix).fence('gone'), legacyKeys(prefix).record(LEGACY_CONTROL_RECORD_ID))).toBe(0);
+        expect(await real.sismember(s.keys.ids, LEGACY_CONTROL_RECORD_ID)).toBe(0);
+        // works as schema 2: claims rise above the migrated tokens, the deleted fabric's too
+        expect((await claimRun(s, a)).state.fencingToken).toBeGreaterThan(1700000000000020);
+        const again = await s.write('gone', { definition: fabric('gone'), state: state() }, null);
+        expect(again.ok && again.record.version).toBeGreaterThan(9);
+        // a second run changes nothing
+        const second = await migrateRedisData({ client: real, prefix });
+        expect(second).toMatchObject({ schemaBefore: 2, records: 0, fences: 0, deletedKeys: 0 });
+        expect((await s.get('a'))!.version).toBeGreaterThan(3);
+      } finally {
+        await cleanupPrefix(real, prefix);
+      }
+    });
+  }
+
+  it('refuses hostile options and data of an unknown schema with typed errors', async () => {
+    await expect(migrateRedisData({ client: real, prefix: '' })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(migrateRedisData({ client: {} as Redis, prefix: 'p' })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(migrateRedisData({ client: real, prefix: 'p', dryRun: 'yes' as never })).rejects.toBeInstanceOf(InvalidOptionError);
+    const prefix = randomPrefix('mig-future');
+    try {
+      await real.set(legacyKeys(prefix).schema, '9');
+      await expect(migrateRedisData({ client: real, prefix })).rejects.toThrow(/schema version 9/);
+    } finally {
+      await cleanupPrefix(real, prefix);
+    }
   });
 });
