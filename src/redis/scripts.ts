@@ -80,16 +80,20 @@ export const WRITE_SCRIPT = script(
 local rec, fence, lock = KEYS[1], KEYS[2], KEYS[3]
 local mode, expected, doc, token, id, observedDoc, schema, digest = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local claimFlag, proof, at, maxSkew, logSize = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12]), ARGV[13]
-local rtype = keytype(rec)
 local f = redis.call('HMGET', fence, 'version', 'token', 'removed')
 local hasFence = val(f[1]) ~= nil
 local fenceVersion = tonumber(val(f[1]) or '0') or 0
 local fenceToken = tonumber(val(f[2]) or '0') or 0
 local removed = val(f[3])
+-- HMGET alone tells a record from none (TYPE only for a key of another type): fewer commands per run
+local rtype = 'none'
 local curV, curT, curD, curH
-if rtype == 'hash' then
-  local c = redis.call('HMGET', rec, 'v', 't', 'd', 'h')
+local c = redis.pcall('HMGET', rec, 'v', 't', 'd', 'h')
+if type(c) == 'table' and c['err'] then
+  rtype = keytype(rec)
+else
   curV, curT, curD, curH = val(c[1]), val(c[2]), val(c[3]), val(c[4])
+  if curV or curT or curD or curH then rtype = 'hash' end
 end
 local function refuse(why)
   if rtype == 'none' then return {0, '', '', '', 'none', why} end
@@ -150,8 +154,10 @@ end
 local changed = 0
 if mode ~= 'update' or curH ~= digest then changed = 1 end
 if #KEYS >= 6 then
-  redis.call('SADD', KEYS[4], id)
-  if not redis.call('GET', KEYS[5]) then redis.call('SET', KEYS[5], schema) end
+  if mode ~= 'update' then
+    redis.call('SADD', KEYS[4], id)
+    redis.call('SET', KEYS[5], schema, 'NX')
+  end
   if changed == 1 then redis.call('XADD', KEYS[6], 'MAXLEN', '~', logSize, '*', 'i', id, 'k', 'd') end
 end
 return {1, version, tok, changed}

@@ -204,6 +204,20 @@ describe('RedisStorage specifics (real Redis)', () => {
       for (let i = 0; i < 20; i++) expect((await s.changes(cursor)).changes).toEqual([]);
       const after = await processed();
       expect(after - before - 1).toBe(20); // as Redis counts them (INFO stats), minus the second INFO itself
+      // and a claim, an outcome: a handful of commands as Redis counts them (script calls included), whatever the fleet
+      let rec = (await s.get('f1'))!;
+      rec = await claimRun(s, rec); // loads the script
+      const costOf = async (f: () => Promise<unknown>) => {
+        const b = await processed();
+        await f();
+        return (await processed()) - b - 1;
+      };
+      const proof = { key: s.keys.lock('f1'), value: 'me' };
+      await client.set(proof.key, 'me');
+      const claim = await costOf(async () => (rec = await claimRun(s, rec, claimOptions(Date.now(), { release: () => undefined, proof }))));
+      const outcome = await costOf(() => s.write('f1', { definition: rec.definition, state: { ...rec.state, status: 'in_sync' } }, rec.version));
+      expect(claim).toBe(7); // EVALSHA + TIME, HMGET fence, HMGET record, GET lock, HSET record, HSET fence
+      expect(outcome).toBe(6);
     } finally {
       client.disconnect();
       await own.kill();
