@@ -31,6 +31,22 @@ export function state(patch: Partial<FabricState> = {}): FabricState {
   return { ...initialState(), ...patch };
 }
 
+/** The client calls {@link redisCorrupt} needs (ioredis `Redis` or `Cluster`). */
+interface CorruptingClient {
+  hset(key: string, field: string, value: string): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
+}
+
+/** Damages a Redis record key the way {@link StorageFixture.corrupt} asks (for the Redis fixtures). */
+export async function redisCorrupt(client: CorruptingClient, key: string, kind: 'garbage' | 'wrong-type'): Promise<void> {
+  if (kind === 'garbage') await client.hset(key, 'd', '{"schema":1,"definition":');
+  else {
+    await client.del(key);
+    await client.set(key, 'not a hash');
+  }
+}
+
 /** A lease for claim writes in the contract (no proof: every storage accepts it). */
 export function testLease(): Lease {
   return { signal: new AbortController().signal, release: () => undefined } as unknown as Lease;

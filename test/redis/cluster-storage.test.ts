@@ -9,7 +9,7 @@ import { RedisEvictionWarning } from '../../src/redis/errors.js';
 import { RedisStorage } from '../../src/redis/storage.js';
 import { randomPrefix } from '../helpers/redis.js';
 import { cleanupClusterPrefix, clusterKeys, startOwnCluster, type OwnCluster } from '../helpers/redis-cluster.js';
-import { claimRun, drainChanges, fabric, state, storageContract } from '../storage-contract.js';
+import { claimRun, drainChanges, fabric, redisCorrupt, state, storageContract } from '../storage-contract.js';
 
 let cluster: OwnCluster;
 let client: Cluster;
@@ -27,14 +27,7 @@ storageContract('RedisStorage on a 3-master Redis Cluster', async () => {
   return {
     storage,
     corruptKinds: ['garbage', 'wrong-type'],
-    corrupt: async (id, kind) => {
-      const key = storage.keys.record(id);
-      if (kind === 'garbage') await client.hset(key, 'd', '{"schema":1,"definition":');
-      else {
-        await client.del(key);
-        await client.set(key, 'not a hash');
-      }
-    },
+    corrupt: (id, kind) => redisCorrupt(client, storage.keys.record(id), kind),
     cleanup: async () => {
       await cleanupClusterPrefix(client, prefix);
       expect(await clusterKeys(client, prefix)).toEqual([]);

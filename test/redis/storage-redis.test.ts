@@ -7,7 +7,7 @@ import { migrateRedisData } from '../../src/redis/migrate.js';
 import { CONTROL_RECORD_ID, LEGACY_CONTROL_RECORD_ID } from '../../src/ops/control.js';
 import { SCHEMA_VERSION, legacyKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, countKeys, mockClient, randomPrefix, realClient, startOwnRedis } from '../helpers/redis.js';
-import { claimOptions, claimRun, fabric, state, storageContract, type StorageFixture } from '../storage-contract.js';
+import { claimOptions, claimRun, fabric, redisCorrupt, state, storageContract, type StorageFixture } from '../storage-contract.js';
 
 /** A prefix holding `{`, `}` and `%` (never a hash tag, never confused with its encoding). */
 function hostilePrefix(tag: string): string {
@@ -20,14 +20,7 @@ function fixture(client: Redis, kinds: ReadonlyArray<'garbage' | 'wrong-type'>, 
   return {
     storage,
     corruptKinds: kinds,
-    corrupt: async (id, kind) => {
-      const key = storage.keys.record(id);
-      if (kind === 'garbage') await client.hset(key, 'd', '{"schema":1,"definition":');
-      else {
-        await client.del(key);
-        await client.set(key, 'not a hash');
-      }
-    },
+    corrupt: (id, kind) => redisCorrupt(client, storage.keys.record(id), kind),
     cleanup: async () => {
       await cleanupPrefix(client, prefix);
       expect(await countKeys(client, prefix)).toBe(0);
