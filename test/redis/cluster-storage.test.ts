@@ -6,7 +6,10 @@
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisEvictionWarning } from '../../src/redis/errors.js';
+import { migrateRedisData } from '../../src/redis/migrate.js';
 import { RedisStorage } from '../../src/redis/storage.js';
+import { CONTROL_RECORD_ID } from '../../src/ops/control.js';
+import { write01 } from '../helpers/redis-legacy.js';
 import { randomPrefix } from '../helpers/redis.js';
 import { cleanupClusterPrefix, clusterKeys, startOwnCluster, type OwnCluster } from '../helpers/redis-cluster.js';
 import { claimRun, drainChanges, fabric, redisCorrupt, state, storageContract } from '../storage-contract.js';
@@ -96,6 +99,25 @@ describe('RedisStorage on Redis Cluster specifics', () => {
       expect((warnings[0] as RedisEvictionWarning).policy).toBe('allkeys-lfu');
     } finally {
       await node!.config('SET', 'maxmemory-policy', 'noeviction');
+    }
+  });
+
+  it('migrates 0.1 data spread over the masters (per-key commands, a SCAN per master)', async () => {
+    const prefix = `${randomPrefix('mig')}{p}`;
+    try {
+      await write01(client, prefix);
+      const s = new RedisStorage({ client, prefix });
+      await expect(s.list()).rejects.toThrow(/npx syncwheel migrate/);
+      const done = await migrateRedisData({ client, prefix });
+      expect(done).toMatchObject({ records: 3, control: true, fences: 1, unreadable: ['bad'] });
+      const fresh = new RedisStorage({ client, prefix });
+      const { records, corrupt } = await fresh.list();
+      expect(corrupt).toEqual([]);
+      expect(records.map((r) => r.definition.id).sort()).toEqual([CONTROL_RECORD_ID, 'a', 'b:{x}'].sort());
+      expect((await claimRun(fresh, (await fresh.get('b:{x}'))!)).state.fencingToken).toBeGreaterThan(1700000000000009);
+      expect(await migrateRedisData({ client, prefix })).toMatchObject({ records: 0, fences: 0, deletedKeys: 0 });
+    } finally {
+      await cleanupClusterPrefix(client, prefix);
     }
   });
 });

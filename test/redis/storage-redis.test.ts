@@ -7,6 +7,7 @@ import { migrateRedisData } from '../../src/redis/migrate.js';
 import { CONTROL_RECORD_ID, LEGACY_CONTROL_RECORD_ID } from '../../src/ops/control.js';
 import { SCHEMA_VERSION, legacyKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, countKeys, mockClient, randomPrefix, realClient, startOwnRedis } from '../helpers/redis.js';
+import { write01 } from '../helpers/redis-legacy.js';
 import { claimOptions, claimRun, fabric, redisCorrupt, state, storageContract, type StorageFixture } from '../storage-contract.js';
 
 /** A prefix holding `{`, `}` and `%` (never a hash tag, never confused with its encoding). */
@@ -251,30 +252,6 @@ describe('RedisStorage specifics (real Redis)', () => {
 });
 
 describe('migrateRedisData: syncwheel 0.1 data (schema 1) to schema 2', () => {
-  /** Writes hashes exactly as syncwheel 0.1 did. */
-  async function write01(client: Redis, prefix: string): Promise<void> {
-    const old = legacyKeys(prefix);
-    const doc = (id: string, extra: object = {}) =>
-      JSON.stringify({ schema: 1, definition: { id, syncInterval: 60_000, enabled: true, syncTimeout: 0, queue: 'default', ...extra }, state: { ...state(), fencingToken: undefined, status: 'in_sync', lastSyncAt: 5 } });
-    await client.set(old.schema, '1');
-    for (const [id, v, t] of [['a', '3', '1700000000000002'], ['b:{x}', '7', '1700000000000009']] as const) {
-      await client.hset(old.record(id), 'v', v, 't', t, 'd', doc(id));
-      await client.hset(old.fence(id), 'version', v, 'token', t);
-      await client.sadd(old.ids, id);
-    }
-    // the control record under its NUL id
-    await client.hset(old.record(LEGACY_CONTROL_RECORD_ID), 'v', '4', 't', '0', 'd', doc(LEGACY_CONTROL_RECORD_ID, { enabled: false, metadata: { control: { scheduler: 123, queues: {}, fabrics: {}, syncRequests: {} } } }));
-    await client.hset(old.fence(LEGACY_CONTROL_RECORD_ID), 'version', '4', 'token', '0');
-    await client.sadd(old.ids, LEGACY_CONTROL_RECORD_ID);
-    // a deleted fabric: only its fence is left, with a token above the record's
-    await client.hset(old.fence('gone'), 'version', '9', 'token', '1700000000000050');
-    // a fence higher than the record (a record re-created then not claimed yet)
-    await client.hset(old.fence('a'), 'token', '1700000000000020');
-    // unreadable
-    await client.hset(old.record('bad'), 'v', '1', 't', '0', 'd', '{oops');
-    await client.sadd(old.ids, 'bad');
-  }
-
   for (const [label, tag] of [['a plain prefix (old and new schema/ids keys coincide)', 'mig'], ['a prefix with braces', 'mig{b}']] as const) {
     it(`moves records, fences and the control record, keeps tokens and versions, deletes old keys, and is idempotent: ${label}`, async () => {
       const prefix = randomPrefix(tag);
