@@ -48,6 +48,23 @@ async function create(s: Storage, id: string): Promise<FabricRecord> {
   return r.record;
 }
 
+/** A storage on `own` with a fabric `f` claimed `claims` times; the tokens handed out. */
+async function claimed(own: OwnRedis, prefix: string, claims: number): Promise<{ client: Redis; s: RedisStorage; tokens: number[] }> {
+  const client = clientOf(own);
+  const s = new RedisStorage({ client, prefix });
+  await create(s, 'f');
+  const tokens: number[] = [];
+  for (let i = 0; i < claims; i++) tokens.push(await claimFresh(s, 'f'));
+  return { client, s, tokens };
+}
+
+/** SIGKILL, start again on the same port; a fresh storage on it. */
+async function killAndRestart(own: OwnRedis, prefix: string): Promise<RedisStorage> {
+  await own.kill();
+  await own.start();
+  return new RedisStorage({ client: clientOf(own), prefix });
+}
+
 function expectAllAbove(after: number[], before: number[]): void {
   const max = Math.max(...before);
   for (const t of after) expect(t, `token ${t} after the loss vs max ${max} before`).toBeGreaterThan(max);
@@ -56,17 +73,10 @@ function expectAllAbove(after: number[], before: number[]): void {
 describe('fencing tokens whatever Redis loses (real redis-server)', () => {
   it('SIGKILL after SAVE, restart from that older dump: claims after hand out tokens above every token issued before', async () => {
     const own = await ownRedis(true);
-    let client = clientOf(own);
-    let s = new RedisStorage({ client, prefix: 'fence{rdb}' });
-    await create(s, 'f');
-    const before: number[] = [];
-    for (let i = 0; i < 3; i++) before.push(await claimFresh(s, 'f'));
+    const { client, s: first, tokens: before } = await claimed(own, 'fence{rdb}', 3);
     await client.save();
-    for (let i = 0; i < 3; i++) before.push(await claimFresh(s, 'f')); // lost with the kill
-    await own.kill();
-    await own.start();
-    client = clientOf(own);
-    s = new RedisStorage({ client, prefix: 'fence{rdb}' });
+    for (let i = 0; i < 3; i++) before.push(await claimFresh(first, 'f')); // lost with the kill
+    const s = await killAndRestart(own, 'fence{rdb}');
     expect((await s.get('f'))!.state.fencingToken).toBe(before[2]); // the dump's view: the last 3 are lost
     const after: number[] = [];
     for (let i = 0; i < 4; i++) after.push(await claimFresh(s, 'f'));
@@ -76,15 +86,8 @@ describe('fencing tokens whatever Redis loses (real redis-server)', () => {
 
   it('restart with no data at all: the host re-creates the fabric, claims still go above', async () => {
     const own = await ownRedis();
-    let client = clientOf(own);
-    let s = new RedisStorage({ client, prefix: 'fence-empty' });
-    await create(s, 'f');
-    const before: number[] = [];
-    for (let i = 0; i < 3; i++) before.push(await claimFresh(s, 'f'));
-    await own.kill();
-    await own.start();
-    client = clientOf(own);
-    s = new RedisStorage({ client, prefix: 'fence-empty' });
+    const { tokens: before } = await claimed(own, 'fence-empty', 3);
+    const s = await killAndRestart(own, 'fence-empty');
     expect(await s.get('f')).toBeUndefined();
     await create(s, 'f');
     const after = [await claimFresh(s, 'f'), await claimFresh(s, 'f')];
