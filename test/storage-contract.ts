@@ -5,7 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CorruptStateError } from '../src/errors.js';
 import { normalizeFabric, type Fabric } from '../src/definition.js';
-import { initialState, type FabricState, type Storage } from '../src/storage/types.js';
+import type { Lease } from '../src/single-flight.js';
+import { initialState, type FabricRecord, type FabricState, type Storage, type StorageChange, type WriteOptions } from '../src/storage/types.js';
 
 export interface StorageFixture {
   storage: Storage;
@@ -18,6 +19,8 @@ export interface StorageFixture {
   corrupt?(id: string, kind: 'garbage' | 'wrong-type'): Promise<void>;
   /** Kinds of damage {@link StorageFixture.corrupt} supports. */
   corruptKinds?: ReadonlyArray<'garbage' | 'wrong-type'>;
+  /** Why the change feed tests cannot run on this fixture (e.g. a mock without the commands), when they cannot. */
+  changesUnsupported?: string;
 }
 
 export function fabric(id: string, syncInterval = 60_000, extra: Partial<Fabric> = {}): Fabric {
@@ -26,6 +29,53 @@ export function fabric(id: string, syncInterval = 60_000, extra: Partial<Fabric>
 
 export function state(patch: Partial<FabricState> = {}): FabricState {
   return { ...initialState(), ...patch };
+}
+
+/** The client calls {@link redisCorrupt} needs (ioredis `Redis` or `Cluster`). */
+interface CorruptingClient {
+  hset(key: string, field: string, value: string): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
+}
+
+/** Damages a Redis record key the way {@link StorageFixture.corrupt} asks (for the Redis fixtures). */
+export async function redisCorrupt(client: CorruptingClient, key: string, kind: 'garbage' | 'wrong-type'): Promise<void> {
+  if (kind === 'garbage') await client.hset(key, 'd', '{"schema":1,"definition":');
+  else {
+    await client.del(key);
+    await client.set(key, 'not a hash');
+  }
+}
+
+/** A lease for claim writes in the contract (no proof: every storage accepts it). */
+export function testLease(): Lease {
+  return { signal: new AbortController().signal, release: () => undefined } as unknown as Lease;
+}
+
+/** Claim options as the scheduler passes them. */
+export function claimOptions(at = Date.now(), lease: Lease = testLease()): WriteOptions {
+  return { claim: { lease, at } };
+}
+
+/** Claims a run of `record` the way the scheduler does: token + 1, with claim options. */
+export async function claimRun(s: Storage, record: FabricRecord, options: WriteOptions = claimOptions()): Promise<FabricRecord> {
+  const r = await s.write(record.definition.id, { definition: record.definition, state: { ...record.state, status: 'syncing', fencingToken: record.state.fencingToken + 1 } }, record.version, options);
+  if (!r.ok) throw new Error(`claim of ${record.definition.id} refused: ${JSON.stringify(r.refused ?? 'version')}`);
+  return r.record;
+}
+
+/** Reads the change feed from `cursor` to its end (every page). */
+export async function drainChanges(s: Storage, cursor: string): Promise<{ cursor: string; changes: StorageChange[]; reset: boolean }> {
+  const changes: StorageChange[] = [];
+  let reset = false;
+  for (let i = 0; i < 1_000; i++) {
+    const page = await s.changes!(cursor);
+    cursor = page.cursor;
+    reset ||= page.reset;
+    changes.push(...page.changes);
+    if (!page.more) return { cursor, changes, reset };
+  }
+  throw new Error('the change feed never ended');
 }
 
 export function storageContract(name: string, make: () => Promise<StorageFixture>): void {
@@ -212,6 +262,104 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       expect(await s.delete('good')).toBe(true);
       expect(await s.get('good')).toBeUndefined();
       expect(await s.get('good')).toBeUndefined();
+    });
+
+    it('claims hand out unique, rising tokens, across delete and re-create', async () => {
+      const a = await s.write('c{1}', { definition: fabric('c{1}'), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      const tokens = [a.record.state.fencingToken];
+      let rec = a.record;
+      for (let i = 0; i < 5; i++) {
+        rec = await claimRun(s, rec);
+        tokens.push(rec.state.fencingToken);
+        // the run's own outcome carries its token: accepted, token unchanged
+        const out = await s.write('c{1}', { definition: rec.definition, state: { ...rec.state, status: 'in_sync', lastSyncAt: i } }, rec.version);
+        if (!out.ok) throw new Error('outcome refused');
+        expect(out.record.state.fencingToken).toBe(rec.state.fencingToken);
+        rec = out.record;
+      }
+      expect(await s.delete('c{1}')).toBe(true);
+      const again = await s.write('c{1}', { definition: fabric('c{1}'), state: state() }, null);
+      if (!again.ok) throw new Error('re-create failed');
+      tokens.push((await claimRun(s, again.record)).state.fencingToken);
+      for (let i = 1; i < tokens.length; i++) expect(tokens[i]!, `token ${i}`).toBeGreaterThan(tokens[i - 1]!);
+    });
+
+    it('refuses an outcome carrying a lower token than the stored one (a superseded run)', async () => {
+      const a = await s.write('o', { definition: fabric('o'), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      const first = await claimRun(s, a.record);
+      const second = await claimRun(s, first);
+      const stale = await s.write('o', { definition: fabric('o'), state: { ...first.state, status: 'in_sync' } }, second.version);
+      expect(stale.ok).toBe(false);
+      expect(await s.get('o')).toEqual(second);
+    });
+
+    it('feeds changes: creates, definition changes and removals, not state-only writes', async (ctx) => {
+      if (!s.changes) return ctx.skip('no change feed');
+      if (fx.changesUnsupported) return ctx.skip(fx.changesUnsupported);
+      const start = await s.changes(null);
+      expect(start.reset).toBe(true);
+      expect(start.changes).toEqual([]);
+      const idle = await s.changes(start.cursor);
+      expect(idle).toMatchObject({ reset: false, changes: [] });
+      const a = await s.write('{a}', { definition: fabric('{a}'), state: state() }, null);
+      const b = await s.write('b%7D', { definition: fabric('b%7D'), state: state() }, null);
+      if (!a.ok || !b.ok) throw new Error('create failed');
+      const claimed = await claimRun(s, a.record); // state only
+      const redefined = await s.write('{a}', { definition: fabric('{a}', 5_000), state: claimed.state as FabricState }, claimed.version);
+      expect(redefined.ok).toBe(true);
+      expect(await s.delete('b%7D')).toBe(true);
+      const read = await drainChanges(s, start.cursor);
+      expect(read.reset).toBe(false);
+      expect(read.changes).toEqual([
+        { id: '{a}', kind: 'defined' },
+        { id: 'b%7D', kind: 'defined' },
+        { id: '{a}', kind: 'defined' },
+        { id: 'b%7D', kind: 'removed' },
+      ]);
+      const after = await s.changes(read.cursor);
+      expect(after).toMatchObject({ reset: false, changes: [] });
+      expect((await s.changes('not a cursor this storage handed out')).reset).toBe(true);
+    });
+
+    it('pages the change feed in order, more: true while more wait', async (ctx) => {
+      if (!s.changes) return ctx.skip('no change feed');
+      if (fx.changesUnsupported) return ctx.skip(fx.changesUnsupported);
+      const start = await s.changes(null);
+      const ids = Array.from({ length: 45 }, (_, i) => `p{${i}}`);
+      for (const id of ids) expect((await s.write(id, { definition: fabric(id), state: state() }, null)).ok).toBe(true);
+      let cursor = start.cursor;
+      let pages = 0;
+      const seen: string[] = [];
+      for (;;) {
+        const page = await s.changes(cursor);
+        expect(page.reset).toBe(false);
+        pages++;
+        seen.push(...page.changes.map((c) => c.id));
+        cursor = page.cursor;
+        if (!page.more) break;
+      }
+      expect(seen).toEqual(ids);
+      expect(pages).toBeGreaterThanOrEqual(1);
+    });
+
+    it('leaves a tombstone: a claim re-creating a removed record is refused, the host adding it again is not', async (ctx) => {
+      if (!s.changes) return ctx.skip('no change feed, so no tombstones');
+      const a = await s.write('t{x}', { definition: fabric('t{x}'), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      const run = await claimRun(s, a.record);
+      expect(await s.delete('t{x}')).toBe(true);
+      // a replica with a stale cached record claims: create with its next token
+      const stale = await s.write('t{x}', { definition: run.definition, state: { ...run.state, fencingToken: run.state.fencingToken + 1 } }, null, claimOptions());
+      expect(stale).toEqual({ ok: false, current: undefined, refused: 'removed' });
+      expect(await s.get('t{x}')).toBeUndefined();
+      // the host defines it again (a fresh state): accepted, tokens go on above every earlier one
+      const host = await s.write('t{x}', { definition: fabric('t{x}'), state: state() }, null);
+      if (!host.ok) throw new Error('host create refused');
+      expect(host.record.version).toBeGreaterThan(run.version);
+      const next = await claimRun(s, host.record);
+      expect(next.state.fencingToken).toBeGreaterThan(run.state.fencingToken);
     });
   });
 }

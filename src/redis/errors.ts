@@ -1,4 +1,4 @@
-import { SyncwheelError } from '../errors.js';
+import { StorageError, SyncwheelError } from '../errors.js';
 
 /**
  * The lock service (one Redis, or too many Redlock masters for a quorum) could not be reached,
@@ -27,5 +27,46 @@ export class LockLostError extends SyncwheelError {
     );
     this.fabricId = fabricId;
     this.how = how;
+  }
+}
+
+/**
+ * A claim was refused because the claimer's wall clock (`ClaimInfo.at`) is further from Redis'
+ * clock (`TIME`) than `maxClockSkew`: the replica stands down (no claims, an `error` event)
+ * instead of moving the fleet's grid, until its clock agrees again.
+ */
+export class ClockSkewError extends StorageError {
+  /** Claimer's time minus Redis time, ms (positive: the claimer is ahead). */
+  readonly skewMs: number;
+  /** The bound that was exceeded, ms. */
+  readonly maxClockSkew: number;
+  constructor(fabricId: string, skewMs: number, maxClockSkew: number) {
+    super(
+      'write',
+      `claim of fabric ${JSON.stringify(fabricId.length > 200 ? `${fabricId.slice(0, 200)}…` : fabricId)} refused: this process' clock is ${skewMs} ms ${skewMs >= 0 ? 'ahead of' : 'behind'} Redis' clock (maxClockSkew ${maxClockSkew} ms)`,
+      { fabricId },
+    );
+    this.skewMs = skewMs;
+    this.maxClockSkew = maxClockSkew;
+  }
+}
+
+/**
+ * Redis' `maxmemory-policy` may evict syncwheel's keys (reported by `RedisStorage.warnings()`,
+ * which the scheduler turns into an `error` event at start). `allkeys-*`: any key, records and
+ * fences included (a fabric is forgotten, a fence counter lost). `volatile-*`: keys with a TTL:
+ * locks (two holders at once), tombstones (a removed fabric can be re-created by a stale replica)
+ * and the membership set. Use `noeviction`, or a Redis of its own for syncwheel.
+ */
+export class RedisEvictionWarning extends SyncwheelError {
+  /** The `maxmemory-policy` found. */
+  readonly policy: string;
+  constructor(policy: string) {
+    super(
+      policy.startsWith('allkeys')
+        ? `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict any syncwheel key (fabric records, fence counters, the change log, locks); use noeviction`
+        : `Redis maxmemory-policy is ${policy}: under memory pressure Redis may evict syncwheel's keys that carry a TTL (fabric locks: two holders at once; tombstones: a removed fabric re-created; replica membership); use noeviction`,
+    );
+    this.policy = policy;
   }
 }

@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 
 /**
  * The Lua scripts syncwheel runs on Redis. Each one is atomic; each starts with a header
- * saying what KEYS, ARGV and the reply are. Numbers travel as decimal strings (`%d`), so
+ * saying what KEYS, ARGV and the reply are. Numbers travel as decimal strings (`%.0f`), so
  * versions and tokens up to 2^53 keep every digit.
  *
- * No script needs `cjson`: the fencing token lives in its own hash field, so the scripts never
- * parse the JSON document (and they run on ioredis-mock's Lua as well as on Redis).
+ * No script needs `cjson`: the fencing token and the definition digest live in their own hash
+ * fields, so the scripts never parse the JSON document. Scripts that touch one fabric use only
+ * keys of its hash slot when run on Redis Cluster.
  */
 
 /** A script with its SHA-1, for EVALSHA. */
@@ -21,121 +22,221 @@ function script(name: string, numberOfKeys: number, lua: string): LuaScript {
   return Object.freeze({ name, numberOfKeys, lua, sha: createHash('sha1').update(lua).digest('hex') });
 }
 
+/** Shared Lua: Redis time in ms (`nowMs`), and effects replication on Redis 5 (scripts that read TIME, then write). */
+const PRELUDE = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local nowT = redis.call('TIME')
+-- (floats: ioredis-mock's Lua has 32-bit integers)
+local nowMs = tonumber(nowT[1]) * 1000.0 + math.floor(tonumber(nowT[2]) / 1000)
+local function fmt(n) return string.format('%.0f', n) end
+local function val(x)
+  if type(x) == 'string' then return x end
+  return nil
+end
+local function keytype(k)
+  local t = redis.call('TYPE', k)
+  if type(t) == 'table' then t = t['ok'] end
+  return t
+end
+`;
+
 /**
- * WRITE: compare-and-set of one fabric record, with the never-decreasing fence counter.
+ * WRITE: compare-and-set of one fabric record, with fencing tokens that never repeat.
  *
- * KEYS[1] record hash `P:rec:<id>`   KEYS[2] fence hash `P:fence:<id>`
- * KEYS[3] id set `P:ids`             KEYS[4] schema string `P:schema`
+ * KEYS[1] record hash `B:r:{T}:<id>`   KEYS[2] fence hash `B:f:{T}:<id>`
+ * KEYS[3] the fabric's lock key (same hash slot; read only when ARGV[10] is not empty)
+ * KEYS[4] id set `B:ids`  KEYS[5] schema `B:schema`  KEYS[6] change log `B:log`: single Redis
+ *         only. On Redis Cluster the script gets 3 keys (one slot) and the caller writes the
+ *         fleet keys in separate commands.
  * ARGV[1] mode: `create` (must not exist), `update` (version must equal ARGV[2]),
  *         `replace` (overwrite an unreadable record, only if it is still exactly what was read:
  *         ARGV[2] = its `v` field, ARGV[6] = its `d` field, or ARGV[2] = `type:<t>` for a key of
  *         the wrong Redis type)
  * ARGV[2] expected version (update) / observed `v` (replace); ignored for create
- * ARGV[3] JSON document {schema, definition, state} (the token is not read from it)
- * ARGV[4] fencing token of the new state
- * ARGV[5] fabric id (for the id set)       ARGV[6] observed `d` (replace only)
- * ARGV[7] schema version
+ * ARGV[3] JSON document {schema, definition, state}   ARGV[4] requested fencing token
+ * ARGV[5] fabric id   ARGV[6] observed `d` (replace only)   ARGV[7] schema version
+ * ARGV[8] definition digest (`h`)   ARGV[9] '1' when the caller marks the write as a claim
+ * ARGV[10] lock holder value to prove ('' = no proof)   ARGV[11] claimer's time, epoch ms ('' = none)
+ * ARGV[12] max clock skew, ms   ARGV[13] change log cap (MAXLEN ~)
  *
- * A create or replace raises the token to the fence counter (a re-created fabric never reuses
- * an old token); an update whose token is below the counter is refused.
+ * A write is a claim when its token is above the stored record's token (above 0 on a create) or
+ * ARGV[9] says so. A claim's token is max(requested, fence + 1, record + 1, Redis ms x 1000): the
+ * time floor applies to every claim, so a counter rolled back by a data loss is never reused.
+ * A claim is refused when the lock value differs (`lease-lost`), when it would create a record
+ * over a tombstone (`removed`), and answered {2, skew} when the claimer's time is off Redis time
+ * by more than ARGV[12]. A non-claim update must carry the stored token and not be below the
+ * fence; a non-claim create takes the fence token (hands nothing out) and clears a tombstone.
+ * With no fence, a create's version starts from Redis ms time, so versions never repeat either.
  *
- * Returns {1, version, token} on success; on conflict {0} when no record exists, {0, v, t, d}
- * for the current hash, or {0, '', '', '', type} for a key of another type.
+ * Returns {1, version, token, changed} on success (changed = 1 when the record was created or
+ * its digest changed: a change log entry was, or must be, written); {2, skewMs} for clock skew;
+ * {0, v, t, d, type, refused} otherwise (type '' for a hash, 'none' when absent, else the Redis
+ * type; refused '' for a version conflict, or the refusal).
  */
 export const WRITE_SCRIPT = script(
   'write',
-  4,
-  `
-local rec, fence, ids, schemaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local mode, expected, doc, token, id, observedDoc, schema = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
-local rtype = redis.call('TYPE', rec)
-if type(rtype) == 'table' then rtype = rtype['ok'] end
-local fenceVersion = tonumber(redis.call('HGET', fence, 'version') or '0') or 0
-local fenceToken = tonumber(redis.call('HGET', fence, 'token') or '0') or 0
-local curV, curT, curD
-if rtype == 'hash' then
-  curV = redis.call('HGET', rec, 'v')
-  curT = redis.call('HGET', rec, 't')
-  curD = redis.call('HGET', rec, 'd')
+  6,
+  `${PRELUDE}
+local rec, fence, lock = KEYS[1], KEYS[2], KEYS[3]
+local mode, expected, doc, token, id, observedDoc, schema, digest = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local claimFlag, proof, at, maxSkew, logSize = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12]), ARGV[13]
+local f = redis.call('HMGET', fence, 'version', 'token', 'removed')
+local hasFence = val(f[1]) ~= nil
+local fenceVersion = tonumber(val(f[1]) or '0') or 0
+local fenceToken = tonumber(val(f[2]) or '0') or 0
+local removed = val(f[3])
+-- HMGET alone tells a record from none (TYPE only for a key of another type): fewer commands per run
+local rtype = 'none'
+local curV, curT, curD, curH
+local c = redis.pcall('HMGET', rec, 'v', 't', 'd', 'h')
+if type(c) == 'table' and c['err'] then
+  rtype = keytype(rec)
+else
+  curV, curT, curD, curH = val(c[1]), val(c[2]), val(c[3]), val(c[4])
+  if curV or curT or curD or curH then rtype = 'hash' end
 end
-local function conflict()
-  if rtype == 'none' then return {0} end
-  if rtype ~= 'hash' then return {0, '', '', '', rtype} end
-  return {0, curV or '', curT or '', curD or ''}
+local function refuse(why)
+  if rtype == 'none' then return {0, '', '', '', 'none', why} end
+  if rtype ~= 'hash' then return {0, '', '', '', rtype, why} end
+  return {0, curV or '', curT or '', curD or '', '', why}
 end
 local base = fenceVersion
+local stored = 0
 if mode == 'create' then
-  if rtype ~= 'none' then return conflict() end
-  if fenceToken > token then token = fenceToken end
+  if rtype ~= 'none' then return refuse('') end
 elseif mode == 'update' then
-  if rtype ~= 'hash' or curV ~= expected then return conflict() end
-  if token < fenceToken then return conflict() end
+  if rtype ~= 'hash' or curV ~= expected then return refuse('') end
+  stored = tonumber(curT or '') or 0
   local n = tonumber(curV) or 0
   if n > base then base = n end
 elseif mode == 'replace' then
-  if rtype == 'none' then return conflict() end
+  if rtype == 'none' then return refuse('') end
   if rtype == 'hash' then
-    if (curV or '') ~= expected or (curD or '') ~= observedDoc then return conflict() end
+    if (curV or '') ~= expected or (curD or '') ~= observedDoc then return refuse('') end
     local n = tonumber(curV) or 0
     if n > base then base = n end
   elseif expected ~= ('type:' .. rtype) then
-    return conflict()
+    return refuse('')
   end
-  redis.call('DEL', rec)
-  if fenceToken > token then token = fenceToken end
 else
   return redis.error_reply('syncwheel: unknown write mode ' .. tostring(mode))
 end
-if token > 0 and redis.call('HEXISTS', fence, 'token') == 0 then
-  -- First token of this id in this Redis (or its fence counter was lost: Redis restarted empty,
-  -- key evicted): start at Redis time in ms x 1000, above any token handed out before the loss.
-  local now = redis.call('TIME')
-  local seed = (tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)) * 1000
-  if seed > token then token = seed end
+local claim = token > stored or claimFlag == '1'
+if claim then
+  if mode ~= 'update' and removed then return refuse('removed') end
+  if at ~= '' then
+    local skew = tonumber(at) - nowMs
+    if math.abs(skew) > maxSkew then return {2, fmt(skew)} end
+  end
+  if proof ~= '' and val(redis.call('GET', lock)) ~= proof then return refuse('lease-lost') end
+  if fenceToken + 1 > token then token = fenceToken + 1 end
+  if stored + 1 > token then token = stored + 1 end
+  if nowMs * 1000.0 > token then token = nowMs * 1000.0 end
+elseif mode == 'update' then
+  if token ~= stored or token < fenceToken then return refuse('') end
+else
+  token = fenceToken
 end
-local version = string.format('%d', base + 1)
-local tok = string.format('%d', token)
-redis.call('HSET', rec, 'v', version, 't', tok, 'd', doc)
-redis.call('HSET', fence, 'version', version)
-if token > fenceToken then redis.call('HSET', fence, 'token', tok) end
-redis.call('SADD', ids, id)
-if not redis.call('GET', schemaKey) then redis.call('SET', schemaKey, schema) end
-return {1, version, tok}
+if mode ~= 'update' and not hasFence and nowMs > base then base = nowMs end
+if mode == 'replace' then redis.call('DEL', rec) end
+local version = fmt(base + 1)
+local tok = fmt(token)
+redis.call('HSET', rec, 'v', version, 't', tok, 'h', digest, 'd', doc)
+if token > fenceToken then
+  redis.call('HSET', fence, 'version', version, 'token', tok)
+else
+  redis.call('HSET', fence, 'version', version)
+end
+if removed and not claim then
+  redis.call('HDEL', fence, 'removed')
+  redis.call('PERSIST', fence)
+end
+local changed = 0
+if mode ~= 'update' or curH ~= digest then changed = 1 end
+if #KEYS >= 6 then
+  if mode ~= 'update' then
+    redis.call('SADD', KEYS[4], id)
+    redis.call('SET', KEYS[5], schema, 'NX')
+  end
+  if changed == 1 then redis.call('XADD', KEYS[6], 'MAXLEN', '~', logSize, '*', 'i', id, 'k', 'd') end
+end
+return {1, version, tok, changed}
 `,
 );
 
 /**
- * DELETE: removes one fabric record; its fence counter stays.
+ * DELETE: removes one fabric record and leaves a tombstone.
  *
- * KEYS[1] record hash `P:rec:<id>`   KEYS[2] fence hash `P:fence:<id>`   KEYS[3] id set `P:ids`
+ * KEYS[1] record hash   KEYS[2] fence hash   KEYS[3] id set `B:ids`   KEYS[4] change log `B:log`
+ * (KEYS[3] and KEYS[4] on a single Redis only; on Redis Cluster the caller updates them after)
  * ARGV[1] expected version, or '' for "whatever it is"   ARGV[2] fabric id
+ * ARGV[3] tombstone TTL, ms   ARGV[4] change log cap (MAXLEN ~)
  *
+ * The fence keeps the highest version and token, gets `removed` = Redis ms and expires after
+ * ARGV[3] (then the time floor of WRITE keeps tokens and versions rising).
  * Returns 1 when a record was deleted, 0 when there was none or its version did not match.
  */
 export const DELETE_SCRIPT = script(
   'delete',
-  3,
-  `
-local rec, fence, ids = KEYS[1], KEYS[2], KEYS[3]
-local expected, id = ARGV[1], ARGV[2]
-local rtype = redis.call('TYPE', rec)
-if type(rtype) == 'table' then rtype = rtype['ok'] end
+  4,
+  `${PRELUDE}
+local rec, fence = KEYS[1], KEYS[2]
+local expected, id, ttl, logSize = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local rtype = keytype(rec)
 if rtype == 'none' then
-  redis.call('SREM', ids, id)
+  if #KEYS >= 4 then redis.call('SREM', KEYS[3], id) end
   return 0
 end
 local curV, curT
 if rtype == 'hash' then
-  curV = redis.call('HGET', rec, 'v')
-  curT = redis.call('HGET', rec, 't')
+  local c = redis.call('HMGET', rec, 'v', 't')
+  curV, curT = val(c[1]), val(c[2])
 end
 if expected ~= '' and curV ~= expected then return 0 end
+local f = redis.call('HMGET', fence, 'version', 'token')
 local v, t = tonumber(curV or ''), tonumber(curT or '')
-if v and v > (tonumber(redis.call('HGET', fence, 'version') or '0') or 0) then redis.call('HSET', fence, 'version', string.format('%d', v)) end
-if t and t > (tonumber(redis.call('HGET', fence, 'token') or '0') or 0) then redis.call('HSET', fence, 'token', string.format('%d', t)) end
+if v and v > (tonumber(val(f[1]) or '0') or 0) then redis.call('HSET', fence, 'version', fmt(v)) end
+if t and t > (tonumber(val(f[2]) or '0') or 0) then redis.call('HSET', fence, 'token', fmt(t)) end
+redis.call('HSET', fence, 'removed', fmt(nowMs))
+redis.call('PEXPIRE', fence, ttl)
 redis.call('DEL', rec)
-redis.call('SREM', ids, id)
+if #KEYS >= 4 then
+  redis.call('SREM', KEYS[3], id)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', logSize, '*', 'i', id, 'k', 'r')
+end
 return 1
+`,
+);
+
+/**
+ * MIGRATE_RECORD: writes one record moved from schema 1 into its schema-2 keys, unless it is
+ * already there (a re-run); the fence keeps the highest version and token either layout had.
+ *
+ * KEYS[1] record hash   KEYS[2] fence hash
+ * ARGV[1] version ('' = no record, only a fence)   ARGV[2] token   ARGV[3] digest   ARGV[4] document
+ * ARGV[5] fence version   ARGV[6] fence token
+ *
+ * Returns 1 when a record was written, 0 otherwise.
+ */
+export const MIGRATE_RECORD_SCRIPT = script(
+  'migrate-record',
+  2,
+  `
+local function fmt(n) return string.format('%.0f', n) end
+local rec, fence = KEYS[1], KEYS[2]
+local v, t, h, d, fv, ft = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]) or 0, tonumber(ARGV[6]) or 0
+local f = redis.call('HMGET', fence, 'version', 'token')
+local curFv, curFt = tonumber(f[1] or '0') or 0, tonumber(f[2] or '0') or 0
+local wrote = 0
+if v ~= '' and redis.call('EXISTS', rec) == 0 then
+  redis.call('HSET', rec, 'v', v, 't', t, 'h', h, 'd', d)
+  wrote = 1
+  if (tonumber(v) or 0) > fv then fv = tonumber(v) end
+  if (tonumber(t) or 0) > ft then ft = tonumber(t) end
+end
+if fv > curFv then redis.call('HSET', fence, 'version', fmt(fv)) end
+if ft > curFt then redis.call('HSET', fence, 'token', fmt(ft)) end
+return wrote
 `,
 );
 
@@ -172,12 +273,15 @@ export interface ScriptClient {
   eval(lua: string, numberOfKeys: number, ...args: Array<string | number>): Promise<unknown>;
 }
 
-/** Runs a script by SHA, loading it with EVAL when Redis does not know it yet. */
+/**
+ * Runs a script by SHA, loading it with EVAL when Redis does not know it yet. The number of keys
+ * is `keys.length` (WRITE and DELETE take fewer keys on Redis Cluster).
+ */
 export async function runScript(client: ScriptClient, s: LuaScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
   try {
-    return await client.evalsha(s.sha, s.numberOfKeys, ...keys, ...args);
+    return await client.evalsha(s.sha, keys.length, ...keys, ...args);
   } catch (error) {
-    if (error instanceof Error && /NOSCRIPT/i.test(error.message)) return client.eval(s.lua, s.numberOfKeys, ...keys, ...args);
+    if (error instanceof Error && /NOSCRIPT/i.test(error.message)) return client.eval(s.lua, keys.length, ...keys, ...args);
     throw error;
   }
 }

@@ -1,26 +1,30 @@
-import type { Redis } from 'ioredis';
-import { normalizeFabric, type Fabric } from '../definition.js';
-import { CorruptStateError, InvalidOptionError, StorageError, toError } from '../errors.js';
-import { isSyncStatus } from '../status.js';
-import type { CorruptRecord, FabricRecord, FabricState, FabricWrite, Storage, WriteResult } from '../storage/types.js';
-import { SCHEMA_VERSION, redisKeys, type RedisKeys } from './keys.js';
+import type { Cluster, Redis } from 'ioredis';
+import { CorruptStateError, InvalidOptionError, StorageError } from '../errors.js';
+import type { ChangePage, ClaimRefusal, CorruptRecord, FabricRecord, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
+import { appendChange, readChanges, type ChangeLogClient } from './change-log.js';
+import { ClockSkewError, RedisEvictionWarning } from './errors.js';
+import { SCHEMA_VERSION, legacyKeys, redisKeys, type RedisKeys } from './keys.js';
+import { LONE_SURROGATE, encodeWrite, isWrongType, parseRecord, str, wrap, written, type RawRecord } from './record-codec.js';
 import { DELETE_SCRIPT, WRITE_SCRIPT, runScript, type ScriptClient } from './scripts.js';
 
-/** The client surface RedisStorage uses: an ioredis `Redis` (or ioredis-mock). */
-export type RedisStorageClient = Pick<Redis, 'eval' | 'evalsha' | 'hmget' | 'sscan' | 'pipeline' | 'get'>;
+/**
+ * The client surface RedisStorage uses: an ioredis `Redis` (or ioredis-mock), or an ioredis
+ * `Cluster` (detected by `isCluster === true`).
+ */
+export type RedisStorageClient = Pick<Redis, 'eval' | 'evalsha' | 'hmget' | 'sscan' | 'pipeline' | 'get'> | Cluster;
 
 /** Options of {@link RedisStorage}. */
 export interface RedisStorageOptions {
   /**
-   * The host's ioredis client. RedisStorage never closes it and never attaches listeners to it:
-   * give it `maxRetriesPerRequest` (1–3) and an `'error'` listener so that an unreachable Redis
-   * fails calls quickly instead of queueing them (the scheduler then skips runs with an `error`
-   * event).
+   * The host's ioredis client (`Redis`, or `Cluster` for Redis Cluster). RedisStorage never
+   * closes it and never attaches listeners to it: give it `maxRetriesPerRequest` (1–3) and an
+   * `'error'` listener so that an unreachable Redis fails calls quickly instead of queueing them
+   * (the scheduler then skips runs with an `error` event).
    */
   client: RedisStorageClient;
   /**
-   * Key prefix shared by every replica of one deployment; all keys live under `${prefix}:sw:`.
-   * Required, non-empty.
+   * Key prefix shared by every replica of one deployment; keys live under `${encoded prefix}:sw:`
+   * (see `redisKeys`). Required, non-empty; any characters (braces are encoded).
    */
   prefix: string;
   /**
@@ -28,27 +32,71 @@ export interface RedisStorageOptions {
    * @default 500
    */
   listBatchSize?: number;
+  /**
+   * A claim whose claimer's time (`ClaimInfo.at`) differs from Redis' `TIME` by more than this
+   * (ms) is refused with a {@link ClockSkewError}: a replica whose wall clock disagrees stands down.
+   * @default 2000
+   */
+  maxClockSkew?: number;
+  /**
+   * How long a deleted fabric's tombstone (its fence hash with `removed`) lives, ms. While it
+   * does, a claim that would re-create the record is refused (`refused: 'removed'`). Tokens and
+   * versions keep rising after it expires (they are floored by Redis time).
+   * @default 86_400_000
+   */
+  tombstoneTtl?: number;
+  /**
+   * Approximate cap of the change log stream (`XADD MAXLEN ~`). A replica that falls further
+   * behind than this lists every record once.
+   * @default 10_000
+   */
+  changeLogSize?: number;
+  /**
+   * Log entries read per `changes()` page (`more: true` when more wait).
+   * @default 1_000
+   */
+  changePageSize?: number;
 }
 
-const DEFAULTS = Object.freeze({ listBatchSize: 500 });
+const DEFAULTS = Object.freeze({ listBatchSize: 500, maxClockSkew: 2_000, tombstoneTtl: 86_400_000, changeLogSize: 10_000, changePageSize: 1_000 });
 
-/** A UTF-16 surrogate that is not part of a pair (not encodable as UTF-8). */
-const LONE_SURROGATE = /\p{Cs}/u;
+/** What RedisStorage calls on its client (either kind). */
+interface Conn extends ScriptClient, ChangeLogClient {
+  hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
+  sscan(key: string, cursor: string, ...args: Array<string | number>): Promise<[string, string[]]>;
+  get(key: string): Promise<string | null>;
+  sadd(key: string, ...members: string[]): Promise<number>;
+  srem(key: string, ...members: string[]): Promise<number>;
+  set(key: string, value: string, ...args: string[]): Promise<unknown>;
+  info(section: string): Promise<string>;
+  pipeline(): { hmget(key: string, ...fields: string[]): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+  nodes?(role: string): Conn[];
+  isCluster?: boolean;
+}
 
-type Raw = { v: string | null; t: string | null; d: string | null; type?: string };
+type ScriptReply = { ok: true; version: number; token: number } | { ok: false; current: FabricRecord | { corrupt: true; raw: RawRecord } | undefined; refused?: ClaimRefusal };
 
 /**
- * Storage on Redis: one hash per fabric (definition, state, version, fencing token), updated
- * only by compare-and-set Lua scripts. What one replica writes, every replica reads.
+ * Storage on Redis (single server or Redis Cluster): one hash per fabric (definition, state,
+ * version, fencing token, definition digest) and a fence hash keeping the highest version and
+ * token ever handed out, updated only by compare-and-set Lua scripts that touch one hash slot.
+ * Fencing tokens are unique and rising per fabric, whatever Redis loses (see docs/redis.md).
  *
  * @example
  * const storage = new RedisStorage({ client: new Redis({ maxRetriesPerRequest: 1 }), prefix: 'myapp' });
  */
 export class RedisStorage implements Storage {
-  readonly #client: RedisStorageClient;
+  readonly #client: Conn;
+  readonly #cluster: boolean;
+  readonly #prefix: string;
   readonly #keys: RedisKeys;
   readonly #batch: number;
+  readonly #maxClockSkew: number;
+  readonly #tombstoneTtl: number;
+  readonly #logSize: number;
+  readonly #pageSize: number;
   #schemaChecked = false;
+  #schemaWritten = false;
 
   constructor(options: RedisStorageOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -57,11 +105,15 @@ export class RedisStorage implements Storage {
       throw new InvalidOptionError('client', 'an ioredis client', client);
     }
     if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidOptionError('prefix', 'a non-empty string', prefix);
-    const batch = options.listBatchSize ?? DEFAULTS.listBatchSize;
-    if (!Number.isSafeInteger(batch) || batch < 1) throw new InvalidOptionError('listBatchSize', 'a positive integer', options.listBatchSize);
-    this.#client = client;
+    this.#batch = positiveInt('listBatchSize', options.listBatchSize, DEFAULTS.listBatchSize);
+    this.#maxClockSkew = positiveInt('maxClockSkew', options.maxClockSkew, DEFAULTS.maxClockSkew);
+    this.#tombstoneTtl = positiveInt('tombstoneTtl', options.tombstoneTtl, DEFAULTS.tombstoneTtl);
+    this.#logSize = positiveInt('changeLogSize', options.changeLogSize, DEFAULTS.changeLogSize);
+    this.#pageSize = positiveInt('changePageSize', options.changePageSize, DEFAULTS.changePageSize);
+    this.#client = client as unknown as Conn;
+    this.#cluster = (client as { isCluster?: unknown }).isCluster === true;
+    this.#prefix = prefix;
     this.#keys = redisKeys(prefix);
-    this.#batch = batch;
   }
 
   /** The key names this storage uses. */
@@ -72,7 +124,7 @@ export class RedisStorage implements Storage {
   async get(id: string): Promise<FabricRecord | undefined> {
     await this.#checkSchema('get');
     if (LONE_SURROGATE.test(id)) return undefined; // never stored (see write)
-    let raw: Raw;
+    let raw: RawRecord;
     try {
       const [v, t, d] = await this.#client.hmget(this.#keys.record(id), 'v', 't', 'd');
       raw = { v: v ?? null, t: t ?? null, d: d ?? null };
@@ -99,23 +151,20 @@ export class RedisStorage implements Storage {
         const fresh = ids.filter((id) => !seen.has(id));
         for (const id of fresh) seen.add(id);
         if (fresh.length === 0) continue;
-        const pipe = this.#client.pipeline();
-        for (const id of fresh) pipe.hmget(this.#keys.record(id), 'v', 't', 'd');
-        const replies = (await pipe.exec()) ?? [];
-        fresh.forEach((id, i) => {
-          const [err, value] = replies[i] ?? [new Error('no reply'), null];
+        for (const [id, reply] of await this.#readMany(fresh)) {
+          const [err, value] = reply;
           if (err) {
             if (isWrongType(err)) corrupt.push({ id, raw: null, reason: 'the key holds another Redis type than a hash' });
             else throw err;
-            return;
+            continue;
           }
           const [v, t, d] = (value as Array<string | null>) ?? [];
-          if (v == null && t == null && d == null) return; // deleted meanwhile
-          const raw: Raw = { v: v ?? null, t: t ?? null, d: d ?? null };
+          if (v == null && t == null && d == null) continue; // deleted meanwhile
+          const raw: RawRecord = { v: v ?? null, t: t ?? null, d: d ?? null };
           const parsed = parseRecord(id, raw);
           if ('reason' in parsed) corrupt.push({ id, raw, reason: parsed.reason });
           else records.push(parsed);
-        });
+        }
       } while (cursor !== '0');
     } catch (error) {
       throw wrap('list', error);
@@ -123,45 +172,53 @@ export class RedisStorage implements Storage {
     return { records, corrupt };
   }
 
-  async write(id: string, value: FabricWrite, expectedVersion: number | null): Promise<WriteResult> {
+  /** `HMGET v t d` of each id: one pipeline on a single Redis; per-record commands on a cluster (no cross-slot pipelines). */
+  async #readMany(ids: string[]): Promise<Array<[string, [Error | null, unknown]]>> {
+    const fields = ['v', 't', 'd'];
+    if (this.#cluster) {
+      const settled = await Promise.allSettled(ids.map((id) => this.#client.hmget(this.#keys.record(id), ...fields)));
+      return ids.map((id, i) => {
+        const s = settled[i]!;
+        return [id, s.status === 'fulfilled' ? [null, s.value] : [s.reason instanceof Error ? s.reason : new Error(String(s.reason)), null]];
+      });
+    }
+    const pipe = this.#client.pipeline();
+    for (const id of ids) pipe.hmget(this.#keys.record(id), ...fields);
+    const replies = (await pipe.exec()) ?? [];
+    return ids.map((id, i) => [id, replies[i] ?? [new Error('no reply'), null]]);
+  }
+
+  async write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): Promise<WriteResult> {
     await this.#checkSchema('write');
-    if (LONE_SURROGATE.test(id)) {
-      // Redis keys are UTF-8: a lone surrogate would be sent as U+FFFD and ids would silently collide.
-      throw new StorageError('write', `fabric id ${JSON.stringify(id.slice(0, 200))} holds a lone UTF-16 surrogate, which Redis keys cannot keep apart`, { fabricId: id });
+    const w = encodeWrite(id, value);
+    const claim = options?.claim;
+    let at = '';
+    if (claim !== undefined) {
+      if (typeof claim.at !== 'number' || !Number.isFinite(claim.at)) throw new StorageError('write', `Expected claim.at to be a finite number, got ${String(claim.at)}`, { fabricId: id });
+      at = String(Math.round(claim.at));
     }
-    const { fencingToken, ...rest } = value.state;
-    if (!Number.isSafeInteger(fencingToken) || fencingToken < 0) {
-      throw new StorageError('write', `Expected state.fencingToken to be a non-negative integer, got ${String(fencingToken)}`, { fabricId: id });
+    const proof = claim?.lease?.proof;
+    if (proof !== undefined && (typeof proof.key !== 'string' || typeof proof.value !== 'string' || proof.value === '')) {
+      throw new StorageError('write', 'Expected claim.lease.proof to be {key, value} strings', { fabricId: id });
     }
-    // Metadata is held to the JSON-value rule by normalizeFabric (a no-op for the scheduler's own,
-    // already normalized definitions), so what is stored reads back exactly as it was written.
-    let definition: Fabric;
-    try {
-      definition = normalizeFabric(value.definition, { syncTimeout: 0 });
-    } catch (error) {
-      throw new StorageError('write', `fabric ${JSON.stringify(id)} has an invalid definition: ${toError(error).message}`, { cause: error, fabricId: id });
+    if (proof !== undefined && proof.key !== this.#keys.lock(id)) {
+      throw new StorageError('write', `the lease proof names lock key ${JSON.stringify(proof.key.slice(0, 300))}, not this fabric's ${JSON.stringify(this.#keys.lock(id).slice(0, 300))} (a lock of another prefix?)`, { fabricId: id });
     }
-    if (definition.id !== id) throw new StorageError('write', `definition.id ${JSON.stringify(definition.id)} does not match ${JSON.stringify(id)}`, { fabricId: id });
-    let doc: string;
-    try {
-      doc = JSON.stringify({ schema: SCHEMA_VERSION, definition, state: rest });
-    } catch (error) {
-      throw new StorageError('write', `fabric ${JSON.stringify(id)} is not JSON-serializable: ${toError(error).message}`, { cause: error, fabricId: id });
-    }
-    const mode = expectedVersion === null ? 'create' : 'update';
-    let reply = await this.#write(id, mode, expectedVersion === null ? '' : String(expectedVersion), doc, fencingToken, '');
-    if (reply.ok) return written(definition, value.state, reply.version, reply.token);
+    const call = (mode: 'create' | 'update' | 'replace', expected: string, observedDoc: string) =>
+      this.#write(id, w, mode, expected, observedDoc, claim !== undefined, proof?.value ?? '', at);
+    let reply = await call(expectedVersion === null ? 'create' : 'update', expectedVersion === null ? '' : String(expectedVersion), '');
+    if (reply.ok) return written(w.definition, value.state, reply.version, reply.token);
     let current = reply.current;
     if (current && 'corrupt' in current) {
       // An unreadable record: a create replaces it (the fabric starts over); an update cannot match.
       if (expectedVersion !== null) return { ok: false, current: undefined };
       const { raw } = current;
-      reply = await this.#write(id, 'replace', raw.type !== undefined ? `type:${raw.type}` : raw.v ?? '', doc, fencingToken, raw.d ?? '');
-      if (reply.ok) return written(definition, value.state, reply.version, reply.token);
+      reply = await call('replace', raw.type !== undefined ? `type:${raw.type}` : raw.v ?? '', raw.d ?? '');
+      if (reply.ok) return written(w.definition, value.state, reply.version, reply.token);
       current = reply.current;
-      if (current && 'corrupt' in current) return { ok: false, current: undefined };
+      if (current && 'corrupt' in current) return { ok: false, current: undefined, ...(reply.refused ? { refused: reply.refused } : {}) };
     }
-    return { ok: false, current };
+    return { ok: false, current, ...(reply.refused ? { refused: reply.refused } : {}) };
   }
 
   async delete(id: string, expectedVersion?: number): Promise<boolean> {
@@ -169,124 +226,121 @@ export class RedisStorage implements Storage {
     if (LONE_SURROGATE.test(id)) return false; // never stored (see write)
     const k = this.#keys;
     try {
-      const n = await runScript(this.#client as ScriptClient, DELETE_SCRIPT, [k.record(id), k.fence(id), k.ids], [expectedVersion === undefined ? '' : String(expectedVersion), id]);
-      return Number(n) === 1;
+      const args = [expectedVersion === undefined ? '' : String(expectedVersion), id, this.#tombstoneTtl, this.#logSize];
+      if (!this.#cluster) return Number(await runScript(this.#client, DELETE_SCRIPT, [k.record(id), k.fence(id), k.ids, k.log], args)) === 1;
+      const deleted = Number(await runScript(this.#client, DELETE_SCRIPT, [k.record(id), k.fence(id)], args)) === 1;
+      // Fleet keys after the record: the ids set stays a superset of the records.
+      if (deleted || expectedVersion === undefined) await this.#client.srem(k.ids, id);
+      if (deleted) await appendChange(this.#client, k.log, id, 'removed', this.#logSize);
+      return deleted;
     } catch (error) {
       throw wrap('delete', error, id);
     }
   }
 
+  /**
+   * The change feed (see `Storage.changes`), from the `B:log` stream. An idle poll costs one
+   * Redis command. On Redis Cluster a log entry is written after its record, so a process that
+   * dies in between leaves a change only a full listing finds.
+   */
+  async changes(cursor: string | null): Promise<ChangePage> {
+    await this.#checkSchema('changes');
+    try {
+      return await readChanges(this.#client, this.#keys.log, cursor, this.#pageSize);
+    } catch (error) {
+      throw wrap('changes', error);
+    }
+  }
+
+  /** A {@link RedisEvictionWarning} when a (master's) `maxmemory-policy` may evict syncwheel's keys; none when INFO is refused. */
+  async warnings(): Promise<readonly Error[]> {
+    const nodes = this.#cluster && typeof this.#client.nodes === 'function' ? this.#client.nodes('master') : [this.#client];
+    const policies = new Set<string>();
+    await Promise.all(
+      nodes.map(async (node) => {
+        try {
+          const m = /^maxmemory_policy:(\S+)/m.exec(await node.info('memory'));
+          if (m && (m[1]!.startsWith('allkeys') || m[1]!.startsWith('volatile'))) policies.add(m[1]!);
+        } catch {
+          // INFO refused (ACL, managed Redis): nothing to say
+        }
+      }),
+    );
+    return [...policies].sort().map((p) => new RedisEvictionWarning(p));
+  }
+
   /** Nothing to release: the client belongs to the host. */
   async close(): Promise<void> {}
 
-  async #write(
-    id: string,
-    mode: 'create' | 'update' | 'replace',
-    expected: string,
-    doc: string,
-    token: number,
-    observedDoc: string,
-  ): Promise<{ ok: true; version: number; token: number } | { ok: false; current: FabricRecord | { corrupt: true; raw: Raw } | undefined }> {
+  async #write(id: string, w: ReturnType<typeof encodeWrite>, mode: 'create' | 'update' | 'replace', expected: string, observedDoc: string, claimFlag: boolean, proof: string, at: string): Promise<ScriptReply> {
     const k = this.#keys;
+    const args = [mode, expected, w.doc, String(w.token), id, observedDoc, String(SCHEMA_VERSION), w.digest, claimFlag ? '1' : '', proof, at, this.#maxClockSkew, this.#logSize];
     let reply: unknown;
     try {
-      reply = await runScript(this.#client as ScriptClient, WRITE_SCRIPT, [k.record(id), k.fence(id), k.ids, k.schema], [mode, expected, doc, String(token), id, observedDoc, String(SCHEMA_VERSION)]);
+      if (this.#cluster) {
+        // Fleet keys live in other slots: the ids set first (a superset of the records), the log after.
+        if (mode !== 'update') await this.#client.sadd(k.ids, id);
+        if (!this.#schemaWritten) {
+          await this.#client.set(k.schema, String(SCHEMA_VERSION), 'NX');
+          this.#schemaWritten = true;
+        }
+        reply = await runScript(this.#client, WRITE_SCRIPT, [k.record(id), k.fence(id), k.lock(id)], args);
+        if (Array.isArray(reply) && Number(reply[0]) === 1 && Number(reply[3]) === 1) await appendChange(this.#client, k.log, id, 'defined', this.#logSize);
+      } else {
+        reply = await runScript(this.#client, WRITE_SCRIPT, [k.record(id), k.fence(id), k.lock(id), k.ids, k.schema, k.log], args);
+      }
     } catch (error) {
       throw wrap('write', error, id);
     }
     if (!Array.isArray(reply)) throw new StorageError('write', `unexpected reply from the write script: ${String(reply)}`, { fabricId: id });
-    if (Number(reply[0]) === 1) return { ok: true, version: Number(reply[1]), token: Number(reply[2]) };
-    if (reply.length <= 1) return { ok: false, current: undefined };
-    if (reply.length >= 5) return { ok: false, current: { corrupt: true, raw: { v: null, t: null, d: null, type: String(reply[4]) } } };
-    const raw: Raw = { v: str(reply[1]), t: str(reply[2]), d: str(reply[3]) };
+    const status = Number(reply[0]);
+    if (status === 1) return { ok: true, version: Number(reply[1]), token: Number(reply[2]) };
+    if (status === 2) throw new ClockSkewError(id, Number(reply[1]), this.#maxClockSkew);
+    const refusedRaw = str(reply[5]);
+    const refused: ClaimRefusal | undefined = refusedRaw === 'lease-lost' || refusedRaw === 'removed' ? refusedRaw : undefined;
+    const type = str(reply[4]);
+    const extra: { refused?: ClaimRefusal } = refused ? { refused } : {};
+    if (type === 'none') return { ok: false, current: undefined, ...extra };
+    if (type !== null) return { ok: false, current: { corrupt: true, raw: { v: null, t: null, d: null, type } }, ...extra };
+    const raw: RawRecord = { v: str(reply[1]), t: str(reply[2]), d: str(reply[3]) };
     const parsed = parseRecord(id, raw);
-    return { ok: false, current: 'reason' in parsed ? { corrupt: true, raw } : parsed };
+    return { ok: false, current: 'reason' in parsed ? { corrupt: true, raw } : parsed, ...extra };
   }
 
-  /** Refuses to work on data written by a newer schema (checked once per instance). */
+  /**
+   * Refuses data written by a newer schema, and schema-1 (syncwheel 0.1) data not migrated yet
+   * (checked once per instance).
+   */
   async #checkSchema(operation: string): Promise<void> {
     if (this.#schemaChecked) return;
+    const legacy = legacyKeys(this.#prefix);
     let stored: string | null;
+    let old: string | null = null;
     try {
       stored = await this.#client.get(this.#keys.schema);
+      if (stored === null && legacy.schema !== this.#keys.schema) old = await this.#client.get(legacy.schema);
     } catch (error) {
       throw wrap(operation, error);
     }
     if (stored !== null && Number(stored) > SCHEMA_VERSION) {
       throw new StorageError(operation, `the data under ${JSON.stringify(this.#keys.base)} has schema version ${stored}; this syncwheel reads up to ${SCHEMA_VERSION}`);
     }
+    if ((stored !== null && Number(stored) < SCHEMA_VERSION) || old !== null) {
+      throw new StorageError(
+        operation,
+        `the data under ${JSON.stringify(legacy.base)} was written by syncwheel 0.1 (schema ${stored ?? old}); stop every replica and run \`npx syncwheel migrate --prefix ${shellQuote(this.#prefix)}\` (or migrateRedisData() from syncwheel/redis) once`,
+      );
+    }
     this.#schemaChecked = true;
   }
 }
 
-function str(v: unknown): string | null {
-  return v === null || v === undefined || v === '' ? null : String(v);
+function positiveInt(name: string, value: unknown, fallback: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InvalidOptionError(name, 'a positive integer', value);
+  return v;
 }
 
-function wrap(operation: string, error: unknown, fabricId?: string): StorageError {
-  if (error instanceof StorageError) return error;
-  const e = toError(error);
-  return new StorageError(operation, e.message, fabricId === undefined ? { cause: e } : { cause: e, fabricId });
-}
-
-function isWrongType(error: unknown): boolean {
-  return error instanceof Error && /WRONGTYPE/.test(error.message);
-}
-
-const STATE_NUMBERS = ['lastSyncAt', 'lastAttemptAt', 'anchorAt', 'lastSlotAt', 'nextSyncAt'] as const;
-
-/** Parses and validates one stored hash; a reason string when it cannot be read. */
-function parseRecord(id: string, raw: Raw): FabricRecord | { reason: string } {
-  const version = Number(raw.v);
-  if (raw.v === null || !Number.isSafeInteger(version) || version < 1) return { reason: `bad version field ${JSON.stringify(raw.v)}` };
-  const token = Number(raw.t);
-  if (raw.t === null || !Number.isSafeInteger(token) || token < 0) return { reason: `bad fencing token field ${JSON.stringify(raw.t)}` };
-  if (raw.d === null) return { reason: 'no document field' };
-  let doc: unknown;
-  try {
-    doc = JSON.parse(raw.d);
-  } catch (error) {
-    return { reason: `document is not JSON (${toError(error).message})` };
-  }
-  if (doc === null || typeof doc !== 'object') return { reason: 'document is not an object' };
-  const { schema, definition, state } = doc as { schema?: unknown; definition?: unknown; state?: unknown };
-  if (schema !== SCHEMA_VERSION) return { reason: `schema version ${JSON.stringify(schema)} is not ${SCHEMA_VERSION}` };
-  let fabric: Fabric;
-  try {
-    fabric = normalizeFabric(definition, { syncTimeout: 0 });
-  } catch (error) {
-    return { reason: `bad definition (${toError(error).message})` };
-  }
-  if (fabric.id !== id) return { reason: `definition id ${JSON.stringify(fabric.id)} does not match the key` };
-  if (state === null || typeof state !== 'object') return { reason: 'state is not an object' };
-  const s = state as Record<string, unknown>;
-  if (!isSyncStatus(s['status'])) return { reason: `bad status ${JSON.stringify(s['status'])}` };
-  for (const f of STATE_NUMBERS) {
-    const v = s[f];
-    if (v !== null && !(typeof v === 'number' && Number.isFinite(v))) return { reason: `bad state.${f} ${JSON.stringify(v)}` };
-  }
-  if (s['lastError'] !== null && typeof s['lastError'] !== 'string') return { reason: 'bad state.lastError' };
-  const failures = s['consecutiveFailures'];
-  if (typeof failures !== 'number' || !Number.isSafeInteger(failures) || failures < 0) return { reason: 'bad state.consecutiveFailures' };
-  const fabricState: FabricState = {
-    status: s['status'],
-    lastSyncAt: s['lastSyncAt'] as number | null,
-    lastAttemptAt: s['lastAttemptAt'] as number | null,
-    lastError: s['lastError'] as string | null,
-    consecutiveFailures: failures,
-    anchorAt: s['anchorAt'] as number | null,
-    lastSlotAt: s['lastSlotAt'] as number | null,
-    nextSyncAt: s['nextSyncAt'] as number | null,
-    fencingToken: token,
-  };
-  return Object.freeze({ definition: fabric, state: Object.freeze(fabricState), version });
-}
-
-/**
- * The record a successful write stored. The definition is the normalized one that was serialized:
- * its metadata holds JSON values only (deep-frozen), so it equals what a later read parses.
- */
-function written(definition: Fabric, state: FabricState, version: number, token: number): WriteResult {
-  const record: FabricRecord = Object.freeze({ definition, state: Object.freeze({ ...state, fencingToken: token }), version });
-  return { ok: true, record };
+function shellQuote(s: string): string {
+  return /^[\w:./@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -4,7 +4,7 @@
  * same id upserted concurrently from two schedulers, foreign or unreadable data under the prefix.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { StorageError, createScheduler } from '../../src/index.js';
+import { StorageError, createScheduler, initialState, normalizeFabric } from '../../src/index.js';
 import { RedisStorage, RedlockSingleFlight } from '../../src/redis/index.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, countKeys, randomPrefix, realClient } from '../helpers/redis.js';
@@ -191,3 +191,37 @@ describe('foreign or unreadable data under the prefix', () => {
   });
 });
 
+
+describe('foreign or broken change log and fence data', () => {
+  it('foreign log entries are skipped, a cursor not handed out resets, a log of the wrong type fails with StorageError', async () => {
+    const prefix = randomPrefix('log-input');
+    cleanups.push(() => cleanupPrefix(real, prefix));
+    const s = new RedisStorage({ client: real, prefix });
+    const { cursor } = await s.changes(null);
+    await s.write('a', { definition: normalizeFabric({ id: 'a', syncInterval: 1000 }, { syncTimeout: 0 }), state: initialState() }, null);
+    await real.xadd(s.keys.log, '*', 'foo', 'bar');
+    await real.xadd(s.keys.log, '*', 'i', 'x', 'k', 'weird');
+    await real.xadd(s.keys.log, '*', 'k', 'r', 'i', 'b');
+    const page = await s.changes(cursor);
+    expect(page).toMatchObject({ reset: false, changes: [{ id: 'a', kind: 'defined' }, { id: 'b', kind: 'removed' }] });
+    expect((await s.changes(page.cursor)).changes).toEqual([]);
+    for (const bad of ['', '{}', '1-1', '99999999999999999999999-0:1', 'x'.repeat(10_000)]) expect((await s.changes(bad)).reset).toBe(true);
+    await real.del(s.keys.log);
+    await real.set(s.keys.log, 'not a stream');
+    await expect(s.changes(page.cursor)).rejects.toBeInstanceOf(StorageError);
+  });
+
+  it('an unreadable fence token or tombstone field does not stop claims rising above the record', async () => {
+    const prefix = randomPrefix('fence-garbage');
+    cleanups.push(() => cleanupPrefix(real, prefix));
+    const s = new RedisStorage({ client: real, prefix });
+    const def = normalizeFabric({ id: 'g', syncInterval: 1000 }, { syncTimeout: 0 });
+    const a = await s.write('g', { definition: def, state: initialState() }, null);
+    if (!a.ok) throw new Error('create failed');
+    const b = await s.write('g', { definition: def, state: { ...a.record.state, fencingToken: 1 } }, a.record.version, { claim: { at: Date.now(), lease: { release: () => undefined } } });
+    if (!b.ok) throw new Error('claim failed');
+    await real.hset(s.keys.fence('g'), 'token', 'garbage', 'version', '-x');
+    const c = await s.write('g', { definition: def, state: { ...b.record.state, fencingToken: b.record.state.fencingToken + 1 } }, b.record.version);
+    expect(c.ok && c.record.state.fencingToken).toBeGreaterThan(b.record.state.fencingToken);
+  });
+});

@@ -84,3 +84,29 @@ describe('RedisStorage keeps every accepted metadata value exactly (real Redis)'
     }
   });
 });
+
+describe('metadata and the change log (real Redis)', () => {
+  it('a metadata-only change is a definition change (one log entry, a new digest); state-only writes add nothing', async () => {
+    const prefix = randomPrefix('input-meta-log');
+    const s = new RedisStorage({ client: real, prefix });
+    try {
+      const { cursor } = await s.changes(null);
+      const def = normalizeFabric({ id: 'm', syncInterval: 1000, metadata: ACCEPTED }, { syncTimeout: 0 });
+      const a = await s.write('m', { definition: def, state: initialState() }, null);
+      if (!a.ok) throw new Error('create failed');
+      const h1 = await real.hget(s.keys.record('m'), 'h');
+      // the same definition again, through a second normalization: same digest, no entry
+      const same = await s.write('m', { definition: normalizeFabric({ id: 'm', syncInterval: 1000, metadata: ACCEPTED }, { syncTimeout: 0 }), state: { ...initialState(), lastError: 'x' } }, a.record.version);
+      if (!same.ok) throw new Error('update failed');
+      expect(await real.hget(s.keys.record('m'), 'h')).toBe(h1);
+      const changed = await s.write('m', { definition: normalizeFabric({ id: 'm', syncInterval: 1000, metadata: { ...ACCEPTED, string: 'par2' } }, { syncTimeout: 0 }), state: initialState() }, same.record.version);
+      expect(changed.ok).toBe(true);
+      expect(await real.hget(s.keys.record('m'), 'h')).not.toBe(h1);
+      const page = await s.changes(cursor);
+      expect(page.changes).toEqual([{ id: 'm', kind: 'defined' }, { id: 'm', kind: 'defined' }]);
+    } finally {
+      await cleanupPrefix(real, prefix);
+      expect(await countKeys(real, prefix)).toBe(0);
+    }
+  });
+});
