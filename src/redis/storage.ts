@@ -35,6 +35,7 @@ export interface RedisStorageOptions {
   /**
    * A claim whose claimer's time (`ClaimInfo.at`) differs from Redis' `TIME` by more than this
    * (ms) is refused with a {@link ClockSkewError}: a replica whose wall clock disagrees stands down.
+   * `Infinity` turns the check off (tests on a fake clock; not for production).
    * @default 2000
    */
   maxClockSkew?: number;
@@ -106,7 +107,7 @@ export class RedisStorage implements Storage {
     }
     if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidOptionError('prefix', 'a non-empty string', prefix);
     this.#batch = positiveInt('listBatchSize', options.listBatchSize, DEFAULTS.listBatchSize);
-    this.#maxClockSkew = positiveInt('maxClockSkew', options.maxClockSkew, DEFAULTS.maxClockSkew);
+    this.#maxClockSkew = options.maxClockSkew === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : positiveInt('maxClockSkew', options.maxClockSkew, DEFAULTS.maxClockSkew);
     this.#tombstoneTtl = positiveInt('tombstoneTtl', options.tombstoneTtl, DEFAULTS.tombstoneTtl);
     this.#logSize = positiveInt('changeLogSize', options.changeLogSize, DEFAULTS.changeLogSize);
     this.#pageSize = positiveInt('changePageSize', options.changePageSize, DEFAULTS.changePageSize);
@@ -274,7 +275,8 @@ export class RedisStorage implements Storage {
 
   async #write(id: string, w: ReturnType<typeof encodeWrite>, mode: 'create' | 'update' | 'replace', expected: string, observedDoc: string, claimFlag: boolean, proof: string, at: string): Promise<ScriptReply> {
     const k = this.#keys;
-    const args = [mode, expected, w.doc, String(w.token), id, observedDoc, String(SCHEMA_VERSION), w.digest, claimFlag ? '1' : '', proof, at, this.#maxClockSkew, this.#logSize];
+    const skewOff = this.#maxClockSkew === Number.POSITIVE_INFINITY;
+    const args = [mode, expected, w.doc, String(w.token), id, observedDoc, String(SCHEMA_VERSION), w.digest, claimFlag ? '1' : '', proof, skewOff ? '' : at, skewOff ? 0 : this.#maxClockSkew, this.#logSize];
     let reply: unknown;
     try {
       if (this.#cluster) {

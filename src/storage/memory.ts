@@ -57,6 +57,8 @@ export class MemoryStorage implements Storage {
     if (problem !== null) throw new StorageError('write', `refused for fabric ${JSON.stringify(id)}: ${problem}`, { fabricId: id });
     const current = this.#records.get(id);
     if ((current?.version ?? null) !== expectedVersion) return { ok: false, current };
+    // A superseded run's write (its token is below the stored one) is refused whatever its version.
+    if (current && value.state.fencingToken < current.state.fencingToken) return { ok: false, current };
     const tomb = current ? undefined : this.#tombstones.get(id);
     // Removed (not lost): a claim does not bring it back; the host writing it again does.
     if (tomb?.removed && options?.claim !== undefined) return { ok: false, current: undefined, refused: 'removed' };

@@ -26,7 +26,7 @@ interface Run {
 function harness(clock: FakeClock, prefix: string, options: { missedRunPolicy?: MissedRunPolicy; client?: Redis } = {}) {
   const runs: Run[] = [];
   const events: Array<{ name: keyof SchedulerEvents; payload: Record<string, unknown> }> = [];
-  const storage = new RedisStorage({ client: options.client ?? mock, prefix });
+  const storage = new RedisStorage({ client: options.client ?? mock, prefix, maxClockSkew: Infinity });
   const scheduler = createScheduler({
     clock,
     storage,
@@ -116,9 +116,9 @@ describe('status shared through Redis', () => {
     const clock = createFakeClock({ now: T0 });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const storage = new RedisStorage({ client: mock, prefix });
+    const storage = new RedisStorage({ client: mock, prefix, maxClockSkew: Infinity });
     const writer = createScheduler({ clock, storage, executor: () => gate });
-    const reader = createScheduler({ clock, storage: new RedisStorage({ client: mock, prefix }), executor: () => undefined });
+    const reader = createScheduler({ clock, storage: new RedisStorage({ client: mock, prefix, maxClockSkew: Infinity }), executor: () => undefined });
     await writer.upsertFabric({ id: 'x', syncInterval: MIN, metadata: { site: 'par1' } });
     expect(await reader.getFabricStatus('x')).toMatchObject({ id: 'x', status: 'never_synced', syncInterval: MIN, enabled: true });
     await writer.start();
