@@ -1,9 +1,9 @@
-import Redis from 'ioredis-mock';
 import { describe, expect, it } from 'vitest';
 import { InProcessSingleFlight, InvalidOptionError, MemoryStorage, UnknownFabricError, createScheduler, type PauseChangedEvent } from '../../src/index.js';
 import { RedisStorage } from '../../src/redis/index.js';
 import { createFakeClock } from '../../src/testing.js';
 import { T0, makeHarness } from '../helpers/harness.js';
+import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
 
 const MIN = 60_000;
 
@@ -126,11 +126,12 @@ describe('pause and resume', () => {
     expect(clock.countTimers()).toBe(0);
   });
 
-  it('the pause travels through RedisStorage (ioredis-mock) like any record', async () => {
+  it('the pause travels through RedisStorage (its change feed) like any record', async () => {
     const clock = createFakeClock({ now: T0 });
-    const client = new Redis();
-    const prefix = `pause-${Math.random().toString(36).slice(2)}`;
-    const mk = () => createScheduler({ clock, storage: new RedisStorage({ client, prefix }), housekeepingInterval: 1_000, executor: () => undefined });
+    const client = realClient();
+    const prefix = randomPrefix('pause');
+    // A fake clock far from Redis' TIME: the claimer clock check is off (pauses are not claims).
+    const mk = () => createScheduler({ clock, storage: new RedisStorage({ client, prefix, maxClockSkew: Infinity }), housekeepingInterval: 1_000, executor: () => undefined });
     const a = mk();
     const b = mk();
     await a.upsertFabric({ id: 'f', syncInterval: 10_000 });
@@ -145,5 +146,7 @@ describe('pause and resume', () => {
     expect((await b.listFabrics()).map((f) => f.id)).toEqual(['f']); // the control record is not a fabric
     await a.stop();
     await b.stop();
+    await cleanupPrefix(client, prefix);
+    client.disconnect();
   });
 });

@@ -64,7 +64,9 @@ describe('lock loss mid-sync', () => {
     record(scheduler, 'sync:failed', failed);
     await scheduler.upsertFabric({ id: 'slow', syncInterval: 1_000 });
     await scheduler.start();
-    await until(async () => (await real.exists(redisKeys(prefix).lock('slow'))) === 1, 2_000);
+    // Deleted once the executor runs (a lock deleted between acquire and claim makes the claim
+    // refused instead: the claim checks the lock value, see claim-proof.test.ts).
+    await until(async () => calls > 0 && (await real.exists(redisKeys(prefix).lock('slow'))) === 1, 3_000);
     const deletedAt = Date.now();
     await real.del(redisKeys(prefix).lock('slow'));
     await until(() => abortedAt > 0, 2_000);
@@ -138,11 +140,11 @@ describe('Redis unreachable', () => {
       await sleep(600);
       const after = starts.filter((t) => t > upAt).length;
       expect(after).toBeGreaterThanOrEqual(2);
-      // the data survived the restart: tokens kept increasing by one per run, per fabric
+      // tokens kept rising per fabric across the restart (each claim: above the last, floored by Redis time)
       for (const id of ['a', 'b']) {
         const t = tokens.filter(([f]) => f === id).map(([, tok]) => tok);
         expect(t.length).toBeGreaterThan(4);
-        t.slice(1).forEach((tok, i) => expect(tok).toBe(t[i]! + 1));
+        t.slice(1).forEach((tok, i) => expect(tok).toBeGreaterThan(t[i]!));
       }
       console.log(`${mode}: ${errors.length} error events and ${skipped.filter((s) => s.reason === 'unavailable').length} 'unavailable' skips during a 1.5 s outage; first run ${resumedAfter} ms after Redis returned`);
     });
