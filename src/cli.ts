@@ -346,7 +346,8 @@ function usable(prefix: string): void {
 async function purge(client: Redis, cmd: Cmd, io: Io): Promise<number> {
   let cluster: Cluster | undefined;
   try {
-    if (/^cluster_enabled:1\r?$/m.test(await client.info('cluster'))) {
+    // INFO may be renamed away on managed Redis: then it is taken for a single server
+    if (/^cluster_enabled:1\r?$/m.test(await client.info('cluster').catch(() => ''))) {
       if (cmd.target.db !== 0) throw new UsageError(`a Redis Cluster has only database 0, got --redis ${redact(cmd.url)}/${cmd.target.db}`);
       const { Cluster } = await load(() => import('ioredis'), 'ioredis');
       cluster = openCluster(Cluster, cmd.target.url, cmd.timeout);
