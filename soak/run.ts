@@ -8,6 +8,7 @@
  *   npm run soak -- --quick      (60 s, 200 fabrics; writes soak/results/last-quick-run.json)
  *   [--lock-ttl 2000] [--membership-ttl 3000] [--heartbeat 500]   replica timing (the takeover allowance follows)
  *   [--dump soak/results/lines.jsonl]   every replica line, for looking into a failure
+ *   [--faults kill-replica,stall-replica,...]   the fault kinds to rotate (default: all but stall-replica)
  *
  * Exit code 0 when every check passes, 1 otherwise.
  */
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     'membership-ttl': { type: 'string' },
     heartbeat: { type: 'string' },
     dump: { type: 'string' },
+    faults: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -67,7 +69,12 @@ const escapeGlob = (x: string) => x.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const log = (msg: string) => process.stdout.write(`[soak +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 
-type FaultKind = 'kill-replica' | 'freeze-replica' | 'redis-restart-kept' | 'redis-restart-empty' | 'steal-locks';
+type FaultKind = 'kill-replica' | 'freeze-replica' | 'redis-restart-kept' | 'redis-restart-empty' | 'steal-locks' | 'stall-replica';
+const DEFAULT_KINDS: readonly FaultKind[] = ['kill-replica', 'freeze-replica', 'redis-restart-kept', 'redis-restart-empty', 'steal-locks'];
+/** Opt-in kinds (not in the default rotation, so a seed keeps its fault order). */
+const ALL_KINDS: readonly FaultKind[] = [...DEFAULT_KINDS, 'stall-replica'];
+const KINDS: FaultKind[] = args.faults === undefined ? [...DEFAULT_KINDS] : args.faults.split(',').map((k) => k.trim() as FaultKind);
+for (const k of KINDS) if (!ALL_KINDS.includes(k)) throw new Error(`unknown fault kind ${JSON.stringify(k)} (known: ${ALL_KINDS.join(', ')})`);
 interface Fault {
   kind: FaultKind;
   start: number;
@@ -113,6 +120,25 @@ function spawnOne(): Replica {
 
 const faults: Fault[] = [];
 let exitCode = 0;
+
+/**
+ * The lock keys held right now (the current layout's), waiting up to an interval until there are
+ * some: runs are short and bunch at slot boundaries, so a fault fired between them hits nothing.
+ */
+async function heldLocks(): Promise<string[]> {
+  const pattern = `mutex:${escapeGlob(redisKeys(prefix).base)}:l:*`;
+  for (const until = Date.now() + INTERVAL + 1_000; Date.now() < until; await sleep(10)) {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+    if (found.length > 0) return found;
+  }
+  return [];
+}
 try {
   for (let i = 0; i < REPLICAS; i++) spawnOne();
   await Promise.all(live.map((r) => r.ready));
@@ -120,7 +146,7 @@ try {
   const runStart = Date.now();
   const faultsUntil = t0 + DURATION - (quick ? 12_000 : 20_000); // a quiet end to see everything recover
   await sleep(quick ? 6_000 : 10_000);
-  const kinds: FaultKind[] = ['kill-replica', 'freeze-replica', 'redis-restart-kept', 'redis-restart-empty', 'steal-locks'];
+  const kinds = KINDS;
   let turn = 0;
   while (Date.now() < faultsUntil) {
     // every kind once in turn (shuffled by the seed), then random
@@ -164,28 +190,24 @@ try {
         f.end = Date.now();
         break;
       }
+      case 'stall-replica': {
+        // An event-loop stall (GC, a starved CPU) shorter than the membership TTL, while runs are
+        // being acquired: nobody takes the replica's fabrics over, and what it had in flight times out.
+        const victim = pick(live);
+        const ms = LOCK_TTL + 200;
+        await heldLocks();
+        f.start = Date.now();
+        victim.signal('SIGSTOP');
+        await sleep(ms);
+        victim.signal('SIGCONT');
+        f.detail = `SIGSTOP ${victim.name} for ${ms} ms at a slot boundary (membership kept)`;
+        f.end = Date.now();
+        break;
+      }
       case 'steal-locks': {
-        // Runs are short and bunched at slot boundaries: wait (up to an interval) until some lock
-        // is held, so the fault really takes locks from runs in flight instead of deleting nothing.
-        const pattern = `mutex:${escapeGlob(redisKeys(prefix).base)}:l:*`; // the current layout's lock keys
-        const scanLocks = async () => {
-          const found: string[] = [];
-          let cursor = '0';
-          do {
-            const [next, keys] = await admin.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-            cursor = next;
-            found.push(...keys);
-          } while (cursor !== '0');
-          return found;
-        };
-        let deleted = 0;
-        for (const until = Date.now() + INTERVAL + 1_000; Date.now() < until; await sleep(10)) {
-          const keys = await scanLocks();
-          if (keys.length === 0) continue;
-          f.start = Date.now();
-          deleted = await admin.del(...keys);
-          break;
-        }
+        const keys = await heldLocks();
+        f.start = Date.now();
+        const deleted = keys.length > 0 ? await admin.del(...keys) : 0;
         f.detail = `deleted ${deleted} held lock keys (lock lost mid-run)`;
         f.end = Date.now();
         break;
@@ -263,6 +285,7 @@ try {
       case 'freeze-replica':
         return [f.start - 1_000, f.end + ALLOWANCE] as const;
       case 'steal-locks':
+      case 'stall-replica': // nothing documented: a stall shorter than the membership TTL must cost no slot
         return [f.start, f.start] as const;
     }
   });
