@@ -5,6 +5,7 @@
  *
  *   syncwheel status --redis redis://127.0.0.1:6379 --prefix myapp [--json]
  *   syncwheel sync <id> | pause [<id> | --queue <name> | --all] | resume [...] | check [--repair]
+ *   syncwheel purge --prefix myapp [--yes]
  *
  * Exit codes: 0 done; 1 the command ran but found trouble (unknown fabric or queue, no syncwheel
  * data under the prefix, `check` found issues it did not repair); 2 bad usage (a bad flag value,
@@ -17,11 +18,12 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { createScheduler } from './scheduler/scheduler.js';
 import { fabricStatusOf } from './scheduler/fabric-status.js';
 import type { FabricStatus } from './scheduler/types.js';
 import { CONTROL_RECORD_ID, loadControl, updateControl, type ControlData } from './ops/control.js';
+import { assertPurgeablePrefix, formatPurgeReport, openCluster, purgePrefix, shellQuote } from './ops/purge.js';
 import { RedisStorage } from './redis/storage.js';
 import type { RedlockSingleFlight } from './redis/single-flight.js';
 import type { FabricRecord } from './storage/types.js';
@@ -38,6 +40,9 @@ Commands:
   resume <id> | --queue <name> | --all             lift a pause
   check [--repair]       report stale "syncing" states, off-grid next syncs, unreadable records;
                          --repair fixes them
+  purge [--yes]          delete every key of --prefix (records, fences, locks, membership, change
+                         log, 0.1 layout too); a dry run that counts them unless --yes. On a Redis
+                         Cluster (detected: --redis names any node) every master is scanned
 
 Options:
   --redis <url>          Redis URL (or SYNCWHEEL_REDIS)          e.g. redis://127.0.0.1:6379
@@ -45,6 +50,7 @@ Options:
   --json                 machine-readable output
   --no-color             no colours (also NO_COLOR=1; FORCE_COLOR=1 forces them)
   --timeout <ms>         bound on connecting and on each Redis command (default 3000)
+  --yes                  purge: really delete (SCAN + UNLINK in batches)
   -h, --help             this help
   -v, --version          the syncwheel version
 
@@ -90,6 +96,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         queue: { type: 'string' },
         all: { type: 'boolean', default: false },
         repair: { type: 'boolean', default: false },
+        yes: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -110,11 +117,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = positionals;
   try {
     if (!command) throw new UsageError('missing command');
-    if (!['status', 'sync', 'pause', 'resume', 'check'].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    if (!['status', 'sync', 'pause', 'resume', 'check', 'purge'].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     const url = v.redis ?? io.env['SYNCWHEEL_REDIS'];
     if (!url) throw new UsageError('missing --redis <url> (or SYNCWHEEL_REDIS)');
     const target = parseRedisUrl(url);
     const prefix = v.prefix ?? io.env['SYNCWHEEL_PREFIX'];
+    if (command === 'purge' && prefix !== undefined) usable(prefix);
     if (!prefix) throw new UsageError('missing --prefix <prefix> (or SYNCWHEEL_PREFIX)');
     const timeout = v.timeout === undefined ? 3000 : Number(v.timeout);
     if (!/^\d+$/.test(v.timeout ?? '3000') || !Number.isSafeInteger(timeout) || timeout <= 0 || timeout > 2_147_483_647) {
@@ -127,8 +135,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if ((v.queue || v.all) && command !== 'pause' && command !== 'resume') throw new UsageError('--queue and --all go with pause and resume');
     if (v.queue && v.all) throw new UsageError('give --queue or --all, not both');
     if (v.repair && command !== 'check') throw new UsageError('--repair goes with check');
+    if (v.yes && command !== 'purge') throw new UsageError('--yes goes with purge');
     const colour = !v.json && !v['no-color'] && !io.env['NO_COLOR'] && (io.isTTY || !!io.env['FORCE_COLOR']);
-    return await run({ command, id: rest[0], url, target, prefix, timeout, json: v.json, colour, queue: v.queue, all: v.all, repair: v.repair }, io);
+    return await run({ command, id: rest[0], url, target, prefix, timeout, json: v.json, colour, queue: v.queue, all: v.all, repair: v.repair, yes: v.yes, redisFlag: v.redis !== undefined }, io);
   } catch (error) {
     // every expected failure is one line on stderr
     // (the usage text only when no command was given at all: otherwise the one line says it)
@@ -180,6 +189,9 @@ interface Cmd {
   queue: string | undefined;
   all: boolean;
   repair: boolean;
+  yes: boolean;
+  /** Whether the URL came from --redis (not SYNCWHEEL_REDIS): purge's dry run repeats it. */
+  redisFlag: boolean;
 }
 
 /** Loads an optional peer (ioredis, or the Redlock adapter needing redis-semaphore) or says what to install. */
@@ -247,6 +259,7 @@ async function connect(cmd: Cmd): Promise<Redis> {
 
 async function run(cmd: Cmd, io: Io): Promise<number> {
   const client = await connect(cmd);
+  if (cmd.command === 'purge') return await purge(client, cmd, io).finally(() => client.disconnect());
   const storage = new RedisStorage({ client, prefix: cmd.prefix });
   let singleFlight: RedlockSingleFlight | undefined;
   try {
@@ -317,6 +330,40 @@ async function run(cmd: Cmd, io: Io): Promise<number> {
   } finally {
     await singleFlight?.close().catch(() => undefined);
     client.disconnect();
+  }
+}
+
+/** A purge prefix refused by purgePrefix is a usage error (exit 2), before Redis is reached. */
+function usable(prefix: string): void {
+  try {
+    assertPurgeablePrefix(prefix);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** `purge`: on a cluster node (INFO cluster) every master is scanned through an ioredis Cluster seeded with it. */
+async function purge(client: Redis, cmd: Cmd, io: Io): Promise<number> {
+  let cluster: Cluster | undefined;
+  try {
+    // INFO may be renamed away on managed Redis: then it is taken for a single server
+    if (/^cluster_enabled:1\r?$/m.test(await client.info('cluster').catch(() => ''))) {
+      if (cmd.target.db !== 0) throw new UsageError(`a Redis Cluster has only database 0, got --redis ${redact(cmd.url)}/${cmd.target.db}`);
+      const { Cluster } = await load(() => import('ioredis'), 'ioredis');
+      cluster = openCluster(Cluster, cmd.target.url, cmd.timeout);
+      const c = cluster;
+      await within(new Promise<void>((resolve, reject) => (c.once('ready', resolve), c.once('end', () => reject(new UnreachableError(`cannot reach the cluster at ${redact(cmd.url)}`))))), cmd.timeout, `cannot reach the cluster at ${redact(cmd.url)}`);
+    }
+    const report = await purgePrefix(cluster ?? client, { prefix: cmd.prefix, dryRun: !cmd.yes });
+    const again = `syncwheel purge --prefix ${shellQuote(cmd.prefix)}${cmd.redisFlag ? ` --redis ${shellQuote(redact(cmd.url.replace(/\/$/, '') + (cmd.target.db ? `/${cmd.target.db}` : '')))}` : ''}`;
+    if (cmd.json) io.out(JSON.stringify(report, null, 2));
+    else for (const line of formatPurgeReport(report, show, again)) io.out(line);
+    return !report.dryRun && (report.remaining > 0 || report.errors.count > 0) ? 1 : 0;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof UnreachableError || error instanceof SetupError) throw error;
+    throw new UnreachableError(`Redis at ${redact(cmd.url)} failed: ${(error as Error).message}`);
+  } finally {
+    cluster?.disconnect();
   }
 }
 

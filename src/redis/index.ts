@@ -11,5 +11,7 @@ export type { RedlockClient, RedlockLease, RedlockSingleFlightOptions } from './
 export { ClockSkewError, LockLostError, LockUnavailableError, RedisEvictionWarning } from './errors.js';
 export { SCHEMA_VERSION, encodePrefix, hashTag, keyPatterns, legacyKeys, redisKeys } from './keys.js';
 export type { RedisKeys } from './keys.js';
+export { PURGE_KINDS, PurgePrefixError, assertPurgeablePrefix, classifyKey, purgePrefix } from '../ops/purge.js';
+export type { PurgeKind, PurgeOptions, PurgeReport } from '../ops/purge.js';
 export { DELETE_SCRIPT, HEARTBEAT_SCRIPT, MIGRATE_RECORD_SCRIPT, WRITE_SCRIPT } from './scripts.js';
 export type { LuaScript } from './scripts.js';

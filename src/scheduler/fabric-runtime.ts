@@ -83,7 +83,7 @@ export class FabricRuntime {
    */
   cache(record: FabricRecord): void {
     const known = this.record;
-    if (known && (record.version < known.version || (record.version === known.version && this.pendingShift))) return;
+    if (known && (isOlderRecord(record, known) || (isSameRecord(record, known) && this.pendingShift))) return;
     const seen = this.view(record);
     if (seen === record) this.pendingShift = null;
     this.record = seen;
@@ -96,7 +96,7 @@ export class FabricRuntime {
    */
   cacheWritten(record: FabricRecord, movedSince: number): void {
     if (movedSince === 0) return this.cache(record);
-    if (this.record && record.version < this.record.version) return;
+    if (this.record && isOlderRecord(record, this.record)) return;
     this.pendingShift = { skew: movedSince, anchorAt: record.state.anchorAt, lastSlotAt: record.state.lastSlotAt };
     this.record = { definition: record.definition, state: shiftState(record.state, movedSince), version: record.version };
   }
@@ -122,6 +122,23 @@ export class FabricRuntime {
       if (this.run.retryAt != null) this.run.retryAt += skew;
     }
   }
+}
+
+/**
+ * Whether `record` is older than `known`, ordered by fencing token, then version. Not by version
+ * alone: a storage that lost its data (Redis restarted empty or from an older snapshot, a failover
+ * to a lagging replica) restarts a re-registered record's version low, while its fencing tokens
+ * keep rising. By version, the runtime kept the pre-loss record and measured every later run's
+ * missed slots from its old `lastSlotAt` (slots that ran were reported missed, run after run).
+ */
+export function isOlderRecord(record: FabricRecord, known: FabricRecord): boolean {
+  const a = record.state.fencingToken;
+  const b = known.state.fencingToken;
+  return a !== b ? a < b : record.version < known.version;
+}
+
+function isSameRecord(record: FabricRecord, known: FabricRecord): boolean {
+  return record.state.fencingToken === known.state.fencingToken && record.version === known.version;
 }
 
 /**

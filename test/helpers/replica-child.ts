@@ -6,8 +6,8 @@
  *
  *   ready    {at}
  *   start    {fabricId, scheduledAt, token, trigger, at}
- *   end      {fabricId, scheduledAt, token, trigger, at, aborted}  + {committed, commitError, highest} with fencedCommit
- *   missed / failed / error / commit-error / redis-error / heartbeat-error / unhandled   (details)
+ *   end      {fabricId, scheduledAt, token, trigger, at, aborted}  + {committed, commitError, highest, committedAt (downstream µs)} with fencedCommit
+ *   missed / skipped / failed / error / commit-error / redis-error / heartbeat-error / unhandled   (details)
  *   stopped  {at}   after SIGTERM: a graceful stop (in-flight runs drained); SIGKILL/SIGSTOP are faults
  *
  * With `fencedCommit` the executor ends with a fenced commit to a downstream key (the host-side
@@ -54,14 +54,18 @@ export interface ReplicaConfig {
 /**
  * The host-side fencing check: the downstream system keeps the highest token it accepted per
  * fabric and refuses any write carrying a lower one (atomically, in one Lua script).
- * KEYS[1] downstream key   ARGV[1] fencing token   -> {1, token} accepted | {0, highest} refused
+ * KEYS[1] downstream key   ARGV[1] fencing token   -> {1, token, at} accepted | {0, highest, at} refused
+ * `at` is the downstream's own time of the decision (Redis TIME, µs): the order in which commits
+ * really landed, which a replica frozen between sending a commit and reading its reply cannot skew.
  */
 export const FENCED_COMMIT = `
+local t = redis.call('TIME')
+local at = t[1] .. string.format('%06d', tonumber(t[2]))
 local highest = tonumber(redis.call('GET', KEYS[1]) or '0')
 local token = tonumber(ARGV[1])
-if token < highest then return {0, string.format('%d', highest)} end
+if token < highest then return {0, string.format('%d', highest), at} end
 redis.call('SET', KEYS[1], ARGV[1])
-return {1, ARGV[1]}
+return {1, ARGV[1], at}
 `;
 
 /** Where the fenced commit writes; not under the library's keys, so `cleanupPrefix` leaves it. */
@@ -93,11 +97,11 @@ if (process.env['SWREPLICA']) {
   /** The fenced commit: what the end line reports about it (a refusal or an unreachable downstream fails the run). */
   const commit = async (fabricId: string, token: number, base: Record<string, unknown>) => {
     try {
-      const reply = (await client.eval(FENCED_COMMIT, 1, downstreamKey(cfg.prefix, fabricId), String(token))) as [number, string];
-      return { committed: Number(reply[0]) === 1, commitError: false, highest: String(reply[1]) };
+      const reply = (await client.eval(FENCED_COMMIT, 1, downstreamKey(cfg.prefix, fabricId), String(token))) as [number, string, string];
+      return { committed: Number(reply[0]) === 1, commitError: false, highest: String(reply[1]), committedAt: Number(reply[2]) };
     } catch (error) {
       out({ type: 'commit-error', ...base, message: (error as Error).message }); // the downstream (here: the same Redis) was unreachable
-      return { committed: false, commitError: true, highest: undefined };
+      return { committed: false, commitError: true, highest: undefined, committedAt: undefined };
     }
   };
 
@@ -116,13 +120,14 @@ if (process.env['SWREPLICA']) {
         out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted });
         return;
       }
-      const { committed, commitError, highest } = await commit(fabric.id, ctx.fencingToken, base);
-      out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted, committed, commitError, highest });
+      const { committed, commitError, highest, committedAt } = await commit(fabric.id, ctx.fencingToken, base);
+      out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted, committed, commitError, highest, committedAt });
       if (commitError) throw new Error('downstream unreachable');
       if (!committed) throw new Error(`downstream refused fencing token ${ctx.fencingToken} (highest ${highest})`);
     },
   });
   scheduler.on('sync:missed', (e) => out({ type: 'missed', ...e, at: Date.now() }));
+  scheduler.on('sync:skipped', (e) => out({ type: 'skipped', ...e, at: Date.now() }));
   scheduler.on('sync:failed', (e) => out({ type: 'failed', fabricId: e.fabricId, scheduledAt: e.scheduledAt, token: e.fencingToken, reason: e.reason, message: e.error.message, at: Date.now() }));
   scheduler.on('error', (e) => out({ type: 'error', operation: e.operation, fabricId: e.fabricId, message: e.error.message, at: Date.now() }));
   process.on('unhandledRejection', (reason) => out({ type: 'unhandled', message: String(reason) }));
