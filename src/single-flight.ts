@@ -51,6 +51,14 @@ export interface SingleFlight {
    * Absent means "always try".
    */
   shouldRun?(fabricId: string): boolean;
+  /**
+   * Called by a scheduler's `start()` once it runs (and `stop()` when it stops): an adapter with
+   * fleet membership (`RedlockSingleFlight` with partitioning) is a member only while at least
+   * one scheduler runs on it, so no slot is handed to a replica that is still loading. Optional.
+   */
+  start?(): void | Promise<void>;
+  /** See {@link SingleFlight.start}. Optional. */
+  stop?(): void | Promise<void>;
   /** Stops background work (extensions) and releases connections the adapter opened itself. */
   close?(): Promise<void>;
 }

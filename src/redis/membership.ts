@@ -52,8 +52,10 @@ export class Membership {
     this.#now = monotonicReader(options.clock);
   }
 
-  /** Sends the first heartbeat and keeps beating every `heartbeatInterval` until {@link stop}. */
+  /** Sends the first heartbeat and keeps beating every `heartbeatInterval` until {@link stop}. Restartable. */
   start(): void {
+    if (!this.#stopped && this.#timer !== undefined) return;
+    this.#stopped = false;
     this.#beat();
     this.#schedule();
   }

@@ -113,6 +113,8 @@ export class RedlockSingleFlight implements SingleFlight {
   readonly #clock: Clock;
   readonly #onError: ((error: Error) => void) | undefined;
   readonly #membership: Membership | undefined;
+  /** Schedulers running on this instance ({@link start} minus {@link stop}). */
+  #users = 0;
   readonly #held = new Map<string, { release(): Promise<void> }>();
   #closed = false;
 
@@ -163,8 +165,23 @@ export class RedlockSingleFlight implements SingleFlight {
         clock,
         report: (error) => this.#report(error),
       });
-      this.#membership.start();
     }
+  }
+
+  /**
+   * Joins the membership set (with `partition`): a scheduler calls it when it starts running on
+   * this instance, so fabrics are handed to this replica only once it runs. Standalone users (no
+   * scheduler) call it themselves. Counted: several schedulers may share the instance.
+   */
+  start(): void {
+    if (this.#closed) return;
+    if (this.#users++ === 0) this.#membership?.start();
+  }
+
+  /** Leaves the membership set when the last scheduler running on this instance stops. */
+  async stop(): Promise<void> {
+    if (this.#users === 0) return;
+    if (--this.#users === 0) await this.#membership?.stop();
   }
 
   /** This replica's id in the membership set. */
@@ -182,7 +199,7 @@ export class RedlockSingleFlight implements SingleFlight {
     return this.#held.size;
   }
 
-  /** Resolves once the first heartbeat has been answered (or failed); handy for tests and demos. */
+  /** Resolves once the heartbeat in flight has been answered (or failed): after {@link start}, the first one; handy for tests and demos. */
   async ready(): Promise<void> {
     await this.#membership?.settled();
   }

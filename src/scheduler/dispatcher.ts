@@ -19,6 +19,9 @@ export function sameSchedule(a: Fabric, b: Fabric): boolean {
   return a.syncInterval === b.syncInterval && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
 }
 
+/** How soon a slot whose claim was given back (lease lost before the start) is tried again, ms. */
+export const GIVEN_BACK_RETRY_MS = 250;
+
 export class Dispatcher {
   readonly #core: Core;
   readonly #lanes: Lanes;
@@ -179,7 +182,16 @@ export class Dispatcher {
     const s = rt.record?.state;
     const interval = rt.fabric.syncInterval;
     const lastSlot = s?.lastSlotAt ?? null;
-    if (run.skipped) return this.arm(rt, 'slot', nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, Math.max(lastSlot ?? run.scheduledAt, run.scheduledAt), now), 1);
+    if (run.skipped) {
+      const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, Math.max(lastSlot ?? run.scheduledAt, run.scheduledAt), now);
+      if (run.givenBack && (run.trigger === 'schedule' || run.trigger === 'catch-up')) {
+        // Its claim was given back: try the slot again shortly, or report it when the next slot comes first.
+        const again = now + GIVEN_BACK_RETRY_MS;
+        if (again < next) return this.arm(rt, 'slot', run.scheduledAt, 1, again);
+        reportMissed(this.#core, rt.fabric.id, run.queue, { count: 1, first: run.scheduledAt, last: run.scheduledAt }, 'late');
+      }
+      return this.arm(rt, 'slot', next, 1);
+    }
     if (run.retryAt != null) return this.arm(rt, 'retry', run.scheduledAt, run.attempt + 1, run.retryAt);
     if (rt.catchUpUntil !== null && lastSlot !== null && lastSlot < rt.catchUpUntil) {
       return this.enqueue(newRun(rt, this.#lanes.queueOf(rt.fabric), lastSlot + interval, 'catch-up', 1));

@@ -14,6 +14,7 @@ import { CONTROL_RECORD_ID, loadControl, updateControl } from '../ops/control.js
 import type { FabricRecord, StorageChange } from '../storage/types.js';
 import type { Core } from './core.js';
 import { sameSchedule, type Dispatcher } from './dispatcher.js';
+import { isOlderRecord } from './fabric-runtime.js';
 import { repairStale, type StateCheckDeps } from './state-check.js';
 
 /** Most feed pages read in one pass (the rest waits for the next pass). */
@@ -246,7 +247,7 @@ export class Housekeeper {
       }
       // Only a listing at least as new as what this scheduler knows (a claim it wrote since is
       // newer), and taken on today's grid (a step since is applied to the runtime's own record).
-      if (rt.removed || (rt.record && r.version < rt.record.version)) continue;
+      if (rt.removed || (rt.record && isOlderRecord(r, rt.record))) continue;
       if (rt.run || rt.pendingShift || skew !== 0) {
         this.#deferred.set(id, 'defined'); // looked at again next pass (the feed will not name it again)
         continue;

@@ -39,6 +39,11 @@ export interface Run {
   done?: Promise<void>;
   /** Set when the run was not made: the fabric just waits for its next slot. */
   skipped?: boolean;
+  /**
+   * Set when the run claimed its slot but gave it back before its executor started (the lease ran
+   * out meanwhile, e.g. a stalled process): the slot is tried again shortly, or reported missed.
+   */
+  givenBack?: boolean;
   /** Set when a failed run's retry is due (written with the outcome). */
   retryAt?: number | null;
 }
@@ -183,7 +188,10 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
   rt.cacheWritten(claimed, moved);
   if (!mayStart(core, run, lease)) {
     await restore(core, run, claimed, attempt);
-    return skip(core, run, leaseLost(lease) ? 'locked' : 'cancelled');
+    // Lease lost after the claim: nobody else holds the slot (it was given back); not 'locked'.
+    if (!leaseLost(lease)) return skip(core, run, 'cancelled');
+    run.givenBack = true;
+    return skip(core, run, 'unavailable');
   }
   await invoke(core, run, lease, claimed, from, startedAt);
 }

@@ -44,6 +44,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly #ops = new Map<string, Promise<unknown>>();
   #state: Lifecycle = 'idle';
   #startPromise: Promise<void> | undefined;
+  /** Whether this scheduler told its single-flight it runs on it (see `SingleFlight.start`). */
+  #joined = false;
   #stopPromise: Promise<void> | undefined;
 
   constructor(options: SchedulerOptions) {
@@ -138,6 +140,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // Running from here on, synchronously. Every fabric has its runtime now, so a wall step is
     // looked for once for all of them; then each is armed (those upserted during the load too).
     this.#state = 'running';
+    this.#joined = true;
+    void membership(core, 'start');
     this.#dispatcher.observeClock();
     const now = core.time.now();
     core.metrics.attach();
@@ -178,6 +182,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // Grid moves of a wall step not yet written are written now (a restart lists the storage).
     for (const rt of core.fabrics.values()) if (rt.pendingShift) pending.push(persistShift(core, rt).then(() => []));
     if (pending.length > 1 || this.#lanes.running.size > 0) await waitBounded(clock, Promise.all(pending), operationTimeout, read);
+    if (this.#joined) {
+      this.#joined = false;
+      await membership(core, 'stop');
+    }
     core.fabrics.clear();
   }
 
@@ -398,6 +406,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   #toStatus(record: FabricRecord, now: number): FabricStatus {
     const rt = this.#core.fabrics.get(record.definition.id);
     return fabricStatusOf(record, now, this.#core.pauses.isPaused(record.definition), rt?.lastLateness ?? null);
+  }
+}
+
+/** Tells the single-flight this scheduler runs on it (`start`) or no longer does (`stop`); bounded, never rejects. */
+async function membership(core: Core, call: 'start' | 'stop'): Promise<void> {
+  const sf = core.opts.singleFlight;
+  try {
+    const done = typeof sf[call] === 'function' ? sf[call]!() : undefined;
+    if (done) await core.io.bound('lock', done);
+  } catch (error) {
+    core.reportError('lock', error);
   }
 }
 

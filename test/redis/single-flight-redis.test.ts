@@ -17,6 +17,7 @@ function prefix(tag: string): string {
 function sf(options: ConstructorParameters<typeof RedlockSingleFlight>[0]): RedlockSingleFlight {
   const s = new RedlockSingleFlight(options);
   closers.push(() => s.close());
+  s.start(); // standalone: join the membership set as a running scheduler would
   return s;
 }
 afterEach(async () => {
@@ -96,6 +97,9 @@ describe('RedlockSingleFlight on one Redis', () => {
   it('works on ioredis-mock', async () => {
     const m = mockClient();
     const a = new RedlockSingleFlight({ clients: [m], prefix: 'mock' });
+    await a.ready();
+    expect(a.members).toBeUndefined(); // not a member before a scheduler runs on it
+    a.start();
     await a.ready();
     expect(a.members).toEqual([a.replicaId]);
     expect(a.shouldRun('anything')).toBe(true);
