@@ -256,13 +256,15 @@ export function writeReport(doc: Any, outDir: string): void {
   // ---- Redis idle cost
   const idle = ok.filter((r: Any) => r.spec.group === 'redis').map((r: Any) => r.result);
   if (idle.length) {
-    L.push('## Scenario 6: idle cost on Redis');
+    L.push('## Scenario 6: Redis commands, idle and per run');
     L.push('');
     L.push('Fabrics at `PT1H` on two replicas (default options), nothing due; start and first syncs excluded. Commands as Redis counts them (`INFO stats`) over the window, on a redis-server of the benchmark\'s own. Target (issue 10): at most 1,500 in 15 s for 20,000 fabrics.');
     L.push('');
-    L.push('| fabrics | replicas | window | Redis commands | per second | by command |');
-    L.push('|---|---|---|---|---|---|');
-    for (const r of idle) L.push(`| ${fmtN(r.n)} | ${r.replicas} | ${fmtN(r.windowMs)} ms | ${fmtN(r.commands)} | ${fmtN(r.commandsPerSecond)} | ${Object.entries(r.perCommand as Record<string, number>).filter(([k]) => k !== 'info' && k !== 'config|resetstat').map(([k, v]) => `${k} ${fmtN(v)}`).join(', ')} |`);
+    L.push('| fabrics | interval | replicas | window | Redis commands | per second | runs | per run | by command |');
+    L.push('|---|---|---|---|---|---|---|---|---|');
+    for (const r of idle) L.push(`| ${fmtN(r.n)} | ${r.interval} | ${r.replicas} | ${fmtN(r.windowMs)} ms | ${fmtN(r.commands)} | ${fmtN(r.commandsPerSecond)} | ${fmtN(r.runs ?? 0)} | ${r.commandsPerRun ?? '—'} | ${Object.entries(r.perCommand as Record<string, number>).filter(([k]) => k !== 'info' && k !== 'config|resetstat').map(([k, v]) => `${k} ${fmtN(v)}`).join(', ')} |`);
+    L.push('');
+    L.push('Commands per run, as Redis counts them (commands inside scripts included): `17 + 3 × ⌊run time / refreshInterval⌋` for the run (lock `SET`, claim, outcome and release scripts, one extension script per `refreshInterval`), plus per replica `6 / heartbeatInterval + 1 / housekeepingInterval` per second (heartbeat script, change-log poll) and one full listing every `fullScanInterval`; constant in the number of replicas.');
     L.push('');
   }
 

@@ -110,6 +110,10 @@ if (existsSync(clusterWorker)) {
 
 // 6. Redis idle cost (issue 10): fabrics at PT1H on two replicas, nothing due, commands Redis counts in 15 s
 specs.push({ id: 'redis/idle', group: 'redis', worker: 'workers/idle-cost.ts', params: { n: quick ? 2_000 : 20_000, replicas: 2, windowMs: 15_000, tag: `${tag}-idle` }, timeoutMs: 600_000 });
+// 7. Redis commands per run (issue 10): 200 fabrics at 1 s, runs shorter than a lock extension, 1..3 replicas
+for (const replicas of quick ? [1, 3] : [1, 2, 3]) {
+  specs.push({ id: `redis/run-cost/r${replicas}`, group: 'redis', worker: 'workers/idle-cost.ts', params: { n: 200, replicas, interval: 1000, windowMs: 10_000, tag: `${tag}-rc${replicas}` }, timeoutMs: 120_000 });
+}
 // 7. Redis failover (issue 10; its own group: the report's 'redis' table is the idle cost): kill -> next run on a survivor, and Redis commands per run with 1, 2, 3 replicas
 {
   const p: FailoverParams = { fabrics: 60, intervalMs: 1000, windowMs: quick ? 4000 : 10_000, rounds: quick ? 2 : 5, tag: `${tag}-fo` };
@@ -168,7 +172,7 @@ function line(spec: RunSpec, r: Record<string, any>): string {
     return `failover ${f}; redis cmds/run ${(r.commandsPerRun ?? []).map((x: Record<string, any>) => x.commandsPerRun).join(' / ')} (1 / 2 / 3 replicas)`;
   }
   if (spec.group === 'cluster') return `p99 ${r.lateness?.p99} ms, duplicates ${r.duplicates}, redis cmds/run ${r.redisCommandsPerRun}`;
-  if (spec.group === 'redis') return `${r.commands} Redis commands in ${r.windowMs} ms (${r.n} fabrics, ${r.replicas} replicas)`;
+  if (spec.group === 'redis') return `${r.commands} Redis commands in ${r.windowMs} ms (${r.n} fabrics, ${r.replicas} replicas${r.runs ? `, ${r.commandsPerRun} per run` : ''})`;
   return 'done';
 }
 

@@ -1,5 +1,5 @@
 /**
- * Idle cost on Redis (issue 10, item 4): N fabrics at a long interval on R replicas (schedulers
+ * Redis cost (issue 10, item 4): N fabrics at an interval on R replicas (schedulers
  * with their own ioredis clients, RedisStorage + RedlockSingleFlight, default options), nothing
  * due. After every fabric has synced once (start and first syncs excluded), counts what Redis
  * itself processed over a window (`INFO stats` total_commands_processed, and `INFO commandstats`
@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     }
     const seedMs = Date.now() - seedStart;
     let synced = 0;
+    let started = 0;
     const syncedIds = new Set<string>();
     for (let r = 0; r < params.replicas; r++) {
       const client = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
@@ -74,20 +75,23 @@ async function main(): Promise<void> {
           synced++;
         }
       });
+      s.on('sync:started', () => void started++);
       s.on('error', () => undefined);
       schedulers.push(s);
     }
     const startAt = Date.now();
-    await Promise.all(schedulers.map((s) => s.start()));
+    for (const s of schedulers) await s.start(); // one after the other, as replicas of a rolling deploy
     while (synced < params.n && Date.now() - startAt < FIRST_SYNCS_TIMEOUT) await new Promise((r) => setTimeout(r, 200));
     const firstSyncsMs = Date.now() - startAt;
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     await admin.config('RESETSTAT');
     const before = Number(parseInfo(await admin.info('stats')).get('total_commands_processed'));
+    const startedBefore = started;
     const w0 = Date.now();
     await new Promise((r) => setTimeout(r, params.windowMs));
     const stats = parseInfo(await admin.info('stats'));
     const windowMs = Date.now() - w0;
+    const runs = started - startedBefore;
     const commandstats = parseInfo(await admin.info('commandstats'));
     const perCommand: Record<string, number> = {};
     for (const [k, v] of commandstats) {
@@ -106,6 +110,8 @@ async function main(): Promise<void> {
       allSynced: synced >= params.n,
       commands,
       commandsPerSecond: Math.round((commands / windowMs) * 1000),
+      runs,
+      commandsPerRun: runs > 0 ? Math.round((commands / runs) * 10) / 10 : null,
       perCommand,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
