@@ -330,7 +330,7 @@ export class RedisStorage implements Storage {
     if ((stored !== null && Number(stored) < SCHEMA_VERSION) || old !== null) {
       throw new StorageError(
         operation,
-        `the data under ${JSON.stringify(legacy.base)} was written by syncwheel 0.1 (schema ${stored ?? old}); stop every replica and run \`npx syncwheel migrate --prefix ${shellQuote(this.#prefix)}\` (or migrateRedisData() from syncwheel/redis) once`,
+        `the data under ${JSON.stringify(legacy.base)} was written by syncwheel 0.1 (schema ${stored ?? old}); stop every replica and run \`npx syncwheel migrate --prefix ${shellQuote(this.#prefix)} --redis <url>\` (a dry run: it prints what would move; add --yes to migrate) or migrateRedisData() from syncwheel/redis, once`,
       );
     }
     this.#schemaChecked = true;
