@@ -13,13 +13,22 @@
  * With `fencedCommit` the executor ends with a fenced commit to a downstream key (the host-side
  * check that makes a stale lock holder harmless) and deliberately ignores `ctx.signal` (the
  * worst case for a host): fencing alone must refuse the stale write.
+ *
+ * With `clusterNodes` the replica talks to a Redis Cluster instead of `redisUrl`: one ioredis
+ * `Cluster` for its storage, its lock (`clients: [cluster]`) and the fenced commit.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { createScheduler, type MissedRunPolicy } from '../../src/index.js';
 import { RedisStorage, RedlockSingleFlight } from '../../src/redis/index.js';
 
 export interface ReplicaConfig {
+  /** The single Redis this replica uses (ignored with `clusterNodes`). */
   redisUrl: string;
+  /**
+   * Startup nodes of a Redis Cluster: when set, the replica builds an ioredis `Cluster` from
+   * them and hands it to `RedisStorage` and `RedlockSingleFlight` instead of a client on `redisUrl`.
+   */
+  clusterNodes?: Array<{ host: string; port: number }>;
   prefix: string;
   /** This replica's name (its replicaId, and the `replica` of every line). */
   replica: string;
@@ -68,7 +77,10 @@ redis.call('SET', KEYS[1], ARGV[1])
 return {1, ARGV[1], at}
 `;
 
-/** Where the fenced commit writes; not under the library's keys, so `cleanupPrefix` leaves it. */
+/**
+ * Where the fenced commit writes; not under the library's keys, so `cleanupPrefix` leaves it.
+ * One key per commit (a single-key script), so it works on Redis Cluster whatever the prefix.
+ */
 export function downstreamKey(prefix: string, fabricId: string): string {
   return `${prefix}:downstream:${fabricId}`;
 }
@@ -82,7 +94,9 @@ if (process.env['SWREPLICA']) {
   const cfg = JSON.parse(process.env['SWREPLICA']) as ReplicaConfig;
   const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ replica: cfg.replica, ...o })}\n`);
   const uses = (option: NonNullable<ReplicaConfig['libraryDefaults']>[number]) => !cfg.libraryDefaults?.includes(option);
-  const client = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const client = cfg.clusterNodes
+    ? new Cluster(cfg.clusterNodes, { redisOptions: { maxRetriesPerRequest: 1 }, clusterRetryStrategy: () => 100, slotsRefreshTimeout: 2_000 })
+    : new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on('error', (e) => out({ type: 'redis-error', message: e.message, at: Date.now() }));
   const singleFlight = new RedlockSingleFlight({
     clients: [client],
