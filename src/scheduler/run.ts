@@ -40,8 +40,9 @@ export interface Run {
   /** Set when the run was not made: the fabric just waits for its next slot. */
   skipped?: boolean;
   /**
-   * Set when the run claimed its slot but gave it back before its executor started (the lease ran
-   * out meanwhile, e.g. a stalled process): the slot is tried again shortly, or reported missed.
+   * Set when the run's slot was not served because its lease turned out lost after the lock was
+   * taken (the claim was refused as lease-lost, or the lease ran out before the executor started,
+   * e.g. a stalled process): the slot is tried again shortly, or reported missed.
    */
   givenBack?: boolean;
   /** Set when a failed run's retry is due (written with the outcome). */
@@ -180,7 +181,13 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
     core.removedElsewhere(id);
     return skip(core, run, 'cancelled');
   }
-  if (proof.refused === 'lease-lost') return skip(core, run, 'locked');
+  if (proof.refused === 'lease-lost') {
+    // The lock is not ours (any more): held by another replica, or gone (expired, deleted). The
+    // slot is tried again shortly: a holder elsewhere makes that attempt 'locked'; a lock that is
+    // simply gone lets it run.
+    run.givenBack = true;
+    return skip(core, run, 'locked');
+  }
   if (!claimed) return skip(core, run, refused);
   // A wall step seen while the claim was on its way renamed the run's slot: its start too.
   const moved = core.time.movedSince(generation);
