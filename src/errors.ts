@@ -103,6 +103,30 @@ export class StorageError extends SyncwheelError {
   }
 }
 
+/**
+ * A claim was refused because the claimer's wall clock (`ClaimInfo.at`) is further from the
+ * storage's clock (RedisStorage: Redis `TIME`) than the storage allows (`maxClockSkew`). The
+ * scheduler stands down: it reports the error, leaves the single-flight's membership (so other
+ * replicas take its fabrics) and takes no locks and makes no claims, probing once per
+ * `operationTimeout`, until a claim succeeds again. Thrown by storages; `syncwheel/redis`
+ * re-exports it.
+ */
+export class ClockSkewError extends StorageError {
+  /** Claimer's time minus Redis time, ms (positive: the claimer is ahead). */
+  readonly skewMs: number;
+  /** The bound that was exceeded, ms. */
+  readonly maxClockSkew: number;
+  constructor(fabricId: string, skewMs: number, maxClockSkew: number, clockOf = "the storage's") {
+    super(
+      'write',
+      `claim of fabric ${JSON.stringify(fabricId.length > 200 ? `${fabricId.slice(0, 200)}…` : fabricId)} refused: this process' clock is ${skewMs} ms ${skewMs >= 0 ? 'ahead of' : 'behind'} ${clockOf} clock (maxClockSkew ${maxClockSkew} ms)`,
+      { fabricId },
+    );
+    this.skewMs = skewMs;
+    this.maxClockSkew = maxClockSkew;
+  }
+}
+
 /** Stored state for one fabric could not be read; the fabric starts over as never synced. */
 export class CorruptStateError extends StorageError {
   readonly raw: unknown;

@@ -33,6 +33,7 @@ export { DEFAULT_QUEUE, MAX_DURATION_MS, MAX_FABRIC_ID_LENGTH, MAX_METADATA_DEPT
 export { MAX_TIMESTAMP_MS, checkListResult, checkRecord, checkWriteResult } from './storage/check-record.js';
 export type { Fabric, FabricDefinition } from './definition.js';
 export {
+  ClockSkewError,
   CorruptStateError,
   FabricDisabledError,
   IllegalTransitionError,

@@ -30,26 +30,7 @@ export class LockLostError extends SyncwheelError {
   }
 }
 
-/**
- * A claim was refused because the claimer's wall clock (`ClaimInfo.at`) is further from Redis'
- * clock (`TIME`) than `maxClockSkew`: the replica stands down (no claims, an `error` event)
- * instead of moving the fleet's grid, until its clock agrees again.
- */
-export class ClockSkewError extends StorageError {
-  /** Claimer's time minus Redis time, ms (positive: the claimer is ahead). */
-  readonly skewMs: number;
-  /** The bound that was exceeded, ms. */
-  readonly maxClockSkew: number;
-  constructor(fabricId: string, skewMs: number, maxClockSkew: number) {
-    super(
-      'write',
-      `claim of fabric ${JSON.stringify(fabricId.length > 200 ? `${fabricId.slice(0, 200)}…` : fabricId)} refused: this process' clock is ${skewMs} ms ${skewMs >= 0 ? 'ahead of' : 'behind'} Redis' clock (maxClockSkew ${maxClockSkew} ms)`,
-      { fabricId },
-    );
-    this.skewMs = skewMs;
-    this.maxClockSkew = maxClockSkew;
-  }
-}
+export { ClockSkewError } from '../errors.js';
 
 /**
  * Redis' `maxmemory-policy` may evict syncwheel's keys (reported by `RedisStorage.warnings()`,

@@ -297,7 +297,7 @@ export class RedisStorage implements Storage {
     if (!Array.isArray(reply)) throw new StorageError('write', `unexpected reply from the write script: ${String(reply)}`, { fabricId: id });
     const status = Number(reply[0]);
     if (status === 1) return { ok: true, version: Number(reply[1]), token: Number(reply[2]) };
-    if (status === 2) throw new ClockSkewError(id, Number(reply[1]), this.#maxClockSkew);
+    if (status === 2) throw new ClockSkewError(id, Number(reply[1]), this.#maxClockSkew, "Redis'");
     const refusedRaw = str(reply[5]);
     const refused: ClaimRefusal | undefined = refusedRaw === 'lease-lost' || refusedRaw === 'removed' ? refusedRaw : undefined;
     const type = str(reply[4]);

@@ -15,6 +15,7 @@ import type { Pauses } from './pauses.js';
 import type { Run } from './run.js';
 import type { SchedulerTime } from './time.js';
 import type { MissedSlots } from './catch-up.js';
+import type { StandDown } from './stand-down.js';
 
 export type Lifecycle = 'idle' | 'starting' | 'running' | 'stopping';
 
@@ -38,6 +39,8 @@ export interface Core {
    * stops it here and emits `fabric:removed` with `remote: true`. The storage is not touched.
    */
   removedElsewhere(id: string): void;
+  /** Standing down while this process' clock disagrees with the storage's (see stand-down.ts). */
+  readonly standDown: StandDown;
 }
 
 /** Emits `status:changed` when the status really changed and someone listens. */

@@ -1,6 +1,7 @@
 /** The reader's view of a stored record, shared by the scheduler and the CLI. */
 import { effectiveStatus } from '../status.js';
 import type { FabricRecord } from '../storage/types.js';
+import type { FabricRuntime } from './fabric-runtime.js';
 import type { FabricStatus } from './types.js';
 
 /**
@@ -24,4 +25,15 @@ export function fabricStatusOf(record: FabricRecord, now: number, paused: boolea
     paused,
     lastLateness,
   };
+}
+
+/** How many of `runtimes` are in each (effective) status at `now`: the metrics' gauge. */
+export function statusCounts(runtimes: Iterable<FabricRuntime>, now: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const rt of runtimes) {
+    const s = rt.record?.state;
+    const status = s ? effectiveStatus(s.status, s.lastSyncAt, rt.fabric.syncInterval, now) : 'never_synced';
+    out[status] = (out[status] ?? 0) + 1;
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
  * + 1) -> invoke the executor (timeout, lease loss, abort) -> record the outcome -> release.
  * Every storage and lock call is bounded by `operationTimeout`; `execute` never rejects.
  */
-import { SyncAbortedError, SyncTimeoutError, errorMessage, toError } from '../errors.js';
+import { ClockSkewError, SyncAbortedError, SyncTimeoutError, errorMessage, toError } from '../errors.js';
 import type { FailureReason, SyncResult, SyncStartedEvent, SyncTrigger } from '../events.js';
 import type { Lease } from '../single-flight.js';
 import { initialState, type FabricRecord } from '../storage/types.js';
@@ -13,6 +13,7 @@ import type { FabricRuntime } from './fabric-runtime.js';
 import { nextFreeSlot } from './grid.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
+import { singleFlightMembership } from './stand-down.js';
 import { claimState, outcomeState, restoreState } from './transitions.js';
 import type { SyncContext } from './types.js';
 
@@ -71,6 +72,8 @@ export function abortRun(run: Run, reason: SyncAbortedError['reason']): void {
 /** Runs one run to its end (lease released). Never rejects. */
 export async function executeRun(core: Core, run: Run): Promise<void> {
   const id = run.rt.fabric.id;
+  // Standing down (clock skew): no lock, no claim, but a probe now and then.
+  if (!core.standDown.mayTry(core)) return skip(core, run, 'unavailable');
   let lease: Lease | undefined;
   try {
     const acquired = acquireBounded(core, id);
@@ -173,9 +176,13 @@ async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void>
     // The write may still land (a timed-out call cannot be cancelled): remember it as a ghost.
     if (written !== undefined && attempt) rt.ghostClaim = { token: written, basis: attempt };
     core.reportError('storage', error, id);
+    if (error instanceof ClockSkewError) core.standDown.enter(core, () => singleFlightMembership(core, 'stop'));
     return skip(core, run, 'unavailable');
   }
-  if (claimed) rt.ghostClaim = null;
+  if (claimed) {
+    rt.ghostClaim = null;
+    core.standDown.leave(() => singleFlightMembership(core, 'start'));
+  }
   if (proof.refused === 'removed') {
     // Removed by another scheduler sharing the storage (a tombstone), not lost: stop here too.
     core.removedElsewhere(id);

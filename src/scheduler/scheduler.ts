@@ -13,10 +13,11 @@ import { effectiveStatus } from '../status.js';
 import type { FabricRecord } from '../storage/types.js';
 import { StorageIO } from './cas.js';
 import { emitStatus, skippedResult, type Core, type Lifecycle } from './core.js';
+import { StandDown, singleFlightMembership } from './stand-down.js';
 import { Dispatcher } from './dispatcher.js';
 import { persistShift, type FabricRuntime } from './fabric-runtime.js';
 import { safeEmitter } from './emitter.js';
-import { fabricStatusOf } from './fabric-status.js';
+import { fabricStatusOf, statusCounts } from './fabric-status.js';
 import { Housekeeper } from './housekeeper.js';
 import { Lanes } from './lanes.js';
 import { RunMetrics } from './metrics-observer.js';
@@ -62,10 +63,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const pauses = new Pauses();
     const metrics = new RunMetrics(opts.meterProvider, {
       queues: () => lanes.queues(),
-      statusCounts: () => this.#statusCounts(),
+      statusCounts: () => statusCounts(this.#core.fabrics.values(), this.#core.time.now()),
       isQueuePaused: (name) => pauses.isQueuePaused(name),
     });
-    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock(), removedElsewhere: (id) => this.#dispatcher.removedElsewhere(id) };
+    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock(), removedElsewhere: (id) => this.#dispatcher.removedElsewhere(id), standDown: new StandDown() };
     this.#dispatcher = new Dispatcher(this.#core, lanes);
     this.#check = {
       io,
@@ -141,7 +142,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // looked for once for all of them; then each is armed (those upserted during the load too).
     this.#state = 'running';
     this.#joined = true;
-    void membership(core, 'start');
+    core.standDown.reset();
+    void singleFlightMembership(core, 'start');
     this.#dispatcher.observeClock();
     const now = core.time.now();
     core.metrics.attach();
@@ -184,7 +186,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (pending.length > 1 || this.#lanes.running.size > 0) await waitBounded(clock, Promise.all(pending), operationTimeout, read);
     if (this.#joined) {
       this.#joined = false;
-      await membership(core, 'stop');
+      // A scheduler standing down has left already.
+      if (!core.standDown.active) await singleFlightMembership(core, 'stop');
     }
     core.fabrics.clear();
   }
@@ -357,17 +360,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.#core.metrics.snapshot(this.#core.time.now(), this.running, this.#core.pauses.schedulerPaused);
   }
 
-  #statusCounts(): Record<string, number> {
-    const now = this.#core.time.now();
-    const out: Record<string, number> = {};
-    for (const rt of this.#core.fabrics.values()) {
-      const s = rt.record?.state;
-      const status = s ? effectiveStatus(s.status, s.lastSyncAt, rt.fabric.syncInterval, now) : 'never_synced';
-      out[status] = (out[status] ?? 0) + 1;
-    }
-    return out;
-  }
-
   /**
    * Checks the stored state: fabrics `syncing` with no live claim (judged by the single-flight: a
    * lock it can take is held by nobody), `nextSyncAt` off the fabric's grid, records for fabrics
@@ -406,17 +398,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   #toStatus(record: FabricRecord, now: number): FabricStatus {
     const rt = this.#core.fabrics.get(record.definition.id);
     return fabricStatusOf(record, now, this.#core.pauses.isPaused(record.definition), rt?.lastLateness ?? null);
-  }
-}
-
-/** Tells the single-flight this scheduler runs on it (`start`) or no longer does (`stop`); bounded, never rejects. */
-async function membership(core: Core, call: 'start' | 'stop'): Promise<void> {
-  const sf = core.opts.singleFlight;
-  try {
-    const done = typeof sf[call] === 'function' ? sf[call]!() : undefined;
-    if (done) await core.io.bound('lock', done);
-  } catch (error) {
-    core.reportError('lock', error);
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  ClockSkewError,
   InProcessSingleFlight,
   InvalidFabricError,
   MemoryStorage,
@@ -14,6 +15,7 @@ import {
   type ChangePage,
   type FabricRecord,
   type FabricWrite,
+  type SingleFlight,
   type Storage,
   type WriteOptions,
   type WriteResult,
@@ -200,6 +202,47 @@ describe('claim refusals', () => {
     expect(seen.every((c, i) => c.hasLease && c.at === b.callsOf('f')[i]!.at)).toBe(true);
     expect(count.write).toBeGreaterThan(count.claims);
     await settleOrAbandon(b.clock, b.scheduler.stop());
+  });
+});
+
+describe('standing down on clock skew', () => {
+  it('a claim refused with ClockSkewError: membership left, no locks but one probe per operationTimeout, back when the clocks agree', async () => {
+    const inner = new MemoryStorage();
+    let skewed = false;
+    const { storage } = feedStorage(inner, {
+      write: (id, _v, _e, options) => {
+        if (skewed && options?.claim) throw new ClockSkewError(id, 5_000, 2_000);
+        return undefined;
+      },
+    });
+    const calls = { acquire: 0, start: 0, stop: 0 };
+    const flight = new InProcessSingleFlight();
+    const singleFlight: SingleFlight = {
+      acquire: (id, o) => (calls.acquire++, flight.acquire(id)),
+      start: () => void calls.start++,
+      stop: () => void calls.stop++,
+    };
+    const s = setup({ storage, singleFlight, housekeepingInterval: 0, operationTimeout: 3_000 });
+    await s.scheduler.upsertFabric({ id: 'f', syncInterval: SECOND });
+    await s.scheduler.start();
+    await s.clock.tickAsync(1_500);
+    expect(calls.start).toBe(1);
+    skewed = true;
+    const runs = s.callsOf('f').length;
+    const acquires = calls.acquire;
+    await s.clock.tickAsync(10_000);
+    expect(s.callsOf('f')).toHaveLength(runs);
+    expect(calls.stop).toBe(1); // left the membership once
+    // 10 slots came due; about one lock attempt per operationTimeout (3 s) was made.
+    expect(calls.acquire - acquires).toBeGreaterThanOrEqual(3);
+    expect(calls.acquire - acquires).toBeLessThanOrEqual(5);
+    expect(s.events.of('error').filter((e) => e.error instanceof ClockSkewError).length).toBe(calls.acquire - acquires);
+    skewed = false;
+    await s.clock.tickAsync(5_000);
+    expect(s.callsOf('f').length).toBeGreaterThan(runs + 1); // the next probe succeeded: back to every slot
+    expect(calls.start).toBe(2); // joined again
+    await settleOrAbandon(s.clock, s.scheduler.stop());
+    expect(calls.stop).toBe(2);
   });
 });
 
