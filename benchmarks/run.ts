@@ -6,7 +6,8 @@
  *   npm run bench                 full pass (~20 min on 2 cores)
  *   npm run bench -- --quick      short pass (< 3 min), written to docs/benchmarks/quick/
  *   npm run bench -- --report-only   re-render README.md and charts from the last results.json
- *   npm run bench -- --only=h2h   only scenarios whose id starts with one of the given prefixes
+ *   npm run bench -- --only=h2h   only scenarios whose id starts with one of the given prefixes,
+ *                                 merged into the last results.json (their earlier runs replaced)
  *                                 (h2h, load, micro, scale, cluster, redis, failover; comma separated)
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -215,14 +216,18 @@ async function main() {
       else console.log(`FAILED after ${(r.ms / 1000).toFixed(0)} s\n${r.log.slice(-600)}`);
     }
   }
+  // With --only, the runs measured now replace theirs in the last results.json; the others are kept.
+  const previous = only && existsSync(join(outDir, 'results.json')) ? (JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as { runs?: typeof results }) : undefined;
+  const measured = new Set(results.map((r) => r.spec.id));
+  const kept = (previous?.runs ?? []).filter((r) => !measured.has(r.spec.id));
   const doc = {
-    command: `npm run bench${quick ? ' -- --quick' : ''}${only ? ` -- --only=${only.join(',')}` : ''}`,
+    command: `npm run bench${quick ? ' -- --quick' : ''}${only ? ` -- --only=${only.join(',')} (merged into the previous results)` : ''}`,
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     commit: gitCommit(),
     machine: { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGB: Math.round(totalmem() / 2 ** 30) },
     bullmqCap: BULLMQ_CAP,
-    runs: results,
+    runs: [...kept, ...results],
   };
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(doc, null, 1));
   writeReport(doc, outDir);
