@@ -5,22 +5,11 @@
  * slot. Real time by nature: the bounds are wide and the measured figures are printed (the
  * benchmark, benchmarks/workers/failover.ts, reports them).
  */
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
 import { lockedFabrics, measureFailover } from '../helpers/failover.js';
-import { fabricIds, runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig } from '../helpers/replicas.js';
+import { realRedisFleet } from '../helpers/multi-process-scenarios.js';
+import { fabricIds, runsOf, slotsRunTwice, stopReplicas, type ReplicaConfig } from '../helpers/replicas.js';
 import { sleep, until } from '../helpers/wait.js';
-
-const real = realClient();
-const children: Replica[] = [];
-const prefixes: string[] = [];
-afterEach(async () => {
-  await stopReplicas(children.splice(0), 'SIGKILL');
-  for (const p of prefixes.splice(0)) await cleanupPrefix(real, p);
-});
-afterAll(async () => {
-  await real.quit();
-});
 
 const INTERVAL = 1_000;
 /** 45 fabrics at 1 s (grids spread over the interval), partitioned, short runs, membership left to the library's defaults. */
@@ -34,14 +23,12 @@ const FLEET: Partial<ReplicaConfig> = {
   upsertSpreadMs: INTERVAL, // grids spread over the interval, as in a real fleet
   libraryDefaults: ['membershipTtl', 'heartbeatInterval'],
 };
+const fleet = realRedisFleet(FLEET);
 
 /** Starts r1..r3, lets them settle, SIGKILLs r2 and measures how long its fabrics wait for a survivor. */
 async function killOne(tag: string, extra: Partial<ReplicaConfig>, boundMs: number) {
-  const prefix = randomPrefix(tag);
-  prefixes.push(prefix);
-  const reps = ['r1', 'r2', 'r3'].map((replica) => spawnReplica({ ...FLEET, ...extra, prefix, replica }));
-  children.push(...reps);
-  await Promise.all(reps.map((r) => r.ready));
+  const prefix = fleet.newPrefix(tag);
+  const reps = await fleet.start(prefix, ['r1', 'r2', 'r3'], extra);
   // every replica has seen the others (a heartbeat is 500 ms) and the grid is running
   await sleep(3_000);
   await until(() => reps.every((r) => r.lines.some((l) => l.type === 'start')), 5_000, 'every replica runs its share');
@@ -49,7 +36,7 @@ async function killOne(tag: string, extra: Partial<ReplicaConfig>, boundMs: numb
   const killedAt = Date.now();
   reps[1]!.signal('SIGKILL');
   await reps[1]!.exited;
-  const locked = await lockedFabrics(real, prefix, fabricIds(FLEET.fabrics!));
+  const locked = await lockedFabrics(fleet.real, prefix, fabricIds(FLEET.fabrics!));
   const survivors = [reps[0]!, reps[2]!];
   const ownedWindow = 2 * INTERVAL;
   const pending = () => measureFailover(runsOf(reps), 'r2', killedAt, ownedWindow, locked).missing.length;
