@@ -36,12 +36,14 @@ export interface Contender {
   stop(): Promise<void>;
 }
 
-export type ContenderName = 'syncwheel' | 'syncwheel-restore' | 'setTimeout' | 'toad-scheduler' | 'croner' | 'node-cron' | 'bullmq';
+export type ContenderName = 'syncwheel' | 'syncwheel-host' | 'syncwheel-restore' | 'setTimeout' | 'toad-scheduler' | 'croner' | 'node-cron' | 'bullmq';
 
 export async function makeContender(name: ContenderName, ctx: ContenderContext): Promise<Contender> {
   switch (name) {
     case 'syncwheel':
       return syncwheel(ctx);
+    case 'syncwheel-host':
+      return syncwheel(ctx, true);
     case 'syncwheel-restore':
       return syncwheelRestore(ctx);
     case 'setTimeout':
@@ -57,8 +59,12 @@ export async function makeContender(name: ContenderName, ctx: ContenderContext):
   }
 }
 
-/** syncwheel as shipped: in-memory storage, in-process single-flight, no retries. */
-async function syncwheel({ intervalMs, fire }: ContenderContext): Promise<Contender> {
+/**
+ * syncwheel as shipped: in-memory storage, in-process single-flight, no retries. With `host`, as a
+ * real host runs it (issue 11): one `sync:succeeded` listener attached and the built-in
+ * `metrics()` snapshot read every second (no OpenTelemetry SDK installed).
+ */
+async function syncwheel({ intervalMs, fire }: ContenderContext, host = false): Promise<Contender> {
   const scheduler = createScheduler({
     executor: (fabric, c) => {
       fire(Number(fabric.id), c.scheduledAt);
@@ -70,6 +76,15 @@ async function syncwheel({ intervalMs, fire }: ContenderContext): Promise<Conten
   let missed = 0;
   scheduler.on('error', () => errors++);
   scheduler.on('sync:missed', (e) => (missed += e.count));
+  let succeeded = 0;
+  let snapshots = 0;
+  let metricsTimer: NodeJS.Timeout | undefined;
+  if (host) {
+    scheduler.on('sync:succeeded', () => void succeeded++);
+    metricsTimer = setInterval(() => {
+      if (scheduler.metrics().succeeded >= 0) snapshots++;
+    }, 1000);
+  }
   await scheduler.start();
   return {
     gridStart: 'created',
@@ -78,8 +93,11 @@ async function syncwheel({ intervalMs, fire }: ContenderContext): Promise<Conten
       for (const i of ids) ps.push(scheduler.upsertFabric({ id: String(i), syncInterval: intervalMs }));
       await Promise.all(ps);
     },
-    extra: () => ({ errors, missedSlotsReported: missed }),
-    stop: () => scheduler.stop({ inFlight: 'abort' }),
+    extra: () => ({ errors, missedSlotsReported: missed, ...(host ? { succeededEvents: succeeded, metricsSnapshots: snapshots } : {}) }),
+    stop: () => {
+      if (metricsTimer) clearInterval(metricsTimer);
+      return scheduler.stop({ inFlight: 'abort' });
+    },
   };
 }
 
