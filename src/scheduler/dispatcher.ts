@@ -68,7 +68,8 @@ export class Dispatcher {
     rt.due = due;
     rt.attempt = attempt;
     rt.held = false;
-    rt.entry = this.#wheel.schedule(rt, this.#core.time.deadlineOf(due));
+    // The fabric's one wheel node is re-used from arm to arm (no allocation per run).
+    rt.entry = rt.wheelNode = this.#wheel.schedule(rt, this.#core.time.deadlineOf(due), rt.wheelNode);
   }
 
   /** Arms an idle fabric's next slot from its stored state (on the stored grid). */

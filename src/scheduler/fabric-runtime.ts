@@ -25,6 +25,8 @@ export class FabricRuntime {
   removed = false;
   /** The one wheel entry of this fabric, if armed. */
   entry: WheelEntry<FabricRuntime> | undefined = undefined;
+  /** The last wheel entry this fabric had (armed or not), scheduled again at the next arm. */
+  wheelNode: WheelEntry<FabricRuntime> | undefined = undefined;
   kind: TimerKind = 'slot';
   /** Grid slot the armed entry serves (a retry serves its failed slot), wall epoch ms. */
   slot = 0;
