@@ -111,11 +111,17 @@ export class Dispatcher {
     }
     const queue = this.#lanes.queueOf(rt.fabric);
     if (rt.kind === 'retry') return this.enqueue(newRun(rt, queue, rt.slot, 'retry', rt.attempt, rt.due));
-    const plan = planCatchUp(core.opts.missedRunPolicy, core.opts.maxCatchUpRuns, rt.slot, interval, now);
-    reportMissed(core, id, queue, plan.missed, rt.missedReason);
     // A slot that came due while the fabric was not scheduled (downtime, a pause) is a catch-up,
     // however many others were missed with it; otherwise only a run that skips slots is.
     const resuming = rt.missedReason !== 'late';
+    if (now < rt.slot + interval) {
+      // On time (no later slot due yet): what planCatchUp answers, without planning.
+      rt.missedReason = 'late';
+      rt.catchUpUntil = null;
+      return this.enqueue(newRun(rt, queue, rt.slot, resuming ? 'catch-up' : 'schedule', 1));
+    }
+    const plan = planCatchUp(core.opts.missedRunPolicy, core.opts.maxCatchUpRuns, rt.slot, interval, now);
+    reportMissed(core, id, queue, plan.missed, rt.missedReason);
     rt.missedReason = 'late';
     rt.catchUpUntil = plan.catchUpUntil;
     if (plan.serve === null) return this.arm(rt, 'slot', plan.next, 1);
