@@ -5,7 +5,7 @@
 import { CorruptStateError, StorageError } from '../errors.js';
 import { checkListResult, checkRecord, checkWriteResult } from '../storage/check-record.js';
 import { MemoryStorage } from '../storage/memory.js';
-import type { FabricRecord, FabricWrite, Storage, WriteResult, CorruptRecord } from '../storage/types.js';
+import type { FabricRecord, FabricState, FabricWrite, Storage, WriteResult, CorruptRecord } from '../storage/types.js';
 import type { SchedulerTime } from './time.js';
 
 /** Most read-modify-write rounds before an update gives up (the record kept changing). */
@@ -127,11 +127,37 @@ export const TRUSTED_CHECKS: RecordChecks = {
   list: (value) => value as { records: FabricRecord[]; corrupt: CorruptRecord[] },
 };
 
+/**
+ * What the scheduler hands MemoryStorage: the state as a null-prototype (dictionary-mode) copy.
+ * MemoryStorage stores `Object.freeze({ ...state })`; on Node 20 (V8 11.3) a spread copy of an
+ * ordinary object gets a hidden class that cannot take a "frozen" transition, so freezing it makes
+ * a new hidden class for EVERY stored state (about 500 bytes of map and descriptors per fabric,
+ * and two per run for the garbage collector; measured in docs/benchmarks/profiles.md). A
+ * dictionary-mode source makes the spread build its copy property by property, along the shared
+ * transition tree, and every frozen state shares one hidden class. What is stored is the same.
+ */
+function memoryWrite(value: FabricWrite): FabricWrite {
+  const s = value.state;
+  const state = Object.create(null) as FabricState;
+  state.status = s.status;
+  state.lastSyncAt = s.lastSyncAt;
+  state.lastAttemptAt = s.lastAttemptAt;
+  state.lastError = s.lastError;
+  state.consecutiveFailures = s.consecutiveFailures;
+  state.anchorAt = s.anchorAt;
+  state.lastSlotAt = s.lastSlotAt;
+  state.nextSyncAt = s.nextSyncAt;
+  state.fencingToken = s.fencingToken;
+  return { definition: value.definition, state };
+}
+
 export class StorageIO {
   readonly #storage: Storage;
   readonly #timeouts: OperationTimeouts;
   readonly #checks: RecordChecks;
   readonly #onSeen: (record: FabricRecord) => void;
+  /** The built-in MemoryStorage: see {@link memoryWrite}. */
+  readonly #inMemory: boolean;
 
   /**
    * @param onSeen called with every record written, or read fresh by an update (so the caller's
@@ -142,6 +168,7 @@ export class StorageIO {
     this.#timeouts = new OperationTimeouts(time, timeoutMs);
     this.#onSeen = onSeen;
     this.#checks = checks;
+    this.#inMemory = storage instanceof MemoryStorage;
   }
 
   get storage(): Storage {
@@ -179,7 +206,7 @@ export class StorageIO {
 
   /** One compare-and-set write; answers synchronously when the storage does. */
   write(id: string, value: FabricWrite, expectedVersion: number | null): WriteResult | Promise<WriteResult> {
-    const result = this.bound('write', this.#storage.write(id, value, expectedVersion), id);
+    const result = this.bound('write', this.#storage.write(id, this.#inMemory ? memoryWrite(value) : value, expectedVersion), id);
     if (!isThenable<WriteResult>(result)) return this.#written(id, result);
     return result.then((r) => this.#written(id, r));
   }
