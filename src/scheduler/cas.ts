@@ -5,7 +5,7 @@
 import { CorruptStateError, StorageError } from '../errors.js';
 import { checkListResult, checkRecord, checkWriteResult } from '../storage/check-record.js';
 import { MemoryStorage } from '../storage/memory.js';
-import type { FabricRecord, FabricState, FabricWrite, Storage, WriteResult, CorruptRecord } from '../storage/types.js';
+import type { BatchWrite, FabricRecord, FabricState, FabricWrite, Storage, WriteResult, CorruptRecord } from '../storage/types.js';
 import type { SchedulerTime } from './time.js';
 
 /** Most read-modify-write rounds before an update gives up (the record kept changing). */
@@ -209,6 +209,22 @@ export class StorageIO {
     const result = this.bound('write', this.#storage.write(id, this.#inMemory ? memoryWrite(value) : value, expectedVersion), id);
     if (!isThenable<WriteResult>(result)) return this.#written(id, result);
     return result.then((r) => this.#written(id, r));
+  }
+
+  /**
+   * Many compare-and-set writes: one round trip through the storage's `writeMany` when it has
+   * one, else one `write` per item (in parallel). One result per item, in order; not atomic.
+   */
+  async writeMany(writes: ReadonlyArray<BatchWrite>): Promise<WriteResult[]> {
+    if (writes.length === 0) return [];
+    const storage = this.#storage;
+    if (typeof storage.writeMany !== 'function') return Promise.all(writes.map((w) => this.write(w.id, w.value, w.expectedVersion)));
+    const items = this.#inMemory ? writes.map((w) => ({ id: w.id, value: memoryWrite(w.value), expectedVersion: w.expectedVersion })) : writes;
+    const raw: unknown = await this.bound('write', storage.writeMany(items));
+    if (!Array.isArray(raw) || raw.length !== writes.length) {
+      throw new StorageError('write', `writeMany answered ${Array.isArray(raw) ? `${raw.length} results` : typeof raw} for ${writes.length} writes`);
+    }
+    return writes.map((w, i) => this.#written(w.id, raw[i]));
   }
 
   #written(id: string, raw: unknown): WriteResult {
