@@ -66,13 +66,20 @@ const DETACHED = -1;
 const IN_SLOT = -2;
 const READY = -3;
 
-interface Node<T> extends WheelEntry<T> {
+/**
+ * The fields of a wheel entry. An object that has them, with `item` itself and `pos` -1 while
+ * unscheduled, can be passed as `reuse` to {@link TimingWheel.schedule} and is then its own
+ * entry (the scheduler's per-fabric runtime is, which saves an object per fabric).
+ */
+export interface IntrusiveEntry<T> extends WheelEntry<T> {
   dueAt: number;
-  /** Heap index while past the horizon, else DETACHED / IN_SLOT / READY. */
+  /** Heap index while past the horizon, else -1 (not scheduled), -2 (in a slot), -3 (ready). */
   pos: number;
-  prev: Node<T> | null;
-  next: Node<T> | null;
+  prev: IntrusiveEntry<T> | null;
+  next: IntrusiveEntry<T> | null;
 }
+
+type Node<T> = IntrusiveEntry<T>;
 
 const SLOT_BITS = 16;
 const SLOTS = 1 << SLOT_BITS;
@@ -166,6 +173,11 @@ export class TimingWheel<T> {
       if (at < this.#armedFor) this.#armAt(at, now);
     }
     return node;
+  }
+
+  /** Whether `entry` is scheduled (not yet fired nor cancelled). */
+  isScheduled(entry: WheelEntry<T>): boolean {
+    return (entry as Node<T>).pos !== DETACHED;
   }
 
   /** Cancels an entry; false when it already fired or was cancelled. */

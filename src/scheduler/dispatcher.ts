@@ -56,8 +56,12 @@ export class Dispatcher {
   // ------------------------------------------------------------ arming
 
   cancel(rt: FabricRuntime): void {
-    if (rt.entry) this.#wheel.cancel(rt.entry);
-    rt.entry = undefined;
+    this.#wheel.cancel(rt);
+  }
+
+  /** Whether the fabric's one entry is armed. */
+  isArmed(rt: FabricRuntime): boolean {
+    return this.#wheel.isScheduled(rt);
   }
 
   /** Arms the fabric's one entry at `due` (wall), to serve `slot`. */
@@ -68,8 +72,8 @@ export class Dispatcher {
     rt.due = due;
     rt.attempt = attempt;
     rt.held = false;
-    // The fabric's one wheel node is re-used from arm to arm (no allocation per run).
-    rt.entry = rt.wheelNode = this.#wheel.schedule(rt, this.#core.time.deadlineOf(due), rt.wheelNode);
+    // The runtime is its own wheel entry (no allocation per arm).
+    this.#wheel.schedule(rt, this.#core.time.deadlineOf(due), rt);
   }
 
   /** Arms an idle fabric's next slot from its stored state (on the stored grid). */
@@ -89,7 +93,6 @@ export class Dispatcher {
   /** Drops every entry and every waiting run (stop). */
   clear(): void {
     this.#wheel.clear();
-    for (const rt of this.#core.fabrics.values()) rt.entry = undefined;
     for (const run of this.#lanes.drain()) {
       run.rt.run = undefined;
       reportSkipped(this.#core, run, 'cancelled', false);
@@ -97,7 +100,6 @@ export class Dispatcher {
   }
 
   #onTimer(rt: FabricRuntime, now: number): void {
-    rt.entry = undefined;
     const core = this.#core;
     if (rt.removed || !rt.fabric.enabled || core.lifecycle() !== 'running' || rt.run) return;
     if (core.pauses.isPaused(rt.fabric)) return this.hold(rt);
@@ -170,7 +172,7 @@ export class Dispatcher {
     if (rt.pendingShift) void persistShift(core, rt);
     if (rt.run === run) rt.run = undefined;
     if (core.lifecycle() !== 'running') return;
-    if (!rt.run && !rt.entry && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
+    if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
       const stored = rt.record;
       // Another replica changed the definition meanwhile: follow it from here on.
       if (stored && !sameSchedule(stored.definition, rt.fabric)) this.apply(stored, rt.fabric, core.time.now());
@@ -232,7 +234,7 @@ export class Dispatcher {
       this.#dropRun(rt, 'disabled');
       return;
     }
-    if ((timingChanged || !rt.entry) && !rt.run && this.#core.lifecycle() === 'running') {
+    if ((timingChanged || !this.isArmed(rt)) && !rt.run && this.#core.lifecycle() === 'running') {
       rt.catchUpUntil = null;
       rt.missedReason = 'late';
       this.armNext(rt, now);

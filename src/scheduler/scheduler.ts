@@ -141,7 +141,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#dispatcher.observeClock();
     const now = core.time.now();
     core.metrics.attach();
-    for (const rt of core.fabrics.values()) if (!rt.entry && !rt.run) this.#dispatcher.armNext(rt, now);
+    for (const rt of core.fabrics.values()) if (!this.#dispatcher.isArmed(rt) && !rt.run) this.#dispatcher.armNext(rt, now);
     this.#housekeeper.arm();
   }
 
