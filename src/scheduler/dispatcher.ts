@@ -19,6 +19,9 @@ export function sameSchedule(a: Fabric, b: Fabric): boolean {
   return a.syncInterval === b.syncInterval && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
 }
 
+/** Due entries served per microtask turn (see {@link Dispatcher.#serve}). */
+const DUE_CHUNK = 1024;
+
 export class Dispatcher {
   readonly #core: Core;
   readonly #lanes: Lanes;
@@ -37,8 +40,7 @@ export class Dispatcher {
       now: () => core.time.mono(),
       onExpire: (due) => {
         this.observeClock();
-        const now = core.time.now();
-        for (const rt of due) this.#onTimer(rt, now);
+        this.#serve(due, 0, core.time.now());
       },
     });
   }
@@ -97,6 +99,22 @@ export class Dispatcher {
       run.rt.run = undefined;
       reportSkipped(this.#core, run, 'cancelled', false);
     }
+  }
+
+  /**
+   * Serves due entries from `from` on, DUE_CHUNK at a time: the runs of one chunk finish their
+   * microtasks before the next chunk begins (a million fabrics due at once never have a million
+   * runs and their promises alive together). All in the same macrotask as the wake.
+   */
+  #serve(due: FabricRuntime[], from: number, now: number): void {
+    const end = Math.min(due.length, from + DUE_CHUNK);
+    for (let i = from; i < end; i++) {
+      const rt = due[i]!;
+      // Re-armed while it waited for its chunk (a host call): the new entry serves it.
+      if (from > 0 && this.isArmed(rt)) continue;
+      this.#onTimer(rt, now);
+    }
+    if (end < due.length) queueMicrotask(() => this.#serve(due, end, now));
   }
 
   #onTimer(rt: FabricRuntime, now: number): void {

@@ -214,7 +214,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * (its `field` names the index, `definitions[3].syncInterval`; a repeated id is refused too) and
    * nothing changes. Then each fabric takes effect as with {@link Scheduler.upsertFabric}, except
    * that a definition equal to the stored one is not written again; new and changed ones go to
-   * the storage in one round trip where it has `writeMany` (else one write each). The batch is
+   * the storage in one round trip per 10,000 where it has `writeMany` (else one write each). The batch is
    * not atomic against the storage: a storage failure may leave part of it written (call again).
    * Resolves to counts: `{ added, updated, unchanged }`.
    */
@@ -223,7 +223,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const fabrics = upsertManyCheck(this.#core, this.#lanes, definitions);
     return this.#ops.runMany(
       fabrics.map((f) => f.id),
-      () => upsertMany(this.#core, this.#lanes, this.#dispatcher, fabrics, (id) => this.#dispatcher.noteDefined(id)),
+      () => upsertMany(this.#core, this.#dispatcher, fabrics, (id) => this.#dispatcher.noteDefined(id)),
     );
   }
 

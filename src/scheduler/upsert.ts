@@ -16,6 +16,9 @@ import type { Lanes } from './lanes.js';
 import { upsertState, type UpsertChange } from './transitions.js';
 import type { UpsertCounts } from './types.js';
 
+/** Definitions written per storage round trip by `upsertFabrics`. */
+export const BATCH_CHUNK = 10_000;
+
 /** Validates a host definition for this scheduler (`InvalidFabricError`, nothing changed). */
 export function checkDefinition(core: Core, lanes: Lanes, definition: FabricDefinition): Fabric {
   const fabric = normalizeFabric(definition, { syncTimeout: core.opts.defaultSyncTimeout });
@@ -62,56 +65,62 @@ export function sameDefinition(a: Fabric, b: Fabric): boolean {
 }
 
 /**
- * Writes the new and changed ones of `fabrics` (checked by {@link validateAll}) in one
- * `writeMany` round trip from the cached records. An item whose write finds the record changed under it (another replica, a record not
+ * Writes the new and changed ones of `fabrics` (checked by {@link validateAll}) from the cached
+ * records, one `writeMany` round trip per {@link BATCH_CHUNK} definitions. An item whose write finds the record changed under it (another replica, a record not
  * loaded here) goes through the usual read-modify-write loop, on its own.
  */
-export async function upsertMany(core: Core, lanes: Lanes, dispatcher: Dispatcher, fabrics: readonly Fabric[], onDefined: (id: string) => void): Promise<UpsertCounts> {
+export async function upsertMany(core: Core, dispatcher: Dispatcher, fabrics: readonly Fabric[], onDefined: (id: string) => void): Promise<UpsertCounts> {
   for (const f of fabrics) onDefined(f.id);
   dispatcher.observeClock();
-  let unchanged = 0;
+  const counts = { added: 0, updated: 0, unchanged: 0 };
+  const conflicts: Promise<void>[] = [];
+  // In chunks: one writeMany round trip per BATCH_CHUNK definitions, so what a chunk allocates
+  // (write items, results) is garbage before the next one (a million at once would not be).
+  for (let from = 0; from < fabrics.length; from += BATCH_CHUNK) {
+    await writeChunk(core, dispatcher, fabrics, from, Math.min(fabrics.length, from + BATCH_CHUNK), counts, conflicts);
+  }
+  await Promise.all(conflicts);
+  return counts;
+}
+
+/** Validates a batch (`InvalidFabricError` naming the index and field, a repeated id refused). */
+async function writeChunk(core: Core, dispatcher: Dispatcher, fabrics: readonly Fabric[], from: number, to: number, counts: { added: number; updated: number; unchanged: number }, conflicts: Promise<void>[]): Promise<void> {
+  dispatcher.observeClock();
   const generation = core.time.generation;
   const now = core.time.now();
-  const todo: Array<{ fabric: Fabric; change: UpsertChange; cached: FabricRecord | undefined }> = [];
+  const todo: Array<{ fabric: Fabric; change: UpsertChange }> = [];
   const writes: BatchWrite[] = [];
-  for (const fabric of fabrics) {
+  for (let i = from; i < to; i++) {
+    const fabric = fabrics[i]!;
     const rt = core.fabrics.get(fabric.id);
     const cached = rt?.record;
     if (cached && sameDefinition(cached.definition, fabric)) {
-      unchanged++;
+      counts.unchanged++;
       continue;
     }
     const change = upsertState(cached ? rt.view(cached) : undefined, fabric, now);
-    todo.push({ fabric, change, cached });
+    todo.push({ fabric, change });
     writes.push({ id: fabric.id, value: { definition: fabric, state: change.state }, expectedVersion: cached ? cached.version : null });
   }
   const results = await core.io.writeMany(writes);
-  let added = 0;
-  let updated = 0;
-  const conflicts: Promise<void>[] = [];
   for (let i = 0; i < todo.length; i++) {
     const { fabric, change } = todo[i]!;
     const result = results[i]!;
     if (result.ok) {
       applyUpserted(core, dispatcher, fabric, result.record, change, generation);
-      if (change.previous) updated++;
-      else added++;
+      if (change.previous) counts.updated++;
+      else counts.added++;
       continue;
     }
     // Changed under us: the usual read-modify-write, on the record as it is now.
     conflicts.push(
       upsertOne(core, dispatcher, fabric).then((c) => {
-        if (c === 'unchanged') unchanged++;
-        else if (c === 'updated') updated++;
-        else added++;
+        counts[c]++;
       }),
     );
   }
-  await Promise.all(conflicts);
-  return { added, updated, unchanged };
 }
 
-/** Validates a batch (`InvalidFabricError` naming the index and field, a repeated id refused). */
 export function validateAll(core: Core, lanes: Lanes, definitions: readonly FabricDefinition[]): Fabric[] {
   if (!Array.isArray(definitions)) throw new InvalidFabricError('definitions', 'an array of fabric definitions', definitions);
   const out: Fabric[] = new Array<Fabric>(definitions.length);
