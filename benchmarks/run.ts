@@ -249,7 +249,7 @@ function hotTable(results: Array<{ spec: RunSpec; ok: boolean; result?: unknown 
     list.push({ cpu: x.cpu.windowMs, p99: x.lateness.p99, kept: x.fires.keptPct });
   }
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]!;
-  const L = [`window ${hotWindow} ms, ${hotRepeat} repeat(s), medians; runs: CPU ms in window / p99 ms / kept %`, '', '| workload | contender | CPU ms (runs) | p99 ms (runs) | kept % | CPU ÷ toad | p99 ÷ setTimeout |', '|---|---|---|---|---|---|---|'];
+  const L = [`window ${hotWindow} ms, ${hotRepeat} repeat(s); each cell: the median of the repeats (the lower of two), then every repeat in run order; ratios from the medians`, '', '| workload | contender | CPU ms (runs) | p99 ms (runs) | kept % | CPU ÷ toad | p99 ÷ setTimeout |', '|---|---|---|---|---|---|---|'];
   for (const [key, g] of groups) {
     const toadCpu = g.get('toad-scheduler') ? median(g.get('toad-scheduler')!.map((x) => x.cpu)) : Number.NaN;
     const floorP99 = g.get('setTimeout') ? median(g.get('setTimeout')!.map((x) => x.p99)) : Number.NaN;
