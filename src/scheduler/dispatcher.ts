@@ -19,8 +19,9 @@ export function sameSchedule(a: Fabric, b: Fabric): boolean {
   return a.syncInterval === b.syncInterval && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
 }
 
-/** Due entries served per microtask turn (see {@link Dispatcher.#serve}). */
+/** Due entries served per microtask turn, and between two yields to the event loop (see {@link Dispatcher.#serve}). */
 const DUE_CHUNK = 1024;
+const YIELD_EVERY = 8 * DUE_CHUNK;
 
 export class Dispatcher {
   readonly #core: Core;
@@ -104,9 +105,11 @@ export class Dispatcher {
   /**
    * Serves due entries from `from` on, DUE_CHUNK at a time: the runs of one chunk finish their
    * microtasks before the next chunk begins (a million fabrics due at once never have a million
-   * runs and their promises alive together). All in the same macrotask as the wake.
+   * runs and their promises alive together). Every YIELD_EVERY entries the rest waits for a 0 ms
+   * clock timer, so a huge burst does not hold the event loop (the host's I/O, its timers) for
+   * its whole length; the time is read again there.
    */
-  #serve(due: FabricRuntime[], from: number, now: number): void {
+  #serve(due: FabricRuntime[], from: number, now: number, sinceYield = 0): void {
     const end = Math.min(due.length, from + DUE_CHUNK);
     for (let i = from; i < end; i++) {
       const rt = due[i]!;
@@ -114,7 +117,16 @@ export class Dispatcher {
       if (from > 0 && this.isArmed(rt)) continue;
       this.#onTimer(rt, now);
     }
-    if (end < due.length) queueMicrotask(() => this.#serve(due, end, now));
+    if (end >= due.length) return;
+    const served = sinceYield + (end - from);
+    if (served < YIELD_EVERY) {
+      queueMicrotask(() => this.#serve(due, end, now, served));
+      return;
+    }
+    this.#core.opts.clock.setTimeout(() => {
+      this.observeClock();
+      this.#serve(due, end, this.#core.time.now());
+    }, 0);
   }
 
   #onTimer(rt: FabricRuntime, now: number): void {
