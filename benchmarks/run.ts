@@ -9,6 +9,11 @@
  *   npm run bench -- --only=h2h   only scenarios whose id starts with one of the given prefixes,
  *                                 merged into the last results.json (their earlier runs replaced)
  *                                 (h2h, load, micro, scale, cluster, redis, failover; comma separated)
+ *   npm run bench -- --hot        issue 11's targets only (10k @1 s same-ms and spread: syncwheel
+ *                                 bare and as a host runs it, the setTimeout floor, toad-scheduler;
+ *                                 with --100k also 100k spread), written to docs/benchmarks/hot/
+ *                                 with a ratio table (hot.md); --window=ms sets the window
+ *                                 (default 10 s), --repeat=k runs the set k times, interleaved
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -26,8 +31,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const hot = args.includes('--hot');
+const hotWindow = Number(args.find((a) => a.startsWith('--window='))?.slice('--window='.length) ?? 10_000);
+const hotRepeat = Number(args.find((a) => a.startsWith('--repeat='))?.slice('--repeat='.length) ?? 1);
 const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const outDir = join(root, 'docs', 'benchmarks', quick ? 'quick' : '');
+const outDir = join(root, 'docs', 'benchmarks', hot ? 'hot' : quick ? 'quick' : '');
 const rawDir = join(outDir, 'raw');
 if (!args.includes('--report-only')) rmSync(rawDir, { recursive: true, force: true });
 mkdirSync(rawDir, { recursive: true });
@@ -57,7 +65,16 @@ function lateness(group: RunSpec['group'], contender: ContenderName, n: number, 
 /** BullMQ runs through Redis round trips; it is capped at this many jobs (as in the issue's table). */
 export const BULLMQ_CAP = 1000;
 
-if (quick) {
+if (hot) {
+  // issue 11: each contender in its own process, one after the other, the set repeated (interleaved)
+  for (let r = 0; r < hotRepeat; r++) {
+    for (const stagger of ['aligned', 'spread'] as const) {
+      for (const c of ['syncwheel', 'syncwheel-host', 'setTimeout', 'toad-scheduler'] as const) lateness('h2h', c, 10_000, 1000, 0, stagger, hotWindow);
+    }
+    if (args.includes('--100k')) for (const c of ['syncwheel', 'syncwheel-host', 'setTimeout', 'toad-scheduler'] as const) lateness('load', c, 100_000, 1000, 0, 'spread', hotWindow, { slackMs: 4000, timeoutMs: 120_000 });
+  }
+  for (const s of specs) s.id += specs.filter((o) => o.id === s.id).length > 1 ? `#${specs.indexOf(s)}` : '';
+} else if (quick) {
   const m = 3000;
   for (const c of ['syncwheel', 'setTimeout', 'toad-scheduler', 'croner'] as const) lateness('h2h', c, 10_000, 1000, 0, 'aligned', m);
   // node-cron starves the process's timers for tens of seconds at 10k jobs: capped in the quick pass
@@ -97,13 +114,13 @@ if (quick) {
   lateness('scale', 'syncwheel-restore', 1_000_000, 60_000, 0, 'spread', 30_000, { slackMs: 20_000, timeoutMs: 360_000 });
 }
 // profile of syncwheel in the head-to-head workload (10k fabrics, 1 s, aligned): where its CPU goes
-{
+if (!hot) {
   const p: LatenessParams = { contender: 'syncwheel', n: 10_000, intervalMs: 1000, loadPct: 0, stagger: 'aligned', measureMs: quick ? 3000 : 10_000, graceMs: 1000, tag: `${tag}-prof` };
   specs.push({ id: 'profile/syncwheel/n10000/i1000/aligned', group: 'h2h', worker: 'workers/lateness.ts', params: p as unknown as Record<string, unknown>, timeoutMs: 120_000, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(rawDir, 'profile')}`] });
 }
 // 5. cluster (Redis): added when syncwheel/redis is available
 const clusterWorker = join(here, 'workers', 'cluster.ts');
-if (existsSync(clusterWorker)) {
+if (existsSync(clusterWorker) && !hot) {
   for (const replicas of quick ? [2] : [1, 2, 4]) {
     specs.push({ id: `cluster/r${replicas}`, group: 'cluster', worker: 'workers/cluster.ts', params: { replicas, n: 1000, intervalMs: 1000, measureMs: quick ? 3000 : 15_000, tag: `${tag}-c${replicas}` }, timeoutMs: 180_000 });
   }
@@ -193,6 +210,7 @@ async function main() {
   if (args.includes('--report-only')) {
     // re-render README.md and the charts from the last run's results.json (no new measurement)
     const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8'));
+    if (hot) return void console.log(hotTable(doc.runs));
     for (const r of doc.runs) if (r.ok && r.spec.id.startsWith('profile/') && !r.result.profile) r.result.profile = summarizeProfileDir(join(rawDir, 'profile'));
     writeReport(doc, outDir);
     console.log(`re-rendered ${join(outDir, 'README.md')} from results.json of ${doc.startedAt}`);
@@ -230,8 +248,41 @@ async function main() {
     runs: [...kept, ...results],
   };
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(doc, null, 1));
+  if (hot) {
+    const table = hotTable(results);
+    writeFileSync(join(outDir, 'hot.md'), table);
+    console.log(table);
+    return;
+  }
   writeReport(doc, outDir);
   console.log(`wrote ${join(outDir, 'results.json')}, README.md and charts in ${(Date.now() - started.getTime()) / 1000} s`);
+}
+
+/** Issue 11's ratio table: CPU vs toad-scheduler and p99 vs the setTimeout floor, per workload (medians over repeats). */
+function hotTable(results: Array<{ spec: RunSpec; ok: boolean; result?: unknown }>): string {
+  const groups = new Map<string, Map<string, Array<{ cpu: number; p99: number; kept: number }>>>();
+  for (const r of results) {
+    if (!r.ok || r.spec.worker !== 'workers/lateness.ts') continue;
+    const x = r.result as { params: LatenessParams; cpu: { windowMs: number }; lateness: { p99: number }; fires: { keptPct: number } };
+    const key = `${x.params.n} @${x.params.intervalMs} ms ${x.params.stagger}`;
+    const g = groups.get(key) ?? new Map();
+    groups.set(key, g);
+    const list = g.get(x.params.contender) ?? [];
+    g.set(x.params.contender, list);
+    list.push({ cpu: x.cpu.windowMs, p99: x.lateness.p99, kept: x.fires.keptPct });
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]!;
+  const L = [`window ${hotWindow} ms, ${hotRepeat} repeat(s); each cell: the median of the repeats (the lower of two), then every repeat in run order; ratios from the medians`, '', '| workload | contender | CPU ms (runs) | p99 ms (runs) | kept % | CPU ÷ toad | p99 ÷ setTimeout |', '|---|---|---|---|---|---|---|'];
+  for (const [key, g] of groups) {
+    const toadCpu = g.get('toad-scheduler') ? median(g.get('toad-scheduler')!.map((x) => x.cpu)) : Number.NaN;
+    const floorP99 = g.get('setTimeout') ? median(g.get('setTimeout')!.map((x) => x.p99)) : Number.NaN;
+    for (const [c, list] of g) {
+      const cpu = median(list.map((x) => x.cpu));
+      const p99 = median(list.map((x) => x.p99));
+      L.push(`| ${key} | ${c} | ${cpu} (${list.map((x) => x.cpu).join(', ')}) | ${p99} (${list.map((x) => x.p99).join(', ')}) | ${Math.min(...list.map((x) => x.kept))} | ${(cpu / toadCpu).toFixed(2)} | ${(p99 / Math.max(1, floorP99)).toFixed(2)} |`);
+    }
+  }
+  return L.join('\n') + '\n';
 }
 
 main().catch((error) => {

@@ -6,7 +6,7 @@ export { createScheduler, Scheduler } from './scheduler/scheduler.js';
 export { slotAtOrAfter } from './scheduler/grid.js';
 export { fabricStatusOf } from './scheduler/fabric-status.js';
 export type { ClockStepMode, MissedRunPolicy, QueueOptions, RetryOptions, SchedulerOptions, StopOptions } from './scheduler/options.js';
-export type { Executor, FabricStatus, PauseTarget, StateIssue, StateReport, SyncContext, ValidateOptions } from './scheduler/types.js';
+export type { Executor, FabricStatus, UpsertCounts, PauseTarget, StateIssue, StateReport, SyncContext, ValidateOptions } from './scheduler/types.js';
 export type {
   BacklogClearedEvent,
   ClockJumpEvent,
@@ -55,7 +55,7 @@ export type { TimingWheelOptions, WheelEntry } from './wheel.js';
 export { MemoryStorage } from './storage/memory.js';
 export type { MemoryStorageOptions } from './storage/memory.js';
 export { initialState } from './storage/types.js';
-export type { ChangePage, ClaimInfo, ClaimRefusal, CorruptRecord, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './storage/types.js';
+export type { BatchWrite, ChangePage, ClaimInfo, ClaimRefusal, CorruptRecord, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './storage/types.js';
 export { InProcessSingleFlight } from './single-flight.js';
 export type { AcquireOptions, Lease, LeaseProof, SingleFlight } from './single-flight.js';
 export { HISTOGRAM_BOUNDS_MS, METRIC_NAMES } from './metrics.js';

@@ -4,7 +4,7 @@
  * The instruments use `@opentelemetry/api` only, as libraries should: they record nothing unless
  * the host installs an SDK (a global `MeterProvider`, or the scheduler's `meterProvider` option).
  */
-import { metrics as otelMetrics, type Attributes, type Counter, type Histogram, type BatchObservableCallback, type Meter, type MeterProvider, type ObservableGauge, type ObservableResult } from '@opentelemetry/api';
+import { createNoopMeter, metrics as otelMetrics, type Attributes, type Counter, type Histogram, type BatchObservableCallback, type Meter, type MeterProvider, type ObservableGauge, type ObservableResult } from '@opentelemetry/api';
 import type { FailureReason, MissedReason, SkipReason, SyncTrigger } from './events.js';
 
 /** Upper bounds (ms) of the lateness and duration histogram buckets; one more bucket holds the rest. */
@@ -235,6 +235,9 @@ export const METRIC_NAMES = Object.freeze({
   fabrics: 'syncwheel.fabrics',
 });
 
+/** The API's shared no-op histogram: what every meter hands out while no SDK is installed. */
+const NOOP_HISTOGRAM = createNoopMeter().createHistogram('syncwheel.noop');
+
 /** The OpenTelemetry side: instruments created once per scheduler, no-ops without an SDK. */
 export class OtelInstruments {
   readonly #duration: Histogram;
@@ -247,6 +250,9 @@ export class OtelInstruments {
   readonly #meter: Meter;
   readonly #observe: (result: { inFlight: ObservableResult; backlog: ObservableResult; fabrics: ObservableResult }) => void;
   #callback: BatchObservableCallback | undefined;
+  /** False when no SDK is installed (the instruments are the API's no-ops): recording is skipped. */
+  readonly #live: boolean;
+  readonly #attrCache = new Map<string, Map<string, Map<string, Attributes>>>();
 
   constructor(
     provider: MeterProvider | undefined,
@@ -267,6 +273,7 @@ export class OtelInstruments {
       m.createObservableGauge(METRIC_NAMES.fabrics, { unit: '{fabric}', description: 'Fabrics known to this scheduler, by status' }),
     ];
     this.#observe = observe;
+    this.#live = this.#duration !== NOOP_HISTOGRAM;
   }
 
   /** Starts reporting gauges (batch callback). */
@@ -289,21 +296,37 @@ export class OtelInstruments {
   }
 
   started(queue: string, trigger: SyncTrigger, latenessMs: number): void {
-    this.#lateness.record(Math.max(0, latenessMs) / 1000, { 'syncwheel.queue': queue, 'syncwheel.trigger': trigger });
+    if (!this.#live) return;
+    this.#lateness.record(Math.max(0, latenessMs) / 1000, this.#attrs('l', queue, trigger, () => ({ 'syncwheel.queue': queue, 'syncwheel.trigger': trigger })));
   }
 
   finished(queue: string, trigger: SyncTrigger, durationMs: number, failure: FailureReason | null): void {
+    if (!this.#live) return;
     const outcome = failure === null ? 'succeeded' : 'failed';
-    this.#duration.record(Math.max(0, durationMs) / 1000, { 'syncwheel.queue': queue, 'syncwheel.outcome': outcome });
-    this.#runs.add(1, { 'syncwheel.queue': queue, 'syncwheel.trigger': trigger, 'syncwheel.outcome': outcome });
-    if (failure !== null) this.#failures.add(1, { 'syncwheel.queue': queue, 'syncwheel.reason': failure });
+    this.#duration.record(Math.max(0, durationMs) / 1000, this.#attrs('d', queue, outcome, () => ({ 'syncwheel.queue': queue, 'syncwheel.outcome': outcome })));
+    this.#runs.add(1, this.#attrs(outcome, queue, trigger, () => ({ 'syncwheel.queue': queue, 'syncwheel.trigger': trigger, 'syncwheel.outcome': outcome })));
+    if (failure !== null) this.#failures.add(1, this.#attrs('f', queue, failure, () => ({ 'syncwheel.queue': queue, 'syncwheel.reason': failure })));
+  }
+
+  /**
+   * Attribute sets are few (queues × triggers or reasons) and the SDK only reads them: each is
+   * built once and shared, so recording a run allocates nothing.
+   */
+  #attrs(kind: string, queue: string, value: string, build: () => Attributes): Attributes {
+    let byQueue = this.#attrCache.get(kind);
+    if (!byQueue) this.#attrCache.set(kind, (byQueue = new Map()));
+    let byValue = byQueue.get(queue);
+    if (!byValue) byQueue.set(queue, (byValue = new Map()));
+    let attrs = byValue.get(value);
+    if (!attrs) byValue.set(value, (attrs = Object.freeze(build())));
+    return attrs;
   }
 
   skipped(queue: string, reason: SkipReason): void {
-    this.#skipped.add(1, { 'syncwheel.queue': queue, 'syncwheel.reason': reason });
+    if (this.#live) this.#skipped.add(1, this.#attrs('s', queue, reason, () => ({ 'syncwheel.queue': queue, 'syncwheel.reason': reason })));
   }
 
   missed(queue: string, reason: MissedReason, count: number): void {
-    this.#missed.add(count, { 'syncwheel.queue': queue, 'syncwheel.reason': reason });
+    if (this.#live) this.#missed.add(count, this.#attrs('m', queue, reason, () => ({ 'syncwheel.queue': queue, 'syncwheel.reason': reason })));
   }
 }

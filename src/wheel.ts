@@ -1,19 +1,25 @@
 import { MAX_TIMER_DELAY, type Clock, type TimerHandle } from './clock.js';
 
 /**
- * A hierarchical timing wheel keyed by absolute due time (Varghese & Lauck 1987; the layout
- * follows Kafka's `TimingWheel`): level 0 has `wheelSize` buckets of `tickMs`, each further level
- * buckets of the previous level's whole span, created on demand, so any delay fits.
+ * A timer queue keyed by absolute due time with ONE clock timer armed for its earliest entry: a
+ * single-level hashed timing wheel (Varghese & Lauck 1987, scheme 6) of 2^16 one-tick slots
+ * (1 ms by default: a horizon of 65.5 s) with an occupancy bitmap, and a binary heap for the
+ * entries due past the horizon:
  *
- * - schedule and cancel are O(1) (a bucket is a doubly linked list);
- * - buckets that hold entries sit in a small binary heap keyed by their expiration (at most
- *   `levels × wheelSize` of them), and ONE clock timer is armed for the earliest, so an idle
- *   wheel arms nothing and a busy one wakes once per non-empty bucket;
- * - on every wake the clock is re-read, and an entry never fires before its due time;
+ * - an entry due within the horizon is appended to its tick's slot, an intrusive doubly linked
+ *   list: schedule and cancel are O(1), and expiry is O(1) per entry (the next occupied slot is
+ *   found by scanning the bitmap 32 slots per step); an entry due past the horizon waits in the
+ *   heap (O(log n)) and moves into its slot once the wheel has turned far enough;
+ * - ONE clock timer is armed for the earliest entry, so an idle wheel arms nothing and a busy one
+ *   wakes once per due tick; on every wake the clock is re-read, and an entry never fires
+ *   before its due time;
  * - waits longer than 2^31-1 ms are split, so long delays never overflow Node's timer;
  * - when the clock has a monotonic reading, a wall-clock step larger than `clockJumpThreshold`
  *   (seen at a wake) shifts every entry by the step and is reported to `onClockJump`, so a
  *   step forward does not fire everything at once and a step back does not stall everything.
+ *
+ * Why not a hierarchical wheel (Kafka's layout, this module's first version) or a plain binary
+ * heap: see docs/benchmarks/profiles.md (the micro benchmark at 10^4…10^6 entries).
  */
 export interface TimingWheelOptions<T> {
   clock: Clock;
@@ -23,7 +29,7 @@ export interface TimingWheelOptions<T> {
    * @default () => clock.now()
    */
   now?: () => number;
-  /** Called with the entries that came due, in due-time order within each bucket. */
+  /** Called with the entries that came due: in due-time order, and in scheduling order within a tick. */
   onExpire: (items: T[], now: number) => void;
   /**
    * Called after a wall-clock step of `skewMs` was detected and every entry shifted by it. Step
@@ -31,13 +37,15 @@ export interface TimingWheelOptions<T> {
    */
   onClockJump?: (skewMs: number, now: number) => void;
   /**
-   * Bucket width of the finest level, ms.
+   * Slot width, ms: entries due within one tick fire together, at the tick's end (never early).
    * @default 1
    */
   tickMs?: number;
   /**
-   * Buckets per level.
+   * Ignored: the first, hierarchical version had this many buckets per level. Kept so existing
+   * callers still compile.
    * @default 64
+   * @deprecated
    */
   wheelSize?: number;
   /**
@@ -53,172 +61,30 @@ export interface WheelEntry<T> {
   readonly dueAt: number;
 }
 
-interface Node<T> extends WheelEntry<T> {
+/** Where a node is (`pos`): a heap index (>= 0), or one of these. */
+const DETACHED = -1;
+const IN_SLOT = -2;
+const READY = -3;
+
+/**
+ * The fields of a wheel entry. An object that has them, with `item` itself and `pos` -1 while
+ * unscheduled, can be passed as `reuse` to {@link TimingWheel.schedule} and is then its own
+ * entry (the scheduler's per-fabric runtime is, which saves an object per fabric).
+ */
+export interface IntrusiveEntry<T> extends WheelEntry<T> {
   dueAt: number;
-  bucket: Bucket<T> | null;
-  prev: Node<T> | null;
-  next: Node<T> | null;
-  /** true while in the ready list (due before it could be bucketed). */
-  ready: boolean;
+  /** Heap index while past the horizon, else -1 (not scheduled), -2 (in a slot), -3 (ready). */
+  pos: number;
+  prev: IntrusiveEntry<T> | null;
+  next: IntrusiveEntry<T> | null;
 }
 
-class Bucket<T> {
-  expiration = -1;
-  heapIndex = -1;
-  count = 0;
-  head: Node<T> | null = null;
-  tail: Node<T> | null = null;
+type Node<T> = IntrusiveEntry<T>;
 
-  add(node: Node<T>): void {
-    node.bucket = this;
-    node.prev = this.tail;
-    node.next = null;
-    if (this.tail) this.tail.next = node;
-    else this.head = node;
-    this.tail = node;
-    this.count++;
-  }
-
-  remove(node: Node<T>): void {
-    if (node.prev) node.prev.next = node.next;
-    else this.head = node.next;
-    if (node.next) node.next.prev = node.prev;
-    else this.tail = node.prev;
-    node.prev = node.next = null;
-    node.bucket = null;
-    this.count--;
-  }
-
-  /** Detaches and returns every node; the bucket is empty and unexpiring afterwards. */
-  drain(): Node<T>[] {
-    const out: Node<T>[] = [];
-    for (let n = this.head; n; ) {
-      const next = n.next;
-      n.prev = n.next = null;
-      n.bucket = null;
-      out.push(n);
-      n = next;
-    }
-    this.head = this.tail = null;
-    this.count = 0;
-    this.expiration = -1;
-    return out;
-  }
-}
-
-class Level<T> {
-  readonly buckets: Bucket<T>[];
-  readonly interval: number;
-  currentTime: number;
-  overflow: Level<T> | null = null;
-
-  constructor(readonly tickMs: number, readonly wheelSize: number, startMs: number) {
-    this.interval = tickMs * wheelSize;
-    this.currentTime = startMs - (startMs % tickMs);
-    this.buckets = Array.from({ length: wheelSize }, () => new Bucket<T>());
-  }
-
-  /** Places `node`; returns the bucket whose expiration was (re)set, `undefined` if none, or `null` when already due. */
-  add(node: Node<T>): Bucket<T> | undefined | null {
-    const due = node.dueAt;
-    if (due < this.currentTime + this.tickMs) return null;
-    if (due < this.currentTime + this.interval) {
-      const virtualId = Math.floor(due / this.tickMs);
-      const bucket = this.buckets[virtualId % this.wheelSize]!;
-      bucket.add(node);
-      const expiration = virtualId * this.tickMs;
-      if (bucket.expiration !== expiration) {
-        bucket.expiration = expiration;
-        return bucket;
-      }
-      return undefined;
-    }
-    this.overflow ??= new Level<T>(this.interval, this.wheelSize, this.currentTime);
-    return this.overflow.add(node);
-  }
-
-  advance(timeMs: number): void {
-    if (timeMs >= this.currentTime + this.tickMs) {
-      this.currentTime = timeMs - (timeMs % this.tickMs);
-      this.overflow?.advance(this.currentTime);
-    }
-  }
-}
-
-/** Min-heap of buckets by expiration, with positions kept in the buckets for O(log n) removal. */
-class BucketHeap<T> {
-  readonly #a: Bucket<T>[] = [];
-  get size(): number {
-    return this.#a.length;
-  }
-  peek(): Bucket<T> | undefined {
-    return this.#a[0];
-  }
-  push(b: Bucket<T>): void {
-    b.heapIndex = this.#a.length;
-    this.#a.push(b);
-    this.#up(b.heapIndex);
-  }
-  /** Re-positions `b` after its expiration changed, inserting it when absent. */
-  update(b: Bucket<T>): void {
-    if (b.heapIndex < 0) return this.push(b);
-    this.#up(b.heapIndex);
-    this.#down(b.heapIndex);
-  }
-  remove(b: Bucket<T>): void {
-    const i = b.heapIndex;
-    if (i < 0) return;
-    const last = this.#a.pop()!;
-    b.heapIndex = -1;
-    if (last !== b) {
-      this.#a[i] = last;
-      last.heapIndex = i;
-      this.#up(i);
-      this.#down(i);
-    }
-  }
-  pop(): Bucket<T> | undefined {
-    const top = this.#a[0];
-    if (top) this.remove(top);
-    return top;
-  }
-  clear(): void {
-    for (const b of this.#a) b.heapIndex = -1;
-    this.#a.length = 0;
-  }
-  #up(i: number): void {
-    const a = this.#a;
-    const b = a[i]!;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const pb = a[p]!;
-      if (pb.expiration <= b.expiration) break;
-      a[i] = pb;
-      pb.heapIndex = i;
-      i = p;
-    }
-    a[i] = b;
-    b.heapIndex = i;
-  }
-  #down(i: number): void {
-    const a = this.#a;
-    const n = a.length;
-    const b = a[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && a[r]!.expiration < a[l]!.expiration ? r : l;
-      const cb = a[c]!;
-      if (cb.expiration >= b.expiration) break;
-      a[i] = cb;
-      cb.heapIndex = i;
-      i = c;
-    }
-    a[i] = b;
-    b.heapIndex = i;
-  }
-}
+const SLOT_BITS = 16;
+const SLOTS = 1 << SLOT_BITS;
+const MASK = SLOTS - 1;
+const WORDS = SLOTS >>> 5;
 
 export class TimingWheel<T> {
   readonly #clock: Clock;
@@ -226,11 +92,26 @@ export class TimingWheel<T> {
   readonly #onExpire: TimingWheelOptions<T>['onExpire'];
   readonly #onClockJump: TimingWheelOptions<T>['onClockJump'];
   readonly #tickMs: number;
-  readonly #wheelSize: number;
   readonly #jumpThreshold: number;
-  #root: Level<T>;
-  readonly #heap = new BucketHeap<T>();
-  #ready: Node<T>[] = [];
+  /**
+   * Slot lists (allocated with the first entry that needs them): the first node of each, whose
+   * `prev` is the slot's last node (so one array serves both ends); and the bitmap of non-empty slots.
+   */
+  #heads: Array<Node<T> | null> | undefined;
+  #occupied: Int32Array | undefined;
+  #inSlots = 0;
+  /**
+   * Ticks are counted from this time (ms), so slot arithmetic stays on small integers (V8 Smis)
+   * for the first 2^30 ticks (12 days at 1 ms), and stays correct, only slower, afterwards.
+   */
+  readonly #origin: number;
+  /** First tick not yet served: every slotted entry's tick is in [cursor, cursor + SLOTS). */
+  #cursor = 0;
+  /** Entries due past the horizon (or, after a backward clock, before the cursor): min-heap by due time. */
+  #far: Node<T>[] = [];
+  /** Entries already due when scheduled: served in a microtask. */
+  #readyHead: Node<T> | null = null;
+  #readyTail: Node<T> | null = null;
   #size = 0;
   #timer: TimerHandle | undefined;
   #armedFor = Number.POSITIVE_INFINITY;
@@ -239,6 +120,11 @@ export class TimingWheel<T> {
   #armMono = 0;
   #stopped = false;
   #flushQueued = false;
+  readonly #onTimer = (): void => this.#wake(true);
+  readonly #onFlush = (): void => {
+    this.#flushQueued = false;
+    if (!this.#stopped && this.#readyHead !== null) this.#wake(false);
+  };
 
   constructor(options: TimingWheelOptions<T>) {
     this.#clock = options.clock;
@@ -247,9 +133,8 @@ export class TimingWheel<T> {
     this.#onExpire = options.onExpire;
     this.#onClockJump = options.onClockJump;
     this.#tickMs = options.tickMs ?? 1;
-    this.#wheelSize = options.wheelSize ?? 64;
     this.#jumpThreshold = options.clockJumpThreshold ?? 1000;
-    this.#root = new Level<T>(this.#tickMs, this.#wheelSize, this.#now());
+    this.#origin = Math.floor(this.#now());
   }
 
   /** Number of scheduled entries. */
@@ -257,40 +142,56 @@ export class TimingWheel<T> {
     return this.#size;
   }
 
-  /** Due time of the earliest non-empty bucket (or ready entry), `undefined` when empty. */
+  /** Due time of the earliest entry's tick (now, for an entry already due), `undefined` when empty. */
   nextExpiration(): number | undefined {
-    if (this.#ready.length > 0) return this.#now();
-    return this.#heap.peek()?.expiration;
+    if (this.#readyHead !== null) return this.#now();
+    const tick = this.#minTick();
+    return tick === undefined ? undefined : this.#timeOf(tick);
   }
 
-  /** Schedules `item` at absolute time `dueAt` (epoch ms); a past time fires at the next wake. */
-  schedule(item: T, dueAt: number): WheelEntry<T> {
-    const node: Node<T> = { item, dueAt, bucket: null, prev: null, next: null, ready: false };
+  /**
+   * Schedules `item` at absolute time `dueAt`; a past time fires at the next wake (a microtask).
+   * `reuse`, an entry of the same item that fired or was cancelled, is scheduled again instead of
+   * allocating a new one (the scheduler keeps one entry per fabric).
+   */
+  schedule(item: T, dueAt: number, reuse?: WheelEntry<T>): WheelEntry<T> {
+    let node = reuse as Node<T> | undefined;
+    if (node === undefined || node.pos !== DETACHED || node.item !== item) node = { item, dueAt, pos: DETACHED, prev: null, next: null };
+    else node.dueAt = dueAt;
     this.#size++;
-    this.#place(node, this.#now());
-    this.#arm();
+    const now = this.#now();
+    if (this.#inSlots === 0 && this.#readyHead === null) {
+      // Nothing in the slots: the wheel may turn to now at no cost (fewer entries go to the heap).
+      const nowTick = this.#floorTick(now);
+      if (nowTick > this.#cursor) this.#cursor = nowTick;
+    }
+    this.#place(node, now);
+    if (this.#stopped) return node;
+    if (node.pos === READY || this.#timer === undefined) this.#arm();
+    else {
+      const at = this.#timeOf(this.#tickOf(dueAt));
+      if (at < this.#armedFor) this.#armAt(at, now);
+    }
     return node;
+  }
+
+  /** Whether `entry` is scheduled (not yet fired nor cancelled). */
+  isScheduled(entry: WheelEntry<T>): boolean {
+    return (entry as Node<T>).pos !== DETACHED;
   }
 
   /** Cancels an entry; false when it already fired or was cancelled. */
   cancel(entry: WheelEntry<T>): boolean {
     const node = entry as Node<T>;
-    if (node.ready) {
-      const i = this.#ready.indexOf(node);
-      if (i >= 0) this.#ready.splice(i, 1);
-      node.ready = false;
-      this.#size--;
-      return true;
-    }
-    const bucket = node.bucket;
-    if (!bucket) return false;
-    bucket.remove(node);
+    const pos = node.pos;
+    if (pos === DETACHED) return false;
+    if (pos === IN_SLOT) this.#unslot(node);
+    else if (pos === READY) this.#unready(node);
+    else this.#heapRemove(pos);
+    node.pos = DETACHED;
     this.#size--;
-    if (bucket.count === 0) {
-      this.#heap.remove(bucket);
-      bucket.expiration = -1;
-      if (this.#heap.size === 0 && this.#ready.length === 0) this.#disarm();
-    }
+    // A timer armed for an entry cancelled meanwhile wakes once for nothing; an empty wheel arms none.
+    if (this.#size === 0) this.#disarm();
     return true;
   }
 
@@ -308,46 +209,138 @@ export class TimingWheel<T> {
   /** Drops every entry and disarms. */
   clear(): void {
     this.#disarm();
-    for (const node of this.#ready) node.ready = false;
-    this.#ready = [];
-    this.#heap.clear();
-    this.#root = new Level<T>(this.#tickMs, this.#wheelSize, this.#now());
+    for (const node of this.#detachAll()) node.pos = DETACHED;
     this.#size = 0;
   }
 
+  /** The tick an entry due at `dueAt` fires at (its end: never early). */
+  #tickOf(dueAt: number): number {
+    const t = dueAt - this.#origin;
+    return this.#tickMs === 1 ? Math.ceil(t) : Math.ceil(t / this.#tickMs);
+  }
+
+  /** The tick `now` is in. */
+  #floorTick(now: number): number {
+    const t = now - this.#origin;
+    return this.#tickMs === 1 ? Math.floor(t) : Math.floor(t / this.#tickMs);
+  }
+
+  /** When a tick begins, ms. */
+  #timeOf(tick: number): number {
+    return this.#origin + tick * this.#tickMs;
+  }
+
   #place(node: Node<T>, now: number): void {
-    const changed = node.dueAt <= now ? null : this.#root.add(node);
-    if (changed === null) {
-      node.ready = true;
-      this.#ready.push(node);
-    } else if (changed) {
-      this.#heap.update(changed);
+    if (node.dueAt <= now) {
+      node.pos = READY;
+      node.next = null;
+      node.prev = this.#readyTail;
+      if (this.#readyTail) this.#readyTail.next = node;
+      else this.#readyHead = node;
+      this.#readyTail = node;
+      return;
     }
+    const tick = this.#tickOf(node.dueAt);
+    const ahead = tick - this.#cursor;
+    if (ahead < 0 || ahead >= SLOTS) return this.#heapPush(node);
+    if (this.#heads === undefined) {
+      this.#heads = new Array<Node<T> | null>(SLOTS).fill(null);
+      this.#occupied = new Int32Array(WORDS);
+    }
+    const i = tick & MASK;
+    const head = this.#heads[i]!;
+    node.pos = IN_SLOT;
+    node.next = null;
+    if (head) {
+      const tail = head.prev!;
+      tail.next = node;
+      node.prev = tail;
+      head.prev = node;
+    } else {
+      node.prev = node;
+      this.#heads[i] = node;
+      this.#occupied![i >>> 5]! |= 1 << (i & 31);
+    }
+    this.#inSlots++;
+  }
+
+  #unslot(node: Node<T>): void {
+    const i = this.#tickOf(node.dueAt) & MASK;
+    const heads = this.#heads!;
+    const head = heads[i]!;
+    const next = node.next;
+    if (node === head) {
+      heads[i] = next;
+      if (next) next.prev = node.prev;
+      else this.#occupied![i >>> 5]! &= ~(1 << (i & 31));
+    } else {
+      node.prev!.next = next;
+      if (next) next.prev = node.prev;
+      else head.prev = node.prev; // it was the last
+    }
+    node.prev = node.next = null;
+    this.#inSlots--;
+  }
+
+  #unready(node: Node<T>): void {
+    if (node.prev) node.prev.next = node.next;
+    else this.#readyHead = node.next;
+    if (node.next) node.next.prev = node.prev;
+    else this.#readyTail = node.prev;
+    node.prev = node.next = null;
+  }
+
+  /** The first occupied tick in [from, from + maxAhead], or -1. */
+  #nextOccupied(from: number, maxAhead: number): number {
+    const bits = this.#occupied!;
+    const start = from & MASK;
+    let w = start >>> 5;
+    let ahead = -(start & 31);
+    let word = bits[w]! & (-1 << (start & 31));
+    for (;;) {
+      if (word !== 0) {
+        const d = ahead + (31 - Math.clz32(word & -word));
+        return d <= maxAhead ? from + d : -1;
+      }
+      ahead += 32;
+      if (ahead > maxAhead) return -1;
+      w = (w + 1) & (WORDS - 1);
+      word = bits[w]!;
+    }
+  }
+
+  /** The earliest tick holding an entry (ready entries aside). */
+  #minTick(): number | undefined {
+    const slotted = this.#inSlots > 0 ? this.#nextOccupied(this.#cursor, SLOTS - 1) : -1;
+    const far = this.#far[0];
+    const farTick = far === undefined ? -1 : this.#tickOf(far.dueAt);
+    if (slotted < 0) return farTick < 0 ? undefined : farTick;
+    return farTick < 0 || slotted < farTick ? slotted : farTick;
   }
 
   #arm(): void {
     if (this.#stopped) return;
-    if (this.#ready.length > 0) {
+    if (this.#readyHead !== null) {
       // Already due: serve in a microtask rather than a timer (Node clamps 0 ms to 1 ms).
       if (!this.#flushQueued) {
         this.#flushQueued = true;
-        queueMicrotask(() => {
-          this.#flushQueued = false;
-          if (!this.#stopped && this.#ready.length > 0) this.#wake(false);
-        });
+        queueMicrotask(this.#onFlush);
       }
       return;
     }
-    const next = this.#heap.peek()?.expiration;
-    if (next === undefined) return this.#disarm();
-    if (this.#timer !== undefined && next >= this.#armedFor) return;
+    const tick = this.#minTick();
+    if (tick === undefined) return this.#disarm();
+    const at = this.#timeOf(tick);
+    if (this.#timer !== undefined && at >= this.#armedFor) return;
+    this.#armAt(at, this.#now());
+  }
+
+  #armAt(at: number, now: number): void {
     this.#disarm();
-    const now = this.#now();
-    this.#armedFor = next;
+    this.#armedFor = at;
     this.#armWall = now;
     this.#armMono = this.#clock.monotonic?.() ?? 0;
-    const delay = Math.min(Math.max(0, next - now), MAX_TIMER_DELAY);
-    this.#timer = this.#clock.setTimeout(() => this.#wake(), delay);
+    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.min(Math.max(0, at - now), MAX_TIMER_DELAY));
   }
 
   #disarm(): void {
@@ -356,7 +349,7 @@ export class TimingWheel<T> {
     this.#armedFor = Number.POSITIVE_INFINITY;
   }
 
-  #wake(fromTimer = true): void {
+  #wake(fromTimer: boolean): void {
     if (fromTimer) {
       this.#timer = undefined;
       this.#armedFor = Number.POSITIVE_INFINITY;
@@ -372,38 +365,133 @@ export class TimingWheel<T> {
         now = this.#now();
       }
     }
-    const due: Node<T>[] = this.#ready;
-    this.#ready = [];
-    for (const node of due) node.ready = false;
-    for (let bucket = this.#heap.peek(); bucket && bucket.expiration <= now; bucket = this.#heap.peek()) {
-      this.#heap.pop();
-      this.#root.advance(bucket.expiration);
-      for (const node of bucket.drain()) {
-        const changed = this.#root.add(node);
-        if (changed === null) due.push(node);
-        else if (changed) this.#heap.update(changed);
+    const due: T[] = [];
+    for (let n = this.#readyHead; n; ) {
+      const next = n.next;
+      n.prev = n.next = null;
+      n.pos = DETACHED;
+      due.push(n.item);
+      n = next;
+    }
+    this.#readyHead = this.#readyTail = null;
+    const nowTick = this.#floorTick(now);
+    // Past the horizon or behind the cursor, and due: served first (they are the oldest or were stalled).
+    const far = this.#far;
+    while (far.length > 0 && this.#tickOf(far[0]!.dueAt) <= nowTick) {
+      const n = this.#heapPop();
+      n.pos = DETACHED;
+      due.push(n.item);
+    }
+    if (nowTick >= this.#cursor) {
+      if (this.#inSlots > 0) {
+        const last = Math.min(nowTick, this.#cursor + SLOTS - 1);
+        for (let t = this.#nextOccupied(this.#cursor, last - this.#cursor); t >= 0; t = t < last ? this.#nextOccupied(t + 1, last - t - 1) : -1) this.#drainSlot(t & MASK, due);
       }
+      this.#cursor = nowTick + 1;
+      // The wheel turned: entries that came within the horizon move into their slots.
+      while (far.length > 0 && this.#tickOf(far[0]!.dueAt) < this.#cursor + SLOTS) this.#place(this.#heapPop(), now);
     }
     this.#size -= due.length;
     this.#arm();
-    if (due.length > 0) this.#onExpire(due.map((n) => n.item), now);
+    if (due.length > 0) this.#onExpire(due, now);
+  }
+
+  #drainSlot(i: number, due: T[]): void {
+    let count = 0;
+    for (let n: Node<T> | null = this.#heads![i]!; n; ) {
+      const next: Node<T> | null = n.next;
+      n.prev = n.next = null;
+      n.pos = DETACHED;
+      due.push(n.item);
+      count++;
+      n = next;
+    }
+    this.#heads![i] = null;
+    this.#occupied![i >>> 5]! &= ~(1 << (i & 31));
+    this.#inSlots -= count;
+  }
+
+  /** Takes every node out (ready, slots, heap), leaving the wheel empty at the current time. */
+  #detachAll(): Node<T>[] {
+    const nodes: Node<T>[] = [];
+    for (let n = this.#readyHead; n; n = n.next) nodes.push(n);
+    this.#readyHead = this.#readyTail = null;
+    if (this.#inSlots > 0) {
+      for (let t = this.#nextOccupied(this.#cursor, SLOTS - 1); t >= 0; t = this.#nextOccupied(this.#cursor, SLOTS - 1)) {
+        const i = t & MASK;
+        for (let n: Node<T> | null = this.#heads![i]!; n; n = n.next) nodes.push(n);
+        this.#heads![i] = null;
+        this.#occupied![i >>> 5]! &= ~(1 << (i & 31));
+      }
+    }
+    this.#inSlots = 0;
+    for (const n of this.#far) nodes.push(n);
+    this.#far = [];
+    for (const n of nodes) n.prev = n.next = null;
+    this.#cursor = Math.max(0, this.#floorTick(this.#now()));
+    return nodes;
   }
 
   /** Rebuilds the wheel at `now` with every entry's due time moved by `skew`. */
   #shiftAll(skew: number, now: number): void {
-    const nodes: Node<T>[] = [...this.#ready];
-    for (;;) {
-      const bucket = this.#heap.pop();
-      if (!bucket) break;
-      nodes.push(...bucket.drain());
-    }
-    // Empty buckets (not in the heap) hold nothing, so a fresh root loses no entry.
-    this.#ready = [];
-    this.#root = new Level<T>(this.#tickMs, this.#wheelSize, now);
-    for (const node of nodes) {
-      node.ready = false;
+    for (const node of this.#detachAll()) {
       node.dueAt += skew;
       this.#place(node, now);
     }
+  }
+
+  // ---------------------------------------------------------------- heap of far entries by due time
+
+  #heapPush(node: Node<T>): void {
+    const heap = this.#far;
+    heap.push(node);
+    this.#up(heap.length - 1, node);
+  }
+
+  #heapPop(): Node<T> {
+    const top = this.#far[0]!;
+    this.#heapRemove(0);
+    return top;
+  }
+
+  #heapRemove(i: number): void {
+    const heap = this.#far;
+    const last = heap.pop()!;
+    if (i < heap.length) {
+      this.#up(i, last);
+      this.#down(last.pos, last);
+    }
+  }
+
+  #up(i: number, node: Node<T>): void {
+    const heap = this.#far;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const pn = heap[p]!;
+      if (pn.dueAt <= node.dueAt) break;
+      heap[i] = pn;
+      pn.pos = i;
+      i = p;
+    }
+    heap[i] = node;
+    node.pos = i;
+  }
+
+  #down(i: number, node: Node<T>): void {
+    const heap = this.#far;
+    const n = heap.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && heap[r]!.dueAt < heap[l]!.dueAt ? r : l;
+      const cn = heap[c]!;
+      if (cn.dueAt >= node.dueAt) break;
+      heap[i] = cn;
+      cn.pos = i;
+      i = c;
+    }
+    heap[i] = node;
+    node.pos = i;
   }
 }

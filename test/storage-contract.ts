@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CorruptStateError } from '../src/errors.js';
 import { normalizeFabric, type Fabric } from '../src/definition.js';
 import type { Lease } from '../src/single-flight.js';
-import { initialState, type FabricRecord, type FabricState, type Storage, type StorageChange, type WriteOptions } from '../src/storage/types.js';
+import { initialState, type FabricRecord, type FabricState, type Storage, type StorageChange, type WriteOptions, type WriteResult } from '../src/storage/types.js';
 
 export interface StorageFixture {
   storage: Storage;
@@ -227,6 +227,27 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       expect(b.ok).toBe(true);
       expect(read!.state.lastError).toBe('one');
       expect(a.record.state.lastError).toBe('one');
+    });
+
+    it('writeMany, where the adapter has it: each item exactly as write (compare-and-set, in order, not atomic across items)', async (ctx) => {
+      if (typeof s.writeMany !== 'function') return ctx.skip();
+      const a = await s.write('a', { definition: fabric('a'), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      const results = await s.writeMany([
+        { id: 'a', value: { definition: fabric('a', 5_000), state: state({ fencingToken: 1 }) }, expectedVersion: a.record.version + 1 },
+        { id: 'b', value: { definition: fabric('b'), state: state() }, expectedVersion: null },
+        { id: 'a', value: { definition: fabric('a', 7_000), state: state({ fencingToken: 2 }) }, expectedVersion: a.record.version },
+        { id: 'b', value: { definition: fabric('b', 9_000), state: state() }, expectedVersion: null },
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([false, true, true, false]);
+      const [staleA, newB, newA, dupB] = results as [WriteResult, WriteResult, WriteResult, WriteResult];
+      if (staleA.ok || !newB.ok || !newA.ok || dupB.ok) return;
+      expect(staleA.current).toEqual(a.record);
+      expect(dupB.current).toEqual(newB.record);
+      expect(newA.record.version).toBeGreaterThan(a.record.version);
+      expect(await s.get('a')).toEqual(newA.record);
+      expect((await s.get('b'))?.definition).toEqual(fabric('b'));
+      expect(await s.writeMany([])).toEqual([]);
     });
 
     it('reports unreadable records where the adapter can have them', async (ctx) => {

@@ -36,12 +36,16 @@ export interface Contender {
   stop(): Promise<void>;
 }
 
-export type ContenderName = 'syncwheel' | 'syncwheel-restore' | 'setTimeout' | 'toad-scheduler' | 'croner' | 'node-cron' | 'bullmq';
+export type ContenderName = 'syncwheel' | 'syncwheel-host' | 'syncwheel-bulk' | 'syncwheel-restore' | 'setTimeout' | 'toad-scheduler' | 'croner' | 'node-cron' | 'bullmq';
 
 export async function makeContender(name: ContenderName, ctx: ContenderContext): Promise<Contender> {
   switch (name) {
     case 'syncwheel':
       return syncwheel(ctx);
+    case 'syncwheel-host':
+      return syncwheel(ctx, true);
+    case 'syncwheel-bulk':
+      return syncwheel(ctx, false, true);
     case 'syncwheel-restore':
       return syncwheelRestore(ctx);
     case 'setTimeout':
@@ -57,10 +61,24 @@ export async function makeContender(name: ContenderName, ctx: ContenderContext):
   }
 }
 
-/** syncwheel as shipped: in-memory storage, in-process single-flight, no retries. */
-async function syncwheel({ intervalMs, fire }: ContenderContext): Promise<Contender> {
+/**
+ * syncwheel as shipped: in-memory storage, in-process single-flight, no retries. With `host`, as a
+ * real host runs it (issue 11): one `sync:succeeded` listener attached and the built-in
+ * `metrics()` snapshot read every second (no OpenTelemetry SDK installed).
+ */
+async function syncwheel({ intervalMs, fire, n }: ContenderContext, host = false, bulk = false): Promise<Contender> {
+  let bulkStart = 0;
+  let startAt = 0;
+  let firstRunAt = 0;
+  let allRanAt = 0;
+  let runs = 0;
   const scheduler = createScheduler({
     executor: (fabric, c) => {
+      if (bulk && runs < n) {
+        // when upsertFabrics handed over (its first run) and when every fabric had run once
+        if (runs === 0) firstRunAt = performance.now();
+        if (++runs === n) allRanAt = performance.now();
+      }
       fire(Number(fabric.id), c.scheduledAt);
     },
     maxConcurrentSyncs: Number.POSITIVE_INFINITY,
@@ -70,16 +88,40 @@ async function syncwheel({ intervalMs, fire }: ContenderContext): Promise<Conten
   let missed = 0;
   scheduler.on('error', () => errors++);
   scheduler.on('sync:missed', (e) => (missed += e.count));
-  await scheduler.start();
+  let succeeded = 0;
+  let snapshots = 0;
+  let bulkMs = 0;
+  let metricsTimer: NodeJS.Timeout | undefined;
+  if (host) {
+    scheduler.on('sync:succeeded', () => void succeeded++);
+    metricsTimer = setInterval(() => {
+      if (scheduler.metrics().succeeded >= 0) snapshots++;
+    }, 1000);
+  }
+  // bulk: the definitions go in with upsertFabrics before start() (a host booting with its
+  // fabrics), then start() runs each once; every step is timed
+  if (!bulk) await scheduler.start();
   return {
     gridStart: 'created',
     async add(ids) {
+      if (bulk) {
+        // one upsertFabrics call (issue 11): timed on its own
+        bulkStart = performance.now();
+        await scheduler.upsertFabrics(ids.map((i) => ({ id: String(i), syncInterval: intervalMs })));
+        bulkMs += performance.now() - bulkStart;
+        startAt = performance.now();
+        await scheduler.start();
+        return;
+      }
       const ps: Promise<unknown>[] = [];
       for (const i of ids) ps.push(scheduler.upsertFabric({ id: String(i), syncInterval: intervalMs }));
       await Promise.all(ps);
     },
-    extra: () => ({ errors, missedSlotsReported: missed }),
-    stop: () => scheduler.stop({ inFlight: 'abort' }),
+    extra: () => ({ errors, missedSlotsReported: missed, ...(host ? { succeededEvents: succeeded, metricsSnapshots: snapshots } : {}), ...(bulk ? { upsertFabricsMs: Math.round(bulkMs), firstRunAfterStartMs: Math.round(firstRunAt - startAt), allSyncedOnceAfterStartMs: allRanAt ? Math.round(allRanAt - startAt) : -1 } : {}) }),
+    stop: () => {
+      if (metricsTimer) clearInterval(metricsTimer);
+      return scheduler.stop({ inFlight: 'abort' });
+    },
   };
 }
 

@@ -54,7 +54,16 @@ async function syncwheel() {
   await s2.start();
   const startMs = performance.now() - t2;
   await s2.stop({ inFlight: 'abort' });
-  return { ...r, upsertBatchBeforeStartMs: round(batchMs, 0), startLoadMs: round(startMs, 0) };
+  // bulk: the same N definitions in one upsertFabrics call on a running scheduler (issue 11)
+  const s3 = createScheduler({ executor: () => undefined, retry: false });
+  await s3.start();
+  const defs = Array.from({ length: n }, (_, i) => ({ id: String(i), syncInterval: HOUR }));
+  const t3 = performance.now();
+  const counts = await s3.upsertFabrics(defs);
+  const bulkMs = performance.now() - t3;
+  await s3.stop({ inFlight: 'abort' });
+  if (counts.added !== n) throw new Error(`upsertFabrics added ${counts.added} of ${n}`);
+  return { ...r, upsertBatchBeforeStartMs: round(batchMs, 0), startLoadMs: round(startMs, 0), upsertFabricsBulkMs: round(bulkMs, 0) };
 }
 
 async function timers() {

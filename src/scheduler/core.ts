@@ -3,7 +3,7 @@
  * guarded events, metrics, pauses and the table of fabric runtimes. Built once by the facade and
  * handed down; no module below the facade calls back up into it.
  */
-import type { MissedReason, SkipReason, SyncResult, SyncSkippedEvent } from '../events.js';
+import type { MissedReason, SchedulerEvents, SkipReason, SyncResult, SyncSkippedEvent } from '../events.js';
 import type { SyncStatus } from '../status.js';
 import type { StorageIO } from './cas.js';
 import type { Emit } from './emitter.js';
@@ -25,7 +25,8 @@ export interface Core {
   readonly io: StorageIO;
   readonly emit: Emit;
   readonly reportError: (operation: string, error: unknown, fabricId?: string) => void;
-  readonly hasListeners: (event: 'status:changed') => boolean;
+  /** Whether anyone listens to `event` (payloads are built only then). */
+  readonly hasListeners: (event: keyof SchedulerEvents) => boolean;
   readonly metrics: RunMetrics;
   readonly pauses: Pauses;
   /** One runtime per fabric id this scheduler schedules. */

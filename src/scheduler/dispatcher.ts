@@ -22,6 +22,10 @@ export function sameSchedule(a: Fabric, b: Fabric): boolean {
 /** How soon a slot whose claim was given back (lease lost before the start) is tried again, ms. */
 export const GIVEN_BACK_RETRY_MS = 250;
 
+/** Due entries served per microtask turn, and between two yields to the event loop (see {@link Dispatcher.#serve}). */
+const DUE_CHUNK = 1024;
+const YIELD_EVERY = 8 * DUE_CHUNK;
+
 export class Dispatcher {
   readonly #core: Core;
   readonly #lanes: Lanes;
@@ -40,8 +44,7 @@ export class Dispatcher {
       now: () => core.time.mono(),
       onExpire: (due) => {
         this.observeClock();
-        const now = core.time.now();
-        for (const rt of due) this.#onTimer(rt, now);
+        this.#serve(due, 0, core.time.now());
       },
     });
   }
@@ -59,8 +62,12 @@ export class Dispatcher {
   // ------------------------------------------------------------ arming
 
   cancel(rt: FabricRuntime): void {
-    if (rt.entry) this.#wheel.cancel(rt.entry);
-    rt.entry = undefined;
+    this.#wheel.cancel(rt);
+  }
+
+  /** Whether the fabric's one entry is armed. */
+  isArmed(rt: FabricRuntime): boolean {
+    return this.#wheel.isScheduled(rt);
   }
 
   /** Arms the fabric's one entry at `due` (wall), to serve `slot`. */
@@ -71,7 +78,8 @@ export class Dispatcher {
     rt.due = due;
     rt.attempt = attempt;
     rt.held = false;
-    rt.entry = this.#wheel.schedule(rt, this.#core.time.deadlineOf(due));
+    // The runtime is its own wheel entry (no allocation per arm).
+    this.#wheel.schedule(rt, this.#core.time.deadlineOf(due), rt);
   }
 
   /** Arms an idle fabric's next slot from its stored state (on the stored grid). */
@@ -91,15 +99,40 @@ export class Dispatcher {
   /** Drops every entry and every waiting run (stop). */
   clear(): void {
     this.#wheel.clear();
-    for (const rt of this.#core.fabrics.values()) rt.entry = undefined;
     for (const run of this.#lanes.drain()) {
       run.rt.run = undefined;
       reportSkipped(this.#core, run, 'cancelled', false);
     }
   }
 
+  /**
+   * Serves due entries from `from` on, DUE_CHUNK at a time: the runs of one chunk finish their
+   * microtasks before the next chunk begins (a million fabrics due at once never have a million
+   * runs and their promises alive together). Every YIELD_EVERY entries the rest waits for a 0 ms
+   * clock timer, so a huge burst does not hold the event loop (the host's I/O, its timers) for
+   * its whole length; the time is read again there.
+   */
+  #serve(due: FabricRuntime[], from: number, now: number, sinceYield = 0): void {
+    const end = Math.min(due.length, from + DUE_CHUNK);
+    for (let i = from; i < end; i++) {
+      const rt = due[i]!;
+      // Re-armed while it waited for its chunk (a host call): the new entry serves it.
+      if (from > 0 && this.isArmed(rt)) continue;
+      this.#onTimer(rt, now);
+    }
+    if (end >= due.length) return;
+    const served = sinceYield + (end - from);
+    if (served < YIELD_EVERY) {
+      queueMicrotask(() => this.#serve(due, end, now, served));
+      return;
+    }
+    this.#core.opts.clock.setTimeout(() => {
+      this.observeClock();
+      this.#serve(due, end, this.#core.time.now());
+    }, 0);
+  }
+
   #onTimer(rt: FabricRuntime, now: number): void {
-    rt.entry = undefined;
     const core = this.#core;
     if (rt.removed || !rt.fabric.enabled || core.lifecycle() !== 'running' || rt.run) return;
     if (core.pauses.isPaused(rt.fabric)) return this.hold(rt);
@@ -113,11 +146,17 @@ export class Dispatcher {
     }
     const queue = this.#lanes.queueOf(rt.fabric);
     if (rt.kind === 'retry') return this.enqueue(newRun(rt, queue, rt.slot, 'retry', rt.attempt, rt.due));
-    const plan = planCatchUp(core.opts.missedRunPolicy, core.opts.maxCatchUpRuns, rt.slot, interval, now);
-    reportMissed(core, id, queue, plan.missed, rt.missedReason);
     // A slot that came due while the fabric was not scheduled (downtime, a pause) is a catch-up,
     // however many others were missed with it; otherwise only a run that skips slots is.
     const resuming = rt.missedReason !== 'late';
+    if (now < rt.slot + interval) {
+      // On time (no later slot due yet): what planCatchUp answers, without planning.
+      rt.missedReason = 'late';
+      rt.catchUpUntil = null;
+      return this.enqueue(newRun(rt, queue, rt.slot, resuming ? 'catch-up' : 'schedule', 1));
+    }
+    const plan = planCatchUp(core.opts.missedRunPolicy, core.opts.maxCatchUpRuns, rt.slot, interval, now);
+    reportMissed(core, id, queue, plan.missed, rt.missedReason);
     rt.missedReason = 'late';
     rt.catchUpUntil = plan.catchUpUntil;
     if (plan.serve === null) return this.arm(rt, 'slot', plan.next, 1);
@@ -166,7 +205,7 @@ export class Dispatcher {
     if (rt.pendingShift) void persistShift(core, rt);
     if (rt.run === run) rt.run = undefined;
     if (core.lifecycle() !== 'running') return;
-    if (!rt.run && !rt.entry && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
+    if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
       const stored = rt.record;
       // Another replica changed the definition meanwhile: follow it from here on.
       if (stored && !sameSchedule(stored.definition, rt.fabric)) this.apply(stored, rt.fabric, core.time.now());
@@ -237,7 +276,7 @@ export class Dispatcher {
       this.#dropRun(rt, 'disabled');
       return;
     }
-    if ((timingChanged || !rt.entry) && !rt.run && this.#core.lifecycle() === 'running') {
+    if ((timingChanged || !this.isArmed(rt)) && !rt.run && this.#core.lifecycle() === 'running') {
       rt.catchUpUntil = null;
       rt.missedReason = 'late';
       this.armNext(rt, now);

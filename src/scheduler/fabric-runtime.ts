@@ -2,7 +2,7 @@
 import type { Fabric } from '../definition.js';
 import type { MissedReason } from '../events.js';
 import type { FabricRecord, FabricState } from '../storage/types.js';
-import type { WheelEntry } from '../wheel.js';
+import type { IntrusiveEntry } from '../wheel.js';
 import type { Core } from './core.js';
 import type { Run } from './run.js';
 import { shiftState } from './transitions.js';
@@ -17,28 +17,32 @@ export interface PendingShift {
 /** What the armed entry is for: the next grid slot, or the retry of a failed one. */
 export type TimerKind = 'slot' | 'retry';
 
-export class FabricRuntime {
+/** The missed reasons a runtime can hold, by index (packed in its flags). */
+const MISSED: readonly MissedReason[] = ['late', 'downtime', 'paused', 'overrun', 'cleared'];
+const REMOVED = 1;
+const HELD = 2;
+const RETRY = 4;
+const MISSED_SHIFT = 3;
+const MISSED_MASK = 7 << MISSED_SHIFT;
+const ATTEMPT_SHIFT = 6;
+
+/**
+ * The scheduler's view of one fabric. It is also the fabric's one wheel entry (the wheel links
+ * it into its slot through `dueAt`/`pos`/`prev`/`next`), and its small fields share one number:
+ * a million of these have to fit in a few hundred MB.
+ */
+export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   fabric: Fabric;
   /** The freshest stored record this scheduler has seen (the compare-and-set base). */
   record: FabricRecord | undefined;
-  /** Removed in this process: never armed or run again (a new upsert makes a new runtime). */
-  removed = false;
-  /** The one wheel entry of this fabric, if armed. */
-  entry: WheelEntry<FabricRuntime> | undefined = undefined;
-  kind: TimerKind = 'slot';
   /** Grid slot the armed entry serves (a retry serves its failed slot), wall epoch ms. */
   slot = 0;
   /** When the armed entry is due, wall epoch ms (the slot; a retry: its backoff time). */
   due = 0;
-  attempt = 1;
   /** Queued or running. */
   run: Run | undefined = undefined;
   /** With policy 'all': serve every slot up to this one back to back. */
   catchUpUntil: number | null = null;
-  /** Why slots found missed at the next wake went unserved (downtime after a start, a pause). */
-  missedReason: MissedReason = 'late';
-  /** Paused: no entry armed; resuming re-arms from the stored state. */
-  held = false;
   /** Lateness of the last run this scheduler started, ms. */
   lastLateness: number | null = null;
   /**
@@ -52,10 +56,62 @@ export class FabricRuntime {
    * state it was made from) instead of from the ghost's slot.
    */
   ghostClaim: { readonly token: number; readonly basis: Readonly<FabricState> } | null = null;
+  /** removed, held, retry, missed reason and attempt, packed (see the accessors). */
+  #flags = 1 << ATTEMPT_SHIFT;
+  // The wheel entry (IntrusiveEntry): this runtime is its own item (see the `item` getter).
+  dueAt = 0;
+  pos = -1;
+  prev: IntrusiveEntry<FabricRuntime> | null = null;
+  next: IntrusiveEntry<FabricRuntime> | null = null;
 
   constructor(fabric: Fabric, record: FabricRecord | undefined) {
     this.fabric = fabric;
     this.record = record;
+  }
+
+  /** As a wheel entry, the runtime is its own item. */
+  get item(): FabricRuntime {
+    return this;
+  }
+
+  /** Removed in this process: never armed or run again (a new upsert makes a new runtime). */
+  get removed(): boolean {
+    return (this.#flags & REMOVED) !== 0;
+  }
+  set removed(v: boolean) {
+    this.#flags = v ? this.#flags | REMOVED : this.#flags & ~REMOVED;
+  }
+
+  /** Paused: no entry armed; resuming re-arms from the stored state. */
+  get held(): boolean {
+    return (this.#flags & HELD) !== 0;
+  }
+  set held(v: boolean) {
+    this.#flags = v ? this.#flags | HELD : this.#flags & ~HELD;
+  }
+
+  /** What the armed entry is for: the next grid slot, or the retry of a failed one. */
+  get kind(): TimerKind {
+    return (this.#flags & RETRY) !== 0 ? 'retry' : 'slot';
+  }
+  set kind(v: TimerKind) {
+    this.#flags = v === 'retry' ? this.#flags | RETRY : this.#flags & ~RETRY;
+  }
+
+  /** Why slots found missed at the next wake went unserved (downtime after a start, a pause). */
+  get missedReason(): MissedReason {
+    return MISSED[(this.#flags & MISSED_MASK) >> MISSED_SHIFT]!;
+  }
+  set missedReason(v: MissedReason) {
+    this.#flags = (this.#flags & ~MISSED_MASK) | (MISSED.indexOf(v) << MISSED_SHIFT);
+  }
+
+  /** Attempt number the armed entry will run with. */
+  get attempt(): number {
+    return this.#flags >>> ATTEMPT_SHIFT;
+  }
+  set attempt(v: number) {
+    this.#flags = (this.#flags & ((1 << ATTEMPT_SHIFT) - 1)) | (v << ATTEMPT_SHIFT);
   }
 
   /**

@@ -4,7 +4,7 @@
  * Every storage and lock call is bounded by `operationTimeout`; `execute` never rejects.
  */
 import { ClockSkewError, SyncAbortedError, SyncTimeoutError, errorMessage, toError } from '../errors.js';
-import type { FailureReason, SyncResult, SyncStartedEvent, SyncTrigger } from '../events.js';
+import type { FailureReason, SyncResult, SyncTrigger } from '../events.js';
 import type { Lease } from '../single-flight.js';
 import { initialState, type FabricRecord } from '../storage/types.js';
 import { isThenable, type ClaimWrite } from './cas.js';
@@ -35,8 +35,21 @@ export interface Run {
   /** Why the run's signal was aborted, kept for a signal first read after the abort. */
   abortedWith?: unknown;
   abortReason?: SyncAbortedError['reason'];
-  /** Set while the executor runs: ends the run with an outcome. */
-  settle?: (outcome: Outcome) => void;
+  /** Set while the executor runs: ends the run with an outcome (the first one wins). */
+  settle?: ((this: Run, outcome: Outcome) => void) | undefined;
+  /** The outcome, once settled. */
+  outcome?: Outcome | undefined;
+  /** Resolves the wait of a run whose executor answered with a promise. */
+  wake?: ((outcome: Outcome) => void) | undefined;
+  /** Stops the run's timeout / lease-loss watch (set only when there is one). */
+  cancelTimeout?: (() => void) | undefined;
+  unwatch?: (() => void) | undefined;
+  /** Set when the executor is invoked: the slot served then (a later wall step renames `scheduledAt`, not the events' slot), its start, lateness and token. */
+  startedSlot?: number;
+  startedAt?: number;
+  startedMono?: number;
+  lateness?: number;
+  fencingToken?: number;
   done?: Promise<void>;
   /** Set when the run was not made: the fabric just waits for its next slot. */
   skipped?: boolean;
@@ -85,7 +98,9 @@ export async function executeRun(core: Core, run: Run): Promise<void> {
   if (!lease) return skip(core, run, 'locked');
   core.observeClock();
   try {
-    await claimAndInvoke(core, run, lease);
+    // Synchronous all the way when the storage and the executor answer synchronously.
+    const pending = claimAndInvoke(core, run, lease);
+    if (pending) await pending;
   } catch (error) {
     core.reportError('run', error, id);
   } finally {
@@ -132,186 +147,245 @@ function leaseLost(lease: Lease): boolean {
   return lease.signal?.aborted === true || (typeof lease.remaining === 'function' && lease.remaining() <= 0);
 }
 
-async function claimAndInvoke(core: Core, run: Run, lease: Lease): Promise<void> {
+/**
+ * What a claim learnt, carried to the run's next steps (no closure per run). It is also what the
+ * storage writes get (`options.claim`: the lease and the claimer's time) and where a storage's
+ * refusal lands (`refused`).
+ */
+interface Claim extends ClaimWrite {
+  startedAt: number;
+  generation: number;
+  from: FabricRecord['state']['status'];
+  declined: 'already-claimed' | 'cancelled';
+  attempt: FabricRecord['state'] | undefined;
+  written: number | undefined;
+}
+
+function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void> {
   const rt = run.rt;
   const id = rt.fabric.id;
   if (!mayStart(core, run, lease)) return skip(core, run, leaseLost(lease) ? 'locked' : 'cancelled');
-  let startedAt = core.time.now();
-  let generation = core.time.generation;
-  let from: FabricRecord['state']['status'] = 'never_synced';
-  let refused: 'already-claimed' | 'cancelled' = 'cancelled';
-  let claimed: FabricRecord | undefined;
-  let attempt: FabricRecord['state'] | undefined;
-  let written: number | undefined;
+  const startedAt = core.time.now();
   // The lease goes with the claim: a storage that can check it refuses a claim whose lock is gone.
-  const proof: ClaimWrite = { options: { claim: { lease, at: startedAt } } };
+  const c: Claim = { startedAt, generation: core.time.generation, from: 'never_synced', declined: 'cancelled', attempt: undefined, written: undefined, options: { claim: { lease, at: startedAt } } };
+  let claim: FabricRecord | undefined | Promise<FabricRecord | undefined>;
   try {
-    const claim = core.io.update(
+    claim = core.io.update(
       id,
       (stored) => {
         // The record is gone while this scheduler still has the fabric (the storage lost its
         // data): re-register it from what this scheduler knows.
         const current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
         if (!current) return null;
-        attempt = current.state;
+        c.attempt = current.state;
         // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
-        startedAt = core.time.now();
-        proof.options.claim.at = startedAt;
-        generation = core.time.generation;
-        const result = claimState(current, current.definition, { trigger: run.trigger, scheduledAt: run.scheduledAt, startedAt });
+        c.startedAt = core.time.now();
+        c.options.claim.at = c.startedAt;
+        c.generation = core.time.generation;
+        const result = claimState(current, current.definition, { trigger: run.trigger, scheduledAt: run.scheduledAt, startedAt: c.startedAt });
         if (!result.ok) {
-          refused = result.reason;
+          c.declined = result.reason;
           return null;
         }
-        from = result.from;
+        c.from = result.from;
         run.scheduledAt = result.slot;
-        written = result.state.fencingToken;
+        c.written = result.state.fencingToken;
         return { definition: current.definition, state: result.state };
       },
       rt.record,
-      proof,
+      c,
     );
-    claimed = isThenable<FabricRecord | undefined>(claim) ? await claim : claim;
   } catch (error) {
-    // The write may still land (a timed-out call cannot be cancelled): remember it as a ghost.
-    if (written !== undefined && attempt) rt.ghostClaim = { token: written, basis: attempt };
-    core.reportError('storage', error, id);
-    if (error instanceof ClockSkewError) core.standDown.enter(core, () => singleFlightMembership(core, 'stop'));
-    return skip(core, run, 'unavailable');
+    return claimFailed(core, run, c, error);
   }
-  if (claimed) {
+  if (!isThenable<FabricRecord | undefined>(claim)) return claimed(core, run, lease, c, claim);
+  return claim.then(
+    (record) => claimed(core, run, lease, c, record),
+    (error: unknown) => claimFailed(core, run, c, error),
+  );
+}
+
+function claimFailed(core: Core, run: Run, c: Claim, error: unknown): void {
+  // The write may still land (a timed-out call cannot be cancelled): remember it as a ghost.
+  if (c.written !== undefined && c.attempt) run.rt.ghostClaim = { token: c.written, basis: c.attempt };
+  core.reportError('storage', error, run.rt.fabric.id);
+  if (error instanceof ClockSkewError) core.standDown.enter(core, () => singleFlightMembership(core, 'stop'));
+  skip(core, run, 'unavailable');
+}
+
+function claimed(core: Core, run: Run, lease: Lease, c: Claim, record: FabricRecord | undefined): void | Promise<void> {
+  const rt = run.rt;
+  if (record) {
     rt.ghostClaim = null;
-    core.standDown.leave(() => singleFlightMembership(core, 'start'));
+    if (core.standDown.active) core.standDown.leave(() => singleFlightMembership(core, 'start'));
   }
-  if (proof.refused === 'removed') {
+  if (c.refused === 'removed') {
     // Removed by another scheduler sharing the storage (a tombstone), not lost: stop here too.
-    core.removedElsewhere(id);
+    core.removedElsewhere(rt.fabric.id);
     return skip(core, run, 'cancelled');
   }
-  if (proof.refused === 'lease-lost') {
+  if (c.refused === 'lease-lost') {
     // The lock is not ours (any more): held by another replica, or gone (expired, deleted). The
     // slot is tried again shortly: a holder elsewhere makes that attempt 'locked'; a lock that is
     // simply gone lets it run.
     run.givenBack = true;
     return skip(core, run, 'locked');
   }
-  if (!claimed) return skip(core, run, refused);
+  if (!record) return skip(core, run, c.declined);
   // A wall step seen while the claim was on its way renamed the run's slot: its start too.
-  const moved = core.time.movedSince(generation);
-  startedAt += moved;
-  rt.cacheWritten(claimed, moved);
+  const moved = core.time.movedSince(c.generation);
+  rt.cacheWritten(record, moved);
   if (!mayStart(core, run, lease)) {
-    await restore(core, run, claimed, attempt);
-    // Lease lost after the claim: nobody else holds the slot (it was given back); not 'locked'.
-    if (!leaseLost(lease)) return skip(core, run, 'cancelled');
-    run.givenBack = true;
-    return skip(core, run, 'unavailable');
+    return restore(core, run, record, c.attempt).then(() => {
+      // Lease lost after the claim: nobody else holds the slot (it was given back); not 'locked'.
+      if (!leaseLost(lease)) return skip(core, run, 'cancelled');
+      run.givenBack = true;
+      skip(core, run, 'unavailable');
+    });
   }
-  await invoke(core, run, lease, claimed, from, startedAt);
+  return invoke(core, run, lease, record, c.from, c.startedAt + moved);
 }
 
-async function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord, from: FabricRecord['state']['status'], startedAt: number): Promise<void> {
+/** `run.settle`: the first outcome wins; wakes a run waiting for it. */
+function settleRun(this: Run, outcome: Outcome): void {
+  if (this.outcome !== undefined) return;
+  this.outcome = outcome;
+  const wake = this.wake;
+  if (wake) {
+    this.wake = undefined;
+    wake(outcome);
+  }
+}
+
+function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord, from: FabricRecord['state']['status'], startedAt: number): void | Promise<void> {
   const rt = run.rt;
   const id = rt.fabric.id;
   const fencingToken = claimed.state.fencingToken;
-  let settle!: (o: Outcome) => void;
-  const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
-  run.settle = settle;
-  const started: SyncStartedEvent = { fabricId: id, scheduledAt: run.scheduledAt, startedAt, lateness: startedAt - run.queuedAt, attempt: run.attempt, fencingToken, trigger: run.trigger };
-  const startedMono = core.time.mono();
-  rt.lastLateness = started.lateness;
-  core.metrics.started(run.queue, run.trigger, started.lateness);
+  run.settle = settleRun;
+  run.startedSlot = run.scheduledAt;
+  run.startedAt = startedAt;
+  run.fencingToken = fencingToken;
+  run.lateness = startedAt - run.queuedAt;
+  run.startedMono = core.time.mono();
+  rt.lastLateness = run.lateness;
+  core.metrics.started(run.queue, run.trigger, run.lateness);
   emitStatus(core, id, from, 'syncing', startedAt);
-  core.emit('sync:started', started);
+  if (core.hasListeners('sync:started')) core.emit('sync:started', { fabricId: id, scheduledAt: run.scheduledAt, startedAt, lateness: run.lateness, attempt: run.attempt, fencingToken, trigger: run.trigger });
   const leaseSignal = lease.signal;
-  const onLeaseLost = leaseSignal
-    ? () => {
-        abortRunSignal(run, leaseSignal.reason);
-        settle({ kind: 'fail', reason: 'lock-lost', error: new SyncAbortedError(id, 'lock-lost', { cause: leaseSignal.reason }) });
-      }
-    : undefined;
-  if (leaseSignal && onLeaseLost) {
+  if (leaseSignal) {
+    const onLeaseLost = (): void => {
+      abortRunSignal(run, leaseSignal.reason);
+      run.settle?.({ kind: 'fail', reason: 'lock-lost', error: new SyncAbortedError(id, 'lock-lost', { cause: leaseSignal.reason }) });
+    };
+    run.unwatch = () => leaseSignal.removeEventListener('abort', onLeaseLost);
     if (leaseSignal.aborted) onLeaseLost();
     else leaseSignal.addEventListener('abort', onLeaseLost, { once: true });
   }
   const timeoutMs = rt.fabric.syncTimeout;
-  const cancelTimeout =
-    timeoutMs > 0
-      ? core.time.after(timeoutMs, () => {
-          const error = new SyncTimeoutError(id, timeoutMs);
-          abortRunSignal(run, error);
-          settle({ kind: 'fail', reason: 'timeout', error });
-        })
-      : undefined;
-  if (run.abortReason) settle({ kind: 'fail', reason: 'aborted', error: new SyncAbortedError(id, run.abortReason) });
+  if (timeoutMs > 0) {
+    run.cancelTimeout = core.time.after(timeoutMs, () => {
+      const error = new SyncTimeoutError(id, timeoutMs);
+      abortRunSignal(run, error);
+      run.settle?.({ kind: 'fail', reason: 'timeout', error });
+    });
+  }
+  if (run.abortReason) run.settle({ kind: 'fail', reason: 'aborted', error: new SyncAbortedError(id, run.abortReason) });
   try {
     const value = core.opts.executor(rt.fabric, new RunContext(run, fencingToken));
-    if (isThenable(value)) value.then(() => settle(OK), (error: unknown) => settle({ kind: 'fail', reason: 'error', error: toError(error) }));
-    else settle(OK);
+    if (isThenable(value)) value.then(() => run.settle?.(OK), (error: unknown) => run.settle?.({ kind: 'fail', reason: 'error', error: toError(error) }));
+    else run.settle(OK);
   } catch (error) {
-    settle({ kind: 'fail', reason: 'error', error: toError(error) });
+    run.settle({ kind: 'fail', reason: 'error', error: toError(error) });
   }
-  const result = await outcome;
+  // A synchronous executor has settled already: the run goes on in this turn, with no promise.
+  if (run.outcome !== undefined) return finish(core, run, run.outcome);
+  return new Promise<Outcome>((resolve) => (run.wake = resolve)).then((outcome) => finish(core, run, outcome));
+}
+
+function finish(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
   core.observeClock();
   run.settle = undefined;
-  cancelTimeout?.();
-  if (leaseSignal && onLeaseLost) leaseSignal.removeEventListener('abort', onLeaseLost);
-  await record(core, run, started, startedMono, result);
+  run.cancelTimeout?.();
+  run.cancelTimeout = undefined;
+  run.unwatch?.();
+  run.unwatch = undefined;
+  return record(core, run, outcome);
 }
 
 /** Writes the outcome (only if no later claim superseded ours), then tells the host. */
-async function record(core: Core, run: Run, started: SyncStartedEvent, startedMono: number, outcome: Outcome): Promise<void> {
+function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
   const rt = run.rt;
   const id = rt.fabric.id;
   const finishedAt = core.time.now();
   // Elapsed time, whatever the wall clock did meanwhile.
-  const durationMs = Math.max(0, Math.round(core.time.mono() - startedMono));
+  const durationMs = Math.max(0, Math.round(core.time.mono() - run.startedMono!));
   const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');
   const failed = outcome.kind === 'fail' && !abandoned;
   const s = rt.record?.state;
   const nextSlot = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, rt.fabric.syncInterval, s?.lastSlotAt ?? null, finishedAt);
   const retry = failed ? retryAt(core.opts.retry, (s?.consecutiveFailures ?? 0) + 1, finishedAt, nextSlot) : null;
-  let to: FabricRecord['state']['status'] | undefined;
-  let storedFrom: FabricRecord['state']['status'] = 'syncing';
-  let written: FabricRecord | undefined;
-  let generation = core.time.generation;
+  const w: Recorded = { to: undefined, from: 'syncing', generation: core.time.generation };
+  let update: FabricRecord | undefined | Promise<FabricRecord | undefined>;
   try {
-    const update = core.io.update(
+    update = core.io.update(
       id,
       (current) => {
-        generation = core.time.generation;
-        const next = outcomeState(rt.view(current), started.fencingToken, {
+        w.generation = core.time.generation;
+        const next = outcomeState(rt.view(current), run.fencingToken!, {
           ok: outcome.kind === 'ok',
           abandoned,
           error: outcome.kind === 'fail' ? errorMessage(outcome.error) : null,
           finishedAt,
           retryAt: retry,
-          scheduledAt: started.scheduledAt,
+          scheduledAt: run.startedSlot!,
         });
         if (!next) return null;
-        storedFrom = next.from;
-        to = next.state.status;
+        w.from = next.from;
+        w.to = next.state.status;
         return { definition: current!.definition, state: next.state };
       },
       rt.record,
     );
-    written = isThenable<FabricRecord | undefined>(update) ? await update : update;
   } catch (error) {
     core.reportError('storage', error, id);
+    return recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry);
   }
-  if (written) rt.cacheWritten(written, core.time.movedSince(generation));
-  if (written && to !== undefined) emitStatus(core, id, storedFrom, to, finishedAt);
+  if (!isThenable<FabricRecord | undefined>(update)) return recorded(core, run, outcome, w, update, finishedAt, durationMs, retry);
+  return update.then(
+    (written) => recorded(core, run, outcome, w, written, finishedAt, durationMs, retry),
+    (error: unknown) => {
+      core.reportError('storage', error, id);
+      recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry);
+    },
+  );
+}
+
+/** What the outcome write learnt. */
+interface Recorded {
+  to: FabricRecord['state']['status'] | undefined;
+  from: FabricRecord['state']['status'];
+  generation: number;
+}
+
+function recorded(core: Core, run: Run, outcome: Outcome, w: Recorded, written: FabricRecord | undefined, finishedAt: number, durationMs: number, retry: number | null): void {
+  const rt = run.rt;
+  const id = rt.fabric.id;
+  if (written) rt.cacheWritten(written, core.time.movedSince(w.generation));
+  if (written && w.to !== undefined) emitStatus(core, id, w.from, w.to, finishedAt);
   run.retryAt = written && retry !== null ? retry : null;
-  const base = { ...started, finishedAt, durationMs };
-  if (outcome.kind === 'ok') {
-    core.metrics.finished(run.queue, run.trigger, durationMs, null);
+  const ok = outcome.kind === 'ok';
+  core.metrics.finished(run.queue, run.trigger, durationMs, ok ? null : outcome.reason);
+  const event = ok ? 'sync:succeeded' : 'sync:failed';
+  // The payload is built only for someone who reads it.
+  if (!run.waiters && !core.hasListeners(event)) return;
+  const base = { fabricId: id, scheduledAt: run.startedSlot!, startedAt: run.startedAt!, lateness: run.lateness!, attempt: run.attempt, fencingToken: run.fencingToken!, trigger: run.trigger, finishedAt, durationMs };
+  if (ok) {
     core.emit('sync:succeeded', base);
     if (run.waiters) finishWaiters(run, { status: 'succeeded', ...base });
   } else {
-    core.metrics.finished(run.queue, run.trigger, durationMs, outcome.reason);
-    const event = { ...base, error: outcome.error, reason: outcome.reason, nextRetryAt: run.retryAt };
-    core.emit('sync:failed', event);
-    if (run.waiters) finishWaiters(run, { status: 'failed', ...event });
+    const failure = { ...base, error: outcome.error, reason: outcome.reason, nextRetryAt: run.retryAt };
+    core.emit('sync:failed', failure);
+    if (run.waiters) finishWaiters(run, { status: 'failed', ...failure });
   }
 }
 

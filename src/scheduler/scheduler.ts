@@ -4,11 +4,11 @@
  * dispatcher (arming and runs), lanes, run, pauses, housekeeper, state-check, metrics-observer.
  */
 import { EventEmitter } from 'eventemitter3';
-import { normalizeFabric, type FabricDefinition } from '../definition.js';
-import { FabricDisabledError, InvalidFabricError, InvalidOptionError, SchedulerNotRunningError, StorageError, UnknownFabricError } from '../errors.js';
+import type { FabricDefinition } from '../definition.js';
+import { FabricDisabledError, InvalidOptionError, SchedulerNotRunningError, StorageError, UnknownFabricError } from '../errors.js';
 import type { SchedulerEvents, SyncResult } from '../events.js';
 import type { MetricsSnapshot } from '../metrics.js';
-import { CONTROL_RECORD_ID, RESERVED_ID_PREFIX, loadControl } from '../ops/control.js';
+import { CONTROL_RECORD_ID, loadControl } from '../ops/control.js';
 import { effectiveStatus } from '../status.js';
 import type { FabricRecord } from '../storage/types.js';
 import { StorageIO } from './cas.js';
@@ -18,6 +18,7 @@ import { Dispatcher } from './dispatcher.js';
 import { persistShift, type FabricRuntime } from './fabric-runtime.js';
 import { safeEmitter } from './emitter.js';
 import { fabricStatusOf, statusCounts } from './fabric-status.js';
+import { OpChains } from './op-chains.js';
 import { Housekeeper } from './housekeeper.js';
 import { Lanes } from './lanes.js';
 import { RunMetrics } from './metrics-observer.js';
@@ -27,7 +28,8 @@ import { abortRun, newRun } from './run.js';
 import { checkState, type StateCheckDeps } from './state-check.js';
 import { SchedulerTime, waitBounded } from './time.js';
 import { upsertState } from './transitions.js';
-import type { FabricStatus, PauseTarget, StateReport, ValidateOptions } from './types.js';
+import type { FabricStatus, PauseTarget, StateReport, UpsertCounts, ValidateOptions } from './types.js';
+import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCheck } from './upsert.js';
 
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
@@ -41,8 +43,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly #housekeeper: Housekeeper;
   readonly #pauseControl: PauseControl;
   readonly #check: StateCheckDeps;
-  /** Per-fabric chain that serializes upsert/remove of the same id (each step bounded). */
-  readonly #ops = new Map<string, Promise<unknown>>();
+  /** Per-fabric chains that serialize upserts/removals of the same id (each step bounded). */
+  readonly #ops = new OpChains();
   #state: Lifecycle = 'idle';
   #startPromise: Promise<void> | undefined;
   /** Whether this scheduler told its single-flight it runs on it (see `SingleFlight.start`). */
@@ -147,7 +149,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#dispatcher.observeClock();
     const now = core.time.now();
     core.metrics.attach();
-    for (const rt of core.fabrics.values()) if (!rt.entry && !rt.run) this.#dispatcher.armNext(rt, now);
+    for (const rt of core.fabrics.values()) if (!this.#dispatcher.isArmed(rt) && !rt.run) this.#dispatcher.armNext(rt, now);
     this.#housekeeper.arm();
   }
 
@@ -198,12 +200,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * interval re-anchors the grid at the last slot served, disabling aborts a running sync.
    */
   async upsertFabric(definition: FabricDefinition): Promise<FabricStatus> {
-    const fabric = normalizeFabric(definition, { syncTimeout: this.#opts.defaultSyncTimeout });
-    if (fabric.id.startsWith(RESERVED_ID_PREFIX) || fabric.id.startsWith('\u0000')) throw new InvalidFabricError('id', `a string not starting with ${JSON.stringify(RESERVED_ID_PREFIX)} or a NUL character (reserved)`, fabric.id);
-    if (!this.#lanes.has(fabric.queue)) {
-      throw new InvalidFabricError('queue', `one of the queues configured in createScheduler ({ queues }): ${this.#queueList()}`, fabric.queue, fabric.id);
-    }
-    return this.#serialize(fabric.id, async () => {
+    const fabric = checkDefinition(this.#core, this.#lanes, definition);
+    return this.#ops.run(fabric.id, async () => {
       const core = this.#core;
       this.#dispatcher.noteDefined(fabric.id);
       this.#dispatcher.observeClock();
@@ -218,23 +216,28 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       }, core.fabrics.get(fabric.id)?.record);
       const written = update instanceof Promise ? await update : update;
       if (!written || !change) throw new StorageError('write', `could not update fabric ${JSON.stringify(fabric.id)}: it kept changing under us`, { fabricId: fabric.id });
-      // A wall-clock step seen while the write was on its way moved every grid but this one:
-      // it is cached moved (the stored copy follows), and applied in this turn.
-      const moved = core.time.movedSince(generation);
-      const known = core.fabrics.get(fabric.id);
-      if (known) {
-        known.cacheWritten(written, moved);
-        if (known.pendingShift) void persistShift(core, known);
-      }
-      const record = known?.record && known.record.version === written.version ? known.record : this.#dispatcher.moved(written, moved);
-      const now = core.time.now();
-      const { previous, before } = change;
-      core.emit(previous ? 'fabric:updated' : 'fabric:added', { fabricId: fabric.id });
-      const after = effectiveStatus(record.state.status, record.state.lastSyncAt, fabric.syncInterval, now);
-      if (previous) emitStatus(core, fabric.id, before === 'syncing' && after === 'disabled' ? 'syncing' : before, after, now);
-      if (this.#state === 'running' || this.#state === 'starting') this.#dispatcher.apply(record, previous, now);
-      return this.#toStatus(record, now);
+      const record = applyUpserted(core, this.#dispatcher, fabric, written, change, generation);
+      return this.#toStatus(record, core.time.now());
     });
+  }
+
+  /**
+   * Adds or updates many fabrics at once (a host starting with 100k+ fabrics). Every definition
+   * is validated first: one bad definition refuses the whole batch with `InvalidFabricError`
+   * (its `field` names the index, `definitions[3].syncInterval`; a repeated id is refused too) and
+   * nothing changes. Then each fabric takes effect as with {@link Scheduler.upsertFabric}, except
+   * that a definition equal to the stored one is not written again; new and changed ones go to
+   * the storage in one round trip per 10,000 where it has `writeMany` (else one write each). The batch is
+   * not atomic against the storage: a storage failure may leave part of it written (call again).
+   * Resolves to counts: `{ added, updated, unchanged }`.
+   */
+  async upsertFabrics(definitions: readonly FabricDefinition[]): Promise<UpsertCounts> {
+    // Validated before waiting for anything, so a bad batch is refused at once.
+    const fabrics = upsertManyCheck(this.#core, this.#lanes, definitions);
+    return this.#ops.runMany(
+      fabrics.map((f) => f.id),
+      () => upsertMany(this.#core, this.#dispatcher, fabrics, (id) => this.#dispatcher.noteDefined(id)),
+    );
   }
 
   /**
@@ -244,7 +247,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   async removeFabric(id: string): Promise<boolean> {
     if (typeof id !== 'string') throw new InvalidOptionError('id', 'a string', id);
     if (id === CONTROL_RECORD_ID) return false;
-    return this.#serialize(id, async () => {
+    return this.#ops.run(id, async () => {
       const rt = this.#core.fabrics.get(id);
       if (rt) this.#dispatcher.remove(rt);
       else this.#dispatcher.noteRemoval(id);
@@ -266,7 +269,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // removals of the same id, so a concurrent removeFabric is never undone.
     const rt =
       core.fabrics.get(id) ??
-      (await this.#serialize(id, async () => {
+      (await this.#ops.run(id, async () => {
         const known = core.fabrics.get(id);
         if (known) return known;
         const record = id === CONTROL_RECORD_ID || this.#dispatcher.isRemoved(id) ? undefined : await core.io.get(id);
@@ -381,18 +384,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   #queueList(): string {
     return this.#lanes.names().map((q) => JSON.stringify(q)).join(', ');
-  }
-
-  /** Chains `fn` after the previous upsert/remove of `id`; every step is bounded, so a hung one never blocks the next for long. */
-  #serialize<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#ops.get(id) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.#ops.set(id, tail);
-    void tail.then(() => {
-      if (this.#ops.get(id) === tail) this.#ops.delete(id);
-    });
-    return next;
   }
 
   #toStatus(record: FabricRecord, now: number): FabricStatus {

@@ -76,3 +76,10 @@ export interface FabricStatus {
   /** Start minus slot time of the last run this scheduler started, ms (null if none). */
   lastLateness: number | null;
 }
+
+/** What {@link Scheduler.upsertFabrics} did: how many fabrics it added, updated, and found unchanged (not written). */
+export interface UpsertCounts {
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+}

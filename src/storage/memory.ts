@@ -1,7 +1,7 @@
 import { isNormalizedFabric, normalizeFabric } from '../definition.js';
 import { InvalidOptionError, StorageError } from '../errors.js';
 import { stateProblem } from './check-record.js';
-import type { ChangePage, FabricRecord, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './types.js';
+import type { BatchWrite, ChangePage, FabricRecord, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -110,5 +110,12 @@ export class MemoryStorage implements Storage {
   /** Number of stored records. */
   get size(): number {
     return this.#records.size;
+  }
+
+  /** Many compare-and-set writes, each exactly as {@link MemoryStorage.write} (not atomic across items). */
+  async writeMany(writes: ReadonlyArray<BatchWrite>): Promise<WriteResult[]> {
+    const results: WriteResult[] = [];
+    for (const w of writes) results.push(this.write(w.id, w.value, w.expectedVersion));
+    return results;
   }
 }

@@ -45,6 +45,14 @@ export interface FabricWrite {
  */
 export type ClaimRefusal = 'lease-lost' | 'removed';
 
+/** One item of {@link Storage.writeMany}: the arguments of one {@link Storage.write}. */
+export interface BatchWrite {
+  readonly id: string;
+  readonly value: FabricWrite;
+  /** The version the caller read, or `null` for "must not exist yet". */
+  readonly expectedVersion: number | null;
+}
+
 /** The outcome of a compare-and-set write. */
 export type WriteResult =
   | { readonly ok: true; readonly record: FabricRecord }
@@ -123,6 +131,16 @@ export interface Storage {
    * scheduler then claims a run in the same turn as its timer.
    */
   write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult | Promise<WriteResult>;
+  /**
+   * Optional: many compare-and-set writes in one round trip (the scheduler's
+   * `upsertFabrics`). Each item has exactly the semantics of {@link Storage.write} on its own
+   * (its version is checked and bumped, a failed expectation returns the current record and
+   * changes nothing); the batch is NOT atomic across items: some may succeed while others fail,
+   * and readers may see a batch half applied. Answers one result per item, in order. Rejects
+   * only when the storage cannot be reached, or when an item is refused the way `write` throws
+   * (items before it may then be written). Absent: the scheduler falls back to one `write` per item.
+   */
+  writeMany?(writes: ReadonlyArray<BatchWrite>): Promise<WriteResult[]>;
   /**
    * Deletes the record; true when it existed. With `expectedVersion`, only if it still matches.
    * A storage with a change feed leaves a tombstone (reported as a `removed` change, and making
