@@ -8,6 +8,8 @@ import type { FailureReason, SyncResult, SyncTrigger } from '../events.js';
 import type { Lease } from '../single-flight.js';
 import { initialState, type FabricRecord } from '../storage/types.js';
 import { isThenable, type ClaimWrite } from './cas.js';
+import { acquireBounded, leaseLost, releaseLease } from './leases.js';
+import { RunContext, abortRunSignal } from './run-context.js';
 import { emitStatus, finishWaiters, reportSkipped, type Core } from './core.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import { nextFreeSlot } from './grid.js';
@@ -109,26 +111,7 @@ export async function executeRun(core: Core, run: Run): Promise<void> {
   }
 }
 
-/** Takes the fabric's lease, bounded by `operationTimeout`; a lease granted after the bound is given back. */
-export function acquireBounded(core: Core, id: string): Lease | undefined | Promise<Lease | undefined> {
-  const acquired = core.opts.singleFlight.acquire(id, { ttl: core.opts.lockTtl });
-  if (!isThenable<Lease | undefined>(acquired)) return acquired;
-  return Promise.resolve(core.io.bound('lock', acquired, id)).catch((error: unknown) => {
-    // Timed out: if the lease still arrives, give it back.
-    acquired.then((late) => (late ? releaseLease(core, late, id) : undefined), () => undefined);
-    throw error;
-  });
-}
 
-/** Releases a lease (synchronous or not, bounded), reporting a failure instead of throwing. */
-export function releaseLease(core: Core, lease: Lease, id: string): void | Promise<void> {
-  try {
-    const released = lease.release();
-    if (released) return Promise.resolve(core.io.bound('lock', released, id)).catch((error: unknown) => core.reportError('lock', error, id));
-  } catch (error) {
-    core.reportError('lock', error, id);
-  }
-}
 
 function skip(core: Core, run: Run, reason: Parameters<typeof reportSkipped>[2]): void {
   reportSkipped(core, run, reason);
@@ -142,10 +125,6 @@ function mayStart(core: Core, run: Run, lease: Lease): boolean {
   return !rt.removed && rt.fabric.enabled && core.lifecycle() === 'running' && !run.abortReason && !leaseLost(lease) && core.fabrics.get(rt.fabric.id) === rt;
 }
 
-/** Whether the lease is known lost: its signal aborted, or its validity ran out (the signal's timer may be late). */
-function leaseLost(lease: Lease): boolean {
-  return lease.signal?.aborted === true || (typeof lease.remaining === 'function' && lease.remaining() <= 0);
-}
 
 /**
  * What a claim learnt, carried to the run's next steps (no closure per run). It is also what the
@@ -401,33 +380,4 @@ async function restore(core: Core, run: Run, claimed: FabricRecord, basis: Fabri
   } catch (error) {
     core.reportError('storage', error, run.rt.fabric.id);
   }
-}
-
-/** The executor's `ctx`: `signal` is created lazily, on first read. */
-class RunContext implements SyncContext {
-  readonly scheduledAt: number;
-  readonly attempt: number;
-  readonly trigger: SyncTrigger;
-  readonly #run: Run;
-  constructor(run: Run, readonly fencingToken: number) {
-    this.#run = run;
-    this.scheduledAt = run.scheduledAt;
-    this.attempt = run.attempt;
-    this.trigger = run.trigger;
-  }
-  get signal(): AbortSignal {
-    const run = this.#run;
-    if (!run.controller) {
-      run.controller = new AbortController();
-      if (run.abortedWith !== undefined) run.controller.abort(run.abortedWith);
-    }
-    return run.controller.signal;
-  }
-}
-
-/** Aborts the run's signal (now, or when it is first read). */
-function abortRunSignal(run: Run, reason: unknown): void {
-  if (run.abortedWith !== undefined) return;
-  run.abortedWith = reason ?? new Error('aborted');
-  run.controller?.abort(run.abortedWith);
 }
