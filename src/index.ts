@@ -7,6 +7,7 @@ export { slotAtOrAfter } from './scheduler/grid.js';
 export { fabricStatusOf } from './scheduler/fabric-status.js';
 export type { ClockStepMode, MissedRunPolicy, QueueOptions, RetryOptions, SchedulerOptions, StopOptions } from './scheduler/options.js';
 export type { Executor, FabricStatus, UpsertCounts, PauseTarget, StateIssue, StateReport, SyncContext, ValidateOptions } from './scheduler/types.js';
+export type { ReconcileResult } from './scheduler/reconcile.js';
 export type {
   BacklogClearedEvent,
   ClockJumpEvent,

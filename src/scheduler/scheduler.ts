@@ -4,7 +4,7 @@
  * dispatcher (arming and runs), lanes, run, pauses, housekeeper, state-check, metrics-observer.
  */
 import { EventEmitter } from 'eventemitter3';
-import type { FabricDefinition } from '../definition.js';
+import type { Fabric, FabricDefinition } from '../definition.js';
 import { FabricDisabledError, InvalidOptionError, SchedulerNotRunningError, StorageError, UnknownFabricError } from '../errors.js';
 import type { SchedulerEvents, SyncResult } from '../events.js';
 import type { MetricsSnapshot } from '../metrics.js';
@@ -15,7 +15,7 @@ import { StorageIO } from './cas.js';
 import { emitStatus, skippedResult, type Core, type Lifecycle } from './core.js';
 import { StandDown, singleFlightMembership } from './stand-down.js';
 import { Dispatcher } from './dispatcher.js';
-import { persistShift, type FabricRuntime } from './fabric-runtime.js';
+import type { FabricRuntime } from './fabric-runtime.js';
 import { safeEmitter } from './emitter.js';
 import { fabricStatusOf, statusCounts } from './fabric-status.js';
 import { OpChains } from './op-chains.js';
@@ -24,12 +24,14 @@ import { Lanes } from './lanes.js';
 import { RunMetrics } from './metrics-observer.js';
 import { normalizeOptions, normalizeStop, type ResolvedOptions, type SchedulerOptions, type StopOptions } from './options.js';
 import { PauseControl, Pauses } from './pauses.js';
-import { abortRun, newRun } from './run.js';
+import { newRun } from './run.js';
 import { checkState, type StateCheckDeps } from './state-check.js';
-import { SchedulerTime, waitBounded } from './time.js';
+import { SchedulerTime } from './time.js';
 import { upsertState } from './transitions.js';
 import type { FabricStatus, PauseTarget, StateReport, UpsertCounts, ValidateOptions } from './types.js';
 import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCheck } from './upsert.js';
+import { reconcileWith, type ReconcileResult } from './reconcile.js';
+import { drain } from './drain.js';
 
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
@@ -171,28 +173,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   async #drain(opts: Readonly<Required<StopOptions>>, starting: Promise<void> | undefined): Promise<void> {
-    const { clock, operationTimeout } = this.#opts;
-    const core = this.#core;
-    const read = () => core.time.mono();
-    if (starting) await waitBounded(clock, starting, operationTimeout, read);
-    this.#dispatcher.clear();
-    this.#housekeeper.disarm();
-    core.metrics.detach();
-    const settled = () => Promise.all([...this.#lanes.running].map((r) => r.done));
-    if (this.#lanes.running.size > 0 && opts.inFlight === 'wait' && opts.drainTimeout > 0) await waitBounded(clock, settled(), opts.drainTimeout, read);
-    for (const run of this.#lanes.running) abortRun(run, 'shutdown');
-    const pending = [settled()];
-    if (this.#housekeeper.current) pending.push(this.#housekeeper.current.then(() => []));
-    // Grid moves of a wall step not yet written are written now (a restart lists the storage).
-    for (const rt of core.fabrics.values()) if (rt.pendingShift) pending.push(persistShift(core, rt).then(() => []));
-    if (pending.length > 1 || this.#lanes.running.size > 0) await waitBounded(clock, Promise.all(pending), operationTimeout, read);
+    await drain(this.#core, { dispatcher: this.#dispatcher, housekeeper: this.#housekeeper, lanes: this.#lanes }, opts, starting);
     if (this.#joined) {
       this.#joined = false;
       // A scheduler standing down has left already.
-      if (!core.standDown.active) await singleFlightMembership(core, 'stop');
+      if (!this.#core.standDown.active) await singleFlightMembership(this.#core, 'stop');
     }
-    core.fabrics.clear();
+    this.#core.fabrics.clear();
   }
+
 
   /**
    * Adds a fabric or updates its definition; refuses bad input with `InvalidFabricError` and
@@ -233,11 +222,29 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async upsertFabrics(definitions: readonly FabricDefinition[]): Promise<UpsertCounts> {
     // Validated before waiting for anything, so a bad batch is refused at once.
-    const fabrics = upsertManyCheck(this.#core, this.#lanes, definitions);
+    return this.#upsertChecked(upsertManyCheck(this.#core, this.#lanes, definitions));
+  }
+
+  #upsertChecked(fabrics: readonly Fabric[]): Promise<UpsertCounts> {
     return this.#ops.runMany(
       fabrics.map((f) => f.id),
       () => upsertMany(this.#core, this.#dispatcher, fabrics, (id) => this.#dispatcher.noteDefined(id)),
     );
+  }
+
+  /**
+   * Makes the stored set of fabrics (this scheduler's storage and prefix) equal to `definitions`,
+   * the full set from the host's source of truth: fabrics not stored are added, those whose
+   * normalized definition differs are updated, stored ones not in the set are removed (through
+   * this scheduler: every replica sharing the storage follows within its housekeeping interval).
+   * Validated all or nothing first (`InvalidFabricError` naming `definitions[i].field`; nothing
+   * changed). Idempotent: after a storage failure it rejects with the `StorageError`, and calling
+   * it again converges. When replicas call it with different sets, the last call wins. Resolves
+   * to the ids changed, `{ added, updated, removed }`, each sorted.
+   */
+  async reconcile(definitions: readonly FabricDefinition[]): Promise<ReconcileResult> {
+    const fabrics = upsertManyCheck(this.#core, this.#lanes, definitions);
+    return reconcileWith(this.#core.io, fabrics, (f) => this.#upsertChecked(f), (id) => this.removeFabric(id));
   }
 
   /**
