@@ -1,4 +1,20 @@
 import { MAX_TIMER_DELAY, type Clock, type TimerHandle } from './clock.js';
+import { EntryHeap } from './entry-heap.js';
+import type { IntrusiveEntry, TimingWheelOptions, WheelEntry } from './wheel-types.js';
+
+export type { IntrusiveEntry, TimingWheelOptions, WheelEntry } from './wheel-types.js';
+
+/** Where a node is (`pos`): a heap index (>= 0), or one of these. */
+const DETACHED = -1;
+const IN_SLOT = -2;
+const READY = -3;
+
+type Node<T> = IntrusiveEntry<T>;
+
+const SLOT_BITS = 16;
+const SLOTS = 1 << SLOT_BITS;
+const MASK = SLOTS - 1;
+const WORDS = SLOTS >>> 5;
 
 /**
  * A timer queue keyed by absolute due time with ONE clock timer armed for its earliest entry: a
@@ -21,71 +37,6 @@ import { MAX_TIMER_DELAY, type Clock, type TimerHandle } from './clock.js';
  * Why not a hierarchical wheel (Kafka's layout, this module's first version) or a plain binary
  * heap: see docs/benchmarks/profiles.md (the micro benchmark at 10^4…10^6 entries).
  */
-export interface TimingWheelOptions<T> {
-  clock: Clock;
-  /**
-   * The time scale of due times. The scheduler keys its wheel by the clock's monotonic side, so
-   * a wall-clock step never moves a deadline (and does its own step handling).
-   * @default () => clock.now()
-   */
-  now?: () => number;
-  /** Called with the entries that came due: in due-time order, and in scheduling order within a tick. */
-  onExpire: (items: T[], now: number) => void;
-  /**
-   * Called after a wall-clock step of `skewMs` was detected and every entry shifted by it. Step
-   * detection is on only when this is given (and the clock has a monotonic side).
-   */
-  onClockJump?: (skewMs: number, now: number) => void;
-  /**
-   * Slot width, ms: entries due within one tick fire together, at the tick's end (never early).
-   * @default 1
-   */
-  tickMs?: number;
-  /**
-   * Ignored: the first, hierarchical version had this many buckets per level. Kept so existing
-   * callers still compile.
-   * @default 64
-   * @deprecated
-   */
-  wheelSize?: number;
-  /**
-   * Smallest wall-vs-monotonic disagreement treated as a clock step, ms.
-   * @default 1000
-   */
-  clockJumpThreshold?: number;
-}
-
-/** A scheduled entry; pass it to {@link TimingWheel.cancel}. */
-export interface WheelEntry<T> {
-  readonly item: T;
-  readonly dueAt: number;
-}
-
-/** Where a node is (`pos`): a heap index (>= 0), or one of these. */
-const DETACHED = -1;
-const IN_SLOT = -2;
-const READY = -3;
-
-/**
- * The fields of a wheel entry. An object that has them, with `item` itself and `pos` -1 while
- * unscheduled, can be passed as `reuse` to {@link TimingWheel.schedule} and is then its own
- * entry (the scheduler's per-fabric runtime is, which saves an object per fabric).
- */
-export interface IntrusiveEntry<T> extends WheelEntry<T> {
-  dueAt: number;
-  /** Heap index while past the horizon, else -1 (not scheduled), -2 (in a slot), -3 (ready). */
-  pos: number;
-  prev: IntrusiveEntry<T> | null;
-  next: IntrusiveEntry<T> | null;
-}
-
-type Node<T> = IntrusiveEntry<T>;
-
-const SLOT_BITS = 16;
-const SLOTS = 1 << SLOT_BITS;
-const MASK = SLOTS - 1;
-const WORDS = SLOTS >>> 5;
-
 export class TimingWheel<T> {
   readonly #clock: Clock;
   readonly #now: () => number;
@@ -108,7 +59,7 @@ export class TimingWheel<T> {
   /** First tick not yet served: every slotted entry's tick is in [cursor, cursor + SLOTS). */
   #cursor = 0;
   /** Entries due past the horizon (or, after a backward clock, before the cursor): min-heap by due time. */
-  #far: Node<T>[] = [];
+  #far = new EntryHeap<T>();
   /** Entries already due when scheduled: served in a microtask. */
   #readyHead: Node<T> | null = null;
   #readyTail: Node<T> | null = null;
@@ -187,7 +138,7 @@ export class TimingWheel<T> {
     if (pos === DETACHED) return false;
     if (pos === IN_SLOT) this.#unslot(node);
     else if (pos === READY) this.#unready(node);
-    else this.#heapRemove(pos);
+    else this.#far.remove(pos);
     node.pos = DETACHED;
     this.#size--;
     // A timer armed for an entry cancelled meanwhile wakes once for nothing; an empty wheel arms none.
@@ -242,7 +193,7 @@ export class TimingWheel<T> {
     }
     const tick = this.#tickOf(node.dueAt);
     const ahead = tick - this.#cursor;
-    if (ahead < 0 || ahead >= SLOTS) return this.#heapPush(node);
+    if (ahead < 0 || ahead >= SLOTS) return this.#far.push(node);
     if (this.#heads === undefined) {
       this.#heads = new Array<Node<T> | null>(SLOTS).fill(null);
       this.#occupied = new Int32Array(WORDS);
@@ -312,7 +263,7 @@ export class TimingWheel<T> {
   /** The earliest tick holding an entry (ready entries aside). */
   #minTick(): number | undefined {
     const slotted = this.#inSlots > 0 ? this.#nextOccupied(this.#cursor, SLOTS - 1) : -1;
-    const far = this.#far[0];
+    const far = this.#far.peek();
     const farTick = far === undefined ? -1 : this.#tickOf(far.dueAt);
     if (slotted < 0) return farTick < 0 ? undefined : farTick;
     return farTick < 0 || slotted < farTick ? slotted : farTick;
@@ -377,8 +328,8 @@ export class TimingWheel<T> {
     const nowTick = this.#floorTick(now);
     // Past the horizon or behind the cursor, and due: served first (they are the oldest or were stalled).
     const far = this.#far;
-    while (far.length > 0 && this.#tickOf(far[0]!.dueAt) <= nowTick) {
-      const n = this.#heapPop();
+    for (let top = far.peek(); top !== undefined && this.#tickOf(top.dueAt) <= nowTick; top = far.peek()) {
+      const n = far.pop();
       n.pos = DETACHED;
       due.push(n.item);
     }
@@ -389,7 +340,7 @@ export class TimingWheel<T> {
       }
       this.#cursor = nowTick + 1;
       // The wheel turned: entries that came within the horizon move into their slots.
-      while (far.length > 0 && this.#tickOf(far[0]!.dueAt) < this.#cursor + SLOTS) this.#place(this.#heapPop(), now);
+      for (let top = far.peek(); top !== undefined && this.#tickOf(top.dueAt) < this.#cursor + SLOTS; top = far.peek()) this.#place(far.pop(), now);
     }
     this.#size -= due.length;
     this.#arm();
@@ -425,8 +376,7 @@ export class TimingWheel<T> {
       }
     }
     this.#inSlots = 0;
-    for (const n of this.#far) nodes.push(n);
-    this.#far = [];
+    this.#far.drainInto(nodes);
     for (const n of nodes) n.prev = n.next = null;
     this.#cursor = Math.max(0, this.#floorTick(this.#now()));
     return nodes;
@@ -438,60 +388,5 @@ export class TimingWheel<T> {
       node.dueAt += skew;
       this.#place(node, now);
     }
-  }
-
-  // ---------------------------------------------------------------- heap of far entries by due time
-
-  #heapPush(node: Node<T>): void {
-    const heap = this.#far;
-    heap.push(node);
-    this.#up(heap.length - 1, node);
-  }
-
-  #heapPop(): Node<T> {
-    const top = this.#far[0]!;
-    this.#heapRemove(0);
-    return top;
-  }
-
-  #heapRemove(i: number): void {
-    const heap = this.#far;
-    const last = heap.pop()!;
-    if (i < heap.length) {
-      this.#up(i, last);
-      this.#down(last.pos, last);
-    }
-  }
-
-  #up(i: number, node: Node<T>): void {
-    const heap = this.#far;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const pn = heap[p]!;
-      if (pn.dueAt <= node.dueAt) break;
-      heap[i] = pn;
-      pn.pos = i;
-      i = p;
-    }
-    heap[i] = node;
-    node.pos = i;
-  }
-
-  #down(i: number, node: Node<T>): void {
-    const heap = this.#far;
-    const n = heap.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && heap[r]!.dueAt < heap[l]!.dueAt ? r : l;
-      const cn = heap[c]!;
-      if (cn.dueAt >= node.dueAt) break;
-      heap[i] = cn;
-      cn.pos = i;
-      i = c;
-    }
-    heap[i] = node;
-    node.pos = i;
   }
 }

@@ -1,5 +1,6 @@
 /** The first TimingWheel (hierarchical, Kafka layout), kept for the micro benchmark as the "before" of issue 11. */
 import { MAX_TIMER_DELAY, type Clock, type TimerHandle } from '../../src/clock.js';
+import type { TimingWheelOptions, WheelEntry } from '../../src/wheel-types.js';
 
 /**
  * A hierarchical timing wheel keyed by absolute due time (Varghese & Lauck 1987; the layout
@@ -16,44 +17,6 @@ import { MAX_TIMER_DELAY, type Clock, type TimerHandle } from '../../src/clock.j
  *   (seen at a wake) shifts every entry by the step and is reported to `onClockJump`, so a
  *   step forward does not fire everything at once and a step back does not stall everything.
  */
-export interface TimingWheelOptions<T> {
-  clock: Clock;
-  /**
-   * The time scale of due times. The scheduler keys its wheel by the clock's monotonic side, so
-   * a wall-clock step never moves a deadline (and does its own step handling).
-   * @default () => clock.now()
-   */
-  now?: () => number;
-  /** Called with the entries that came due, in due-time order within each bucket. */
-  onExpire: (items: T[], now: number) => void;
-  /**
-   * Called after a wall-clock step of `skewMs` was detected and every entry shifted by it. Step
-   * detection is on only when this is given (and the clock has a monotonic side).
-   */
-  onClockJump?: (skewMs: number, now: number) => void;
-  /**
-   * Bucket width of the finest level, ms.
-   * @default 1
-   */
-  tickMs?: number;
-  /**
-   * Buckets per level.
-   * @default 64
-   */
-  wheelSize?: number;
-  /**
-   * Smallest wall-vs-monotonic disagreement treated as a clock step, ms.
-   * @default 1000
-   */
-  clockJumpThreshold?: number;
-}
-
-/** A scheduled entry; pass it to {@link TimingWheel.cancel}. */
-export interface WheelEntry<T> {
-  readonly item: T;
-  readonly dueAt: number;
-}
-
 interface Node<T> extends WheelEntry<T> {
   dueAt: number;
   bucket: Bucket<T> | null;
