@@ -6,7 +6,7 @@ import { CorruptStateError, StorageError } from '../errors.js';
 import { checkListResult, checkRecord, checkWriteResult } from '../storage/check-record.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { Lease } from '../single-flight.js';
-import type { BatchWrite, ClaimRefusal, CorruptRecord, FabricRecord, FabricState, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
+import type { BatchWrite, ClaimRefusal, CorruptRecord, FabricRecord, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
 import type { SchedulerTime } from './time.js';
 
 /** Most read-modify-write rounds before an update gives up (the record kept changing). */
@@ -137,43 +137,11 @@ export const TRUSTED_CHECKS: RecordChecks = {
   list: (value) => value as { records: FabricRecord[]; corrupt: CorruptRecord[] },
 };
 
-/** A non-enumerable mark on the states handed to MemoryStorage (see {@link memoryWrite}); never copied, never stored. */
-const NOT_CLONABLE = Symbol('syncwheel.notClonable');
-
-/**
- * What the scheduler hands MemoryStorage: the state as a fresh object carrying one
- * non-enumerable property. MemoryStorage stores `Object.freeze({ ...state })`; on Node 20
- * (V8 11.3) the spread's fast path copies an ordinary object's hidden class into one that cannot
- * take a "frozen" transition, so freezing it made a new hidden class for EVERY stored state (about
- * 300 bytes of map and descriptors per fabric, and two more per run for the garbage collector;
- * measured in docs/benchmarks/profiles.md). A property the spread must leave out sends it down the
- * path that adds the properties one by one, along the shared transition tree: every frozen state
- * then shares one hidden class, and the copy is faster too. What is stored is the same.
- */
-function memoryWrite(value: FabricWrite): FabricWrite {
-  const s = value.state;
-  const state: FabricState = {
-    status: s.status,
-    lastSyncAt: s.lastSyncAt,
-    lastAttemptAt: s.lastAttemptAt,
-    lastError: s.lastError,
-    consecutiveFailures: s.consecutiveFailures,
-    anchorAt: s.anchorAt,
-    lastSlotAt: s.lastSlotAt,
-    nextSyncAt: s.nextSyncAt,
-    fencingToken: s.fencingToken,
-  };
-  Object.defineProperty(state, NOT_CLONABLE, { value: true });
-  return { definition: value.definition, state };
-}
-
 export class StorageIO {
   readonly #storage: Storage;
   readonly #timeouts: OperationTimeouts;
   readonly #checks: RecordChecks;
   readonly #onSeen: (record: FabricRecord) => void;
-  /** The built-in MemoryStorage: see {@link memoryWrite}. */
-  readonly #inMemory: boolean;
 
   /**
    * @param onSeen called with every record written, or read fresh by an update (so the caller's
@@ -184,7 +152,6 @@ export class StorageIO {
     this.#timeouts = new OperationTimeouts(time, timeoutMs);
     this.#onSeen = onSeen;
     this.#checks = checks;
-    this.#inMemory = storage instanceof MemoryStorage;
   }
 
   get storage(): Storage {
@@ -222,8 +189,7 @@ export class StorageIO {
 
   /** One compare-and-set write; answers synchronously when the storage does. */
   write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult | Promise<WriteResult> {
-    const v = this.#inMemory ? memoryWrite(value) : value;
-    const raw = options === undefined ? this.#storage.write(id, v, expectedVersion) : this.#storage.write(id, v, expectedVersion, options);
+    const raw = options === undefined ? this.#storage.write(id, value, expectedVersion) : this.#storage.write(id, value, expectedVersion, options);
     const result = this.bound('write', raw, id);
     if (!isThenable<WriteResult>(result)) return this.#written(id, result);
     return result.then((r) => this.#written(id, r));
@@ -237,8 +203,7 @@ export class StorageIO {
     if (writes.length === 0) return [];
     const storage = this.#storage;
     if (typeof storage.writeMany !== 'function') return Promise.all(writes.map((w) => this.write(w.id, w.value, w.expectedVersion)));
-    const items = this.#inMemory ? writes.map((w) => ({ id: w.id, value: memoryWrite(w.value), expectedVersion: w.expectedVersion })) : writes;
-    const raw: unknown = await this.bound('write', storage.writeMany(items));
+    const raw: unknown = await this.bound('write', storage.writeMany(writes));
     if (!Array.isArray(raw) || raw.length !== writes.length) {
       throw new StorageError('write', `writeMany answered ${Array.isArray(raw) ? `${raw.length} results` : typeof raw} for ${writes.length} writes`);
     }
