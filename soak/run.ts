@@ -303,6 +303,7 @@ try {
     skippedSlots.set(l.fabricId!, set);
   }
   const checkUntil = endAt - 2 * INTERVAL;
+  const emptyRestarts = faults.filter((f) => f.kind === 'redis-restart-empty').map((f) => f.start).sort((a, b) => a - b);
   let slotsExpected = 0;
   let slotsRun = 0;
   let slotsReportedMissed = 0;
@@ -316,15 +317,34 @@ try {
       continue;
     }
     const ran = new Set(rs.map((r) => r.scheduledAt));
-    const first = Math.min(...rs.map((r) => r.scheduledAt));
+    const starts = [...ran].sort((a, b) => a - b);
+    const first = starts[0]!;
     const ranges = missedBy.get(id) ?? [];
-    for (let slot = first; slot <= checkUntil; slot += INTERVAL) {
-      slotsExpected++;
-      if (ran.has(slot)) slotsRun++;
-      else if (ranges.some(([a, b]) => a <= slot && slot <= b)) slotsReportedMissed++;
-      else if (skippedSlots.get(id)?.has(slot)) slotsReportedSkipped++;
-      else if (windows.some(([a, b]) => a <= slot && slot <= b)) slotsInFaultWindows++;
-      else lost.push({ fabricId: id, slot });
+    // The grid is the one of the fabric's first run, until Redis restarts empty: a data loss may
+    // re-anchor it (a host's upsert can land before a replica writes the fabric back with its old
+    // anchor). From each such restart on, the grid is the one of the first run after it.
+    const segments: Array<[from: number, until: number]> = [];
+    let from = first;
+    for (const reset of emptyRestarts) {
+      if (reset <= from) continue;
+      segments.push([from, reset]);
+      const next = starts.find((t) => t >= reset);
+      if (next === undefined) {
+        from = Number.NaN;
+        break;
+      }
+      from = next - Math.floor((next - reset) / INTERVAL) * INTERVAL;
+    }
+    if (!Number.isNaN(from)) segments.push([from, checkUntil + 1]);
+    for (const [segFrom, segUntil] of segments) {
+      for (let slot = segFrom; slot < segUntil && slot <= checkUntil; slot += INTERVAL) {
+        slotsExpected++;
+        if (ran.has(slot)) slotsRun++;
+        else if (ranges.some(([a, b]) => a <= slot && slot <= b)) slotsReportedMissed++;
+        else if (skippedSlots.get(id)?.has(slot)) slotsReportedSkipped++;
+        else if (windows.some(([a, b]) => a <= slot && slot <= b)) slotsInFaultWindows++;
+        else lost.push({ fabricId: id, slot });
+      }
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * What an executor sees of its run (`ctx`), and the run's abort signal, created only when read.
  */
+import { SyncAbortedError } from '../errors.js';
 import type { SyncTrigger } from '../events.js';
 import type { Run } from './run.js';
 import type { SyncContext } from './types.js';
@@ -19,6 +20,14 @@ export class RunContext implements SyncContext {
   }
   get signal(): AbortSignal {
     const run = this.#run;
+    // Read after a stall (a paused VM, SIGSTOP): the lease may have run out by the holder's own
+    // monotonic clock before its timer could tell us. The signal says so at once.
+    const lease = run.lease;
+    if (lease && run.abortedWith === undefined && run.outcome === undefined && lease.remaining!() <= 0) {
+      const error = new SyncAbortedError(run.rt.fabric.id, 'lock-lost');
+      abortRunSignal(run, error);
+      run.settle?.({ kind: 'fail', reason: 'lock-lost', error });
+    }
     if (!run.controller) {
       run.controller = new AbortController();
       if (run.abortedWith !== undefined) run.controller.abort(run.abortedWith);

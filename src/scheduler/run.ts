@@ -63,6 +63,8 @@ export interface Run {
   givenBack?: boolean;
   /** Set when a failed run's retry is due (written with the outcome). */
   retryAt?: number | null;
+  /** The run's lease while its executor runs, when it can expire (`ctx.signal` checks it on read). */
+  lease?: Lease;
 }
 
 export type Outcome = { kind: 'ok' } | { kind: 'fail'; error: Error; reason: FailureReason };
@@ -250,6 +252,7 @@ function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord, from:
   core.metrics.started(run.queue, run.trigger, run.lateness);
   emitStatus(core, id, from, 'syncing', startedAt);
   if (core.hasListeners('sync:started')) core.emit('sync:started', { fabricId: id, scheduledAt: run.scheduledAt, startedAt, lateness: run.lateness, attempt: run.attempt, fencingToken, trigger: run.trigger });
+  if (typeof lease.remaining === 'function') run.lease = lease;
   const leaseSignal = lease.signal;
   if (leaseSignal) {
     const onLeaseLost = (): void => {

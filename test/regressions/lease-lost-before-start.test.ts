@@ -70,3 +70,31 @@ describe('a lease lost between the claim and the start', () => {
     expect(r.ran).toContain(r.stallAt! + INTERVAL); // the next slot runs on time
   });
 });
+
+describe('a lease that ran out while the process stalled', () => {
+  it('ctx.signal read afterwards is aborted (lock-lost) even before the lease signal fires, and the run fails as lock-lost', async () => {
+    let validUntil = Number.POSITIVE_INFINITY;
+    const clock = createFakeClock({ now: T0 });
+    const singleFlight: SingleFlight = {
+      acquire: (): Lease => ({ signal: new AbortController().signal, remaining: () => Math.max(0, validUntil - clock.monotonic()), release: () => undefined }),
+    };
+    let seen: boolean | undefined;
+    const h = setup({
+      clock,
+      singleFlight,
+      housekeepingInterval: 0,
+      retry: false,
+      work: async (_f, ctx, c) => {
+        validUntil = c.monotonic() + 100; // the lease's validity ends in 100 ms; its signal never fires
+        await sleepOn(c, 500);
+        seen = ctx.signal.aborted;
+      },
+    });
+    await h.scheduler.upsertFabric({ id: 'f', syncInterval: 10 * SECOND });
+    await h.scheduler.start();
+    await h.clock.tickAsync(1_000);
+    expect(seen).toBe(true);
+    expect(h.events.of('sync:failed', 'f').map((e) => e.reason)).toEqual(['lock-lost']);
+    await settleOrAbandon(h.clock, h.scheduler.stop());
+  });
+});
