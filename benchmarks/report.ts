@@ -270,7 +270,7 @@ export function writeReport(doc: Any, outDir: string): void {
     L.push('');
     L.push('| fabrics | interval | replicas | window | Redis commands | per second | runs | per run | by command |');
     L.push('|---|---|---|---|---|---|---|---|---|');
-    for (const r of idle) L.push(`| ${fmtN(r.n)} | ${r.interval} | ${r.replicas} | ${fmtN(r.windowMs)} ms | ${fmtN(r.commands)} | ${fmtN(r.commandsPerSecond)} | ${fmtN(r.runs ?? 0)} | ${r.commandsPerRun ?? '—'} | ${Object.entries(r.perCommand as Record<string, number>).filter(([k]) => k !== 'info' && k !== 'config|resetstat').map(([k, v]) => `${k} ${fmtN(v)}`).join(', ')} |`);
+    for (const r of idle) L.push(`| ${fmtN(r.n)} | ${r.interval} | ${r.replicas} | ${fmtN(r.windowMs)} ms | ${fmtN(r.commands)} | ${fmtN(r.commandsPerSecond)} | ${fmtN(r.runs ?? 0)} | ${r.commandsPerRun ?? '—'} | ${Object.entries(r.perCommand as Record<string, number>).filter(([k]) => k !== 'info' && k !== 'config|resetstat').map(([k, v]) => `${k.replace(/\|/g, '\\|')} ${fmtN(v)}`).join(', ')} |`);
     L.push('');
     L.push('Commands per run, as Redis counts them (commands inside scripts included): `17 + 3 × ⌊run time / refreshInterval⌋` for the run (lock `SET`, claim, outcome and release scripts, one extension script per `refreshInterval`), plus per replica `6 / heartbeatInterval + 1 / housekeepingInterval` per second (heartbeat script, change-log poll) and one full listing every `fullScanInterval`; constant in the number of replicas.');
     L.push('');
