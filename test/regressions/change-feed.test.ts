@@ -124,15 +124,20 @@ describe('change feed', () => {
   });
 });
 
+/** A scheduler on a feed storage, housekeeping off (the claim path is what notices), after fabric f's first run. */
+async function oneRunOnFeed() {
+  const inner = new MemoryStorage();
+  const { storage } = feedStorage(inner);
+  const b = setup({ storage, housekeepingInterval: 0 });
+  await b.scheduler.upsertFabric({ id: 'f', syncInterval: SECOND });
+  await b.scheduler.start();
+  await b.clock.tickAsync(50);
+  return { inner, storage, b };
+}
+
 describe('claim refusals', () => {
   it("a claim refused with 'removed' (a tombstone) stops the fabric here without running it", async () => {
-    const inner = new MemoryStorage();
-    const { storage } = feedStorage(inner);
-    // Housekeeping off: the claim path is what notices the removal.
-    const b = setup({ storage, housekeepingInterval: 0 });
-    await b.scheduler.upsertFabric({ id: 'f', syncInterval: SECOND });
-    await b.scheduler.start();
-    await b.clock.tickAsync(50);
+    const { inner, b } = await oneRunOnFeed();
     expect(b.callsOf('f')).toHaveLength(1);
     await inner.delete('f'); // another replica removed it
     await b.clock.tickAsync(3 * SECOND);
@@ -143,12 +148,7 @@ describe('claim refusals', () => {
   });
 
   it('a record lost without a tombstone (data loss) is re-registered by the claim, as before', async () => {
-    const inner = new MemoryStorage();
-    const { storage } = feedStorage(inner);
-    const b = setup({ storage, housekeepingInterval: 0 });
-    await b.scheduler.upsertFabric({ id: 'f', syncInterval: SECOND });
-    await b.scheduler.start();
-    await b.clock.tickAsync(50);
+    const { storage, b } = await oneRunOnFeed();
     const lost = new MemoryStorage();
     // Swap the data away: the inner storage forgets everything (no tombstone).
     (storage as { get: Storage['get'] }).get = (id) => lost.get(id);
