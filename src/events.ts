@@ -32,7 +32,9 @@ export type MissedReason =
   /** They came due while the fabric, its queue or the scheduler was paused (counted on resume). */
   | 'paused'
   /** `clearBacklog()` dropped the run that was waiting to serve them. */
-  | 'cleared';
+  | 'cleared'
+  /** They were older than the catch-up window (`catchUpWindow`) when seen, whatever the policy. */
+  | 'catch-up-window';
 
 export interface StatusChangedEvent {
   fabricId: string;

@@ -82,7 +82,7 @@ export interface MetricsSnapshot extends RunCounts {
 
 const FAILURES: readonly FailureReason[] = ['error', 'timeout', 'aborted', 'lock-lost'];
 const SKIPS: readonly SkipReason[] = ['in-flight', 'locked', 'already-claimed', 'unavailable', 'cancelled', 'paused'];
-const MISSES: readonly MissedReason[] = ['overrun', 'downtime', 'late', 'paused', 'cleared'];
+const MISSES: readonly MissedReason[] = ['overrun', 'downtime', 'late', 'paused', 'cleared', 'catch-up-window'];
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;

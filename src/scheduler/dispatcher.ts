@@ -3,20 +3,20 @@
  * arming (one entry per fabric on a wheel keyed by monotonic time), catch-up and retry planning
  * at each wake, pauses (hold/unhold), definition changes, removal, and wall-clock steps.
  */
-import type { Fabric } from '../definition.js';
+import { sameTiming, type Fabric } from '../definition.js';
 import type { FabricRecord } from '../storage/types.js';
 import { TimingWheel } from '../wheel.js';
-import { planCatchUp, planWaited, slotsBefore } from './catch-up.js';
+import { cadenceOf, jitterDelay, nextFreeSlot } from './cadence.js';
+import { planCatchUp, planWaited, slotAfter, slotsBefore, type CatchUpRules } from './catch-up.js';
 import { reportMissed, reportSkipped, type Core } from './core.js';
 import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
-import { nextFreeSlot, slotAtOrAfter } from './grid.js';
 import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
 import { shiftState } from './transitions.js';
 
-/** Whether two definitions schedule alike (interval, enabled, timeout, queue). */
+/** Whether two definitions schedule alike (cadence and timing fields, enabled, timeout, queue). */
 export function sameSchedule(a: Fabric, b: Fabric): boolean {
-  return a.syncInterval === b.syncInterval && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
+  return sameTiming(a, b) && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
 }
 
 /** How soon a slot whose claim was given back (lease lost before the start) is tried again, ms. */
@@ -82,6 +82,23 @@ export class Dispatcher {
     this.#wheel.schedule(rt, this.#core.time.deadlineOf(due), rt);
   }
 
+  /**
+   * Arms the fabric's entry for the slot `slot`: due at the slot, or later by the fabric's
+   * jitter (deterministic per fabric and slot, always before the next slot).
+   */
+  armSlot(rt: FabricRuntime, slot: number): void {
+    const jitter = rt.fabric.jitter ?? this.#core.opts.jitter;
+    if (jitter === 0 || !Number.isFinite(slot)) return this.arm(rt, 'slot', slot, 1);
+    const gap = slotAfter(cadenceOf(rt.fabric), slot) - slot;
+    this.arm(rt, 'slot', slot, 1, slot + Math.min(jitterDelay(rt.fabric.id, slot, jitter), gap - 1));
+  }
+
+  /** How the fabric's late slots are handled (its own fields, else the scheduler's). */
+  #rules(fabric: Fabric): CatchUpRules {
+    const o = this.#core.opts;
+    return { policy: fabric.missedRunPolicy ?? o.missedRunPolicy, maxCatchUp: o.maxCatchUpRuns, window: fabric.catchUpWindow ?? o.catchUpWindow };
+  }
+
   /** Arms an idle fabric's next slot from its stored state (on the stored grid). */
   armNext(rt: FabricRuntime, now: number): void {
     if (!rt.fabric.enabled || rt.removed || rt.run) return;
@@ -90,9 +107,12 @@ export class Dispatcher {
     let due: number;
     if (!s || s.anchorAt === null) due = now;
     else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
-    else due = slotAtOrAfter(s.anchorAt, rt.fabric.syncInterval, s.lastSlotAt + 1);
+    else due = cadenceOf(rt.fabric).slotAtOrAfter(s.anchorAt, s.lastSlotAt + 1);
     // Nothing came due while it was not scheduled (downtime, a pause): its next run is on time.
-    if (due >= now) rt.missedReason = 'late';
+    if (due >= now) {
+      rt.missedReason = 'late';
+      if (s && s.lastSlotAt !== null) return this.armSlot(rt, due);
+    }
     this.arm(rt, 'slot', due, 1);
   }
 
@@ -137,29 +157,31 @@ export class Dispatcher {
     if (rt.removed || !rt.fabric.enabled || core.lifecycle() !== 'running' || rt.run) return;
     if (core.pauses.isPaused(rt.fabric)) return this.hold(rt);
     const id = rt.fabric.id;
-    const interval = rt.fabric.syncInterval;
+    const cadence = cadenceOf(rt.fabric);
     const shouldRun = core.opts.singleFlight.shouldRun;
     if (shouldRun && !shouldRun.call(core.opts.singleFlight, id)) {
       // Another replica is responsible: follow the grid quietly, touching neither lock nor storage.
       const anchor = rt.record?.state.anchorAt ?? rt.slot;
-      return this.arm(rt, 'slot', slotAtOrAfter(anchor, interval, Math.max(now, rt.slot) + 1), 1);
+      return this.armSlot(rt, cadence.slotAtOrAfter(anchor, Math.max(now, rt.slot) + 1));
     }
     const queue = this.#lanes.queueOf(rt.fabric);
     if (rt.kind === 'retry') return this.enqueue(newRun(rt, queue, rt.slot, 'retry', rt.attempt, rt.due));
     // A slot that came due while the fabric was not scheduled (downtime, a pause) is a catch-up,
     // however many others were missed with it; otherwise only a run that skips slots is.
     const resuming = rt.missedReason !== 'late';
-    if (now < rt.slot + interval) {
-      // On time (no later slot due yet): what planCatchUp answers, without planning.
+    const rules = this.#rules(rt.fabric);
+    if (now < slotAfter(cadence, rt.slot) && (rules.window === Number.POSITIVE_INFINITY || rt.slot >= now - rules.window)) {
+      // On time (no later slot due yet, inside the catch-up window): what planCatchUp answers, without planning.
       rt.missedReason = 'late';
       rt.catchUpUntil = null;
       return this.enqueue(newRun(rt, queue, rt.slot, resuming ? 'catch-up' : 'schedule', 1));
     }
-    const plan = planCatchUp(core.opts.missedRunPolicy, core.opts.maxCatchUpRuns, rt.slot, interval, now);
+    const plan = planCatchUp(cadence, rules, rt.slot, now);
+    reportMissed(core, id, queue, plan.expired, 'catch-up-window');
     reportMissed(core, id, queue, plan.missed, rt.missedReason);
     rt.missedReason = 'late';
     rt.catchUpUntil = plan.catchUpUntil;
-    if (plan.serve === null) return this.arm(rt, 'slot', plan.next, 1);
+    if (plan.serve === null) return this.armSlot(rt, plan.next);
     this.enqueue(newRun(rt, queue, plan.serve, plan.serve === rt.slot && plan.missed === null && !resuming ? 'schedule' : 'catch-up', 1));
   }
 
@@ -178,7 +200,7 @@ export class Dispatcher {
       if (!run) return;
       if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && run.rt.catchUpUntil === null) {
         // Waited in the backlog: serve the latest slot that has come due, count the rest as missed.
-        const waited = planWaited(run.scheduledAt, run.rt.fabric.syncInterval, core.time.now());
+        const waited = planWaited(cadenceOf(run.rt.fabric), run.scheduledAt, core.time.now());
         if (waited) {
           reportMissed(core, run.rt.fabric.id, run.queue, waited.missed, 'late');
           run.scheduledAt = waited.serve;
@@ -219,26 +241,26 @@ export class Dispatcher {
     const rt = run.rt;
     if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
     const s = rt.record?.state;
-    const interval = rt.fabric.syncInterval;
+    const cadence = cadenceOf(rt.fabric);
     const lastSlot = s?.lastSlotAt ?? null;
     if (run.skipped) {
-      const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, Math.max(lastSlot ?? run.scheduledAt, run.scheduledAt), now);
+      const next = nextFreeSlot(cadence, s?.anchorAt ?? run.scheduledAt, Math.max(lastSlot ?? run.scheduledAt, run.scheduledAt), now);
       if (run.givenBack && (run.trigger === 'schedule' || run.trigger === 'catch-up')) {
         // Its claim was given back: try the slot again shortly, or report it when the next slot comes first.
         const again = now + GIVEN_BACK_RETRY_MS;
         if (again < next) return this.arm(rt, 'slot', run.scheduledAt, 1, again);
         reportMissed(this.#core, rt.fabric.id, run.queue, { count: 1, first: run.scheduledAt, last: run.scheduledAt }, 'late');
       }
-      return this.arm(rt, 'slot', next, 1);
+      return this.armSlot(rt, next);
     }
     if (run.retryAt != null) return this.arm(rt, 'retry', run.scheduledAt, run.attempt + 1, run.retryAt);
     if (rt.catchUpUntil !== null && lastSlot !== null && lastSlot < rt.catchUpUntil) {
-      return this.enqueue(newRun(rt, this.#lanes.queueOf(rt.fabric), lastSlot + interval, 'catch-up', 1));
+      return this.enqueue(newRun(rt, this.#lanes.queueOf(rt.fabric), slotAfter(cadence, lastSlot), 'catch-up', 1));
     }
     rt.catchUpUntil = null;
-    const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, lastSlot, now);
-    if (lastSlot !== null) reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(lastSlot + interval, next, interval), 'overrun');
-    this.arm(rt, 'slot', next, 1);
+    const next = nextFreeSlot(cadence, s?.anchorAt ?? run.scheduledAt, lastSlot, now);
+    if (lastSlot !== null) reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(cadence, slotAfter(cadence, lastSlot), next), 'overrun');
+    this.armSlot(rt, next);
   }
 
   // ------------------------------------------------------------ host changes
@@ -267,7 +289,7 @@ export class Dispatcher {
   apply(record: FabricRecord, previous: Fabric | undefined, now: number): void {
     const existing = this.#core.fabrics.get(record.definition.id);
     const rt = existing ?? this.ensure(record.definition, record);
-    const timingChanged = !existing || !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
+    const timingChanged = !existing || !previous || !sameTiming(previous, record.definition) || previous.enabled !== record.definition.enabled;
     rt.fabric = record.definition;
     rt.cache(record);
     if (!record.definition.enabled) {
@@ -343,10 +365,10 @@ export class Dispatcher {
       rt.run = undefined;
       rt.catchUpUntil = null;
       reportSkipped(this.#core, run, 'cancelled');
-      const interval = rt.fabric.syncInterval;
-      const next = slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, interval, now + 1);
-      if (run.trigger === 'schedule' || run.trigger === 'catch-up') reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(run.scheduledAt, next, interval), 'cleared');
-      if (!rt.removed && rt.fabric.enabled && this.#core.lifecycle() === 'running') this.arm(rt, 'slot', next, 1);
+      const cadence = cadenceOf(rt.fabric);
+      const next = cadence.slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, now + 1);
+      if (run.trigger === 'schedule' || run.trigger === 'catch-up') reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(cadence, run.scheduledAt, next), 'cleared');
+      if (!rt.removed && rt.fabric.enabled && this.#core.lifecycle() === 'running') this.armSlot(rt, next);
     }
     return runs.length;
   }

@@ -5,7 +5,7 @@
  */
 import type { MeterProvider } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
-import { DEFAULT_QUEUE, durationOption, isQueueName } from '../definition.js';
+import { DEFAULT_QUEUE, durationOption, isQueueName, type MissedRunPolicy, type Phase } from '../definition.js';
 import { InvalidOptionError } from '../errors.js';
 import { InProcessSingleFlight, type SingleFlight } from '../single-flight.js';
 import { MemoryStorage } from '../storage/memory.js';
@@ -13,8 +13,7 @@ import type { Storage } from '../storage/types.js';
 import type { Executor } from './types.js';
 import { systemClock } from '../clock.js';
 
-/** What happens to slots that came due while nothing could serve them. */
-export type MissedRunPolicy = 'skip' | 'once' | 'all';
+export type { MissedRunPolicy, Phase } from '../definition.js';
 
 /** What a wall-clock step does to the grid (see {@link SchedulerOptions.clockSteps}). */
 export type ClockStepMode = 'move-grid' | 'keep-grid';
@@ -101,6 +100,27 @@ export interface SchedulerOptions {
    * @default 10
    */
   maxCatchUpRuns?: number;
+  /**
+   * Missed slots older than this (ms or ISO-8601 duration) are dropped, whatever the policy, and
+   * reported as `sync:missed` with reason `'catch-up-window'`; a fabric's own `catchUpWindow`
+   * overrides it. Infinity = no limit.
+   * @default Infinity
+   */
+  catchUpWindow?: number | string;
+  /**
+   * Where interval fabrics' slots lie unless a definition says otherwise: `'immediate'` on a grid
+   * from their first run, `'spread'` at `offset + k * syncInterval` from the epoch with a stable
+   * per-id offset (see docs/operations.md). Written into each definition upserted here, so every
+   * replica follows the same grid.
+   * @default 'immediate'
+   */
+  phase?: Phase;
+  /**
+   * Start delay bound for fabrics that set no `jitter` (ms or ISO-8601 duration): each run starts
+   * a deterministic amount in `[0, jitter)` after its slot, never at or past the next slot.
+   * @default 0
+   */
+  jitter?: number | string;
   /**
    * `syncTimeout` for fabrics that do not set one, ms; 0 = no timeout.
    * @default 0
@@ -194,6 +214,9 @@ export interface ResolvedOptions {
   readonly maxConcurrentSyncs: number;
   readonly missedRunPolicy: MissedRunPolicy;
   readonly maxCatchUpRuns: number;
+  readonly catchUpWindow: number;
+  readonly phase: Phase;
+  readonly jitter: number;
   readonly defaultSyncTimeout: number;
   readonly retry: Readonly<Required<RetryOptions>> | false;
   readonly shutdown: Readonly<Required<StopOptions>>;
@@ -212,6 +235,9 @@ export const DEFAULTS = Object.freeze({
   maxConcurrentSyncs: Number.POSITIVE_INFINITY,
   missedRunPolicy: 'once' as MissedRunPolicy,
   maxCatchUpRuns: 10,
+  catchUpWindow: Number.POSITIVE_INFINITY,
+  phase: 'immediate' as Phase,
+  jitter: 0,
   defaultSyncTimeout: 0,
   retry: Object.freeze({ initialDelay: 1_000, multiplier: 2, maxDelay: 60_000 }),
   shutdown: Object.freeze({ inFlight: 'wait' as const, drainTimeout: 30_000 }),
@@ -225,6 +251,7 @@ export const DEFAULTS = Object.freeze({
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   'executor', 'clock', 'storage', 'singleFlight', 'maxConcurrentSyncs', 'missedRunPolicy', 'maxCatchUpRuns',
+  'catchUpWindow', 'phase', 'jitter',
   'defaultSyncTimeout', 'retry', 'shutdown', 'lockTtl', 'clockJumpThreshold', 'clockSteps', 'queues',
   'housekeepingInterval', 'fullScanInterval', 'operationTimeout', 'meterProvider',
 ]);
@@ -252,6 +279,8 @@ export function normalizeOptions(options: SchedulerOptions): ResolvedOptions {
   }
   const maxCatchUpRuns = o.maxCatchUpRuns ?? DEFAULTS.maxCatchUpRuns;
   if (!Number.isSafeInteger(maxCatchUpRuns) || maxCatchUpRuns < 1) throw new InvalidOptionError('maxCatchUpRuns', 'a positive integer', o.maxCatchUpRuns);
+  const phase = o.phase ?? DEFAULTS.phase;
+  if (phase !== 'immediate' && phase !== 'spread') throw new InvalidOptionError('phase', "'immediate' or 'spread'", o.phase);
   const clockSteps = o.clockSteps ?? (storage instanceof MemoryStorage ? 'move-grid' : 'keep-grid');
   if (clockSteps !== 'move-grid' && clockSteps !== 'keep-grid') throw new InvalidOptionError('clockSteps', "'move-grid' or 'keep-grid'", o.clockSteps);
   return {
@@ -262,6 +291,9 @@ export function normalizeOptions(options: SchedulerOptions): ResolvedOptions {
     maxConcurrentSyncs,
     missedRunPolicy,
     maxCatchUpRuns,
+    catchUpWindow: durationOption('catchUpWindow', o.catchUpWindow, DEFAULTS.catchUpWindow, { allowZero: true, allowInfinity: true }),
+    phase,
+    jitter: durationOption('jitter', o.jitter, DEFAULTS.jitter, { allowZero: true }),
     defaultSyncTimeout: durationOption('defaultSyncTimeout', o.defaultSyncTimeout, DEFAULTS.defaultSyncTimeout, { allowZero: true }),
     retry: normalizeRetry(o.retry),
     shutdown: normalizeStop(o.shutdown, DEFAULTS.shutdown, 'shutdown'),

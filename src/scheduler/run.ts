@@ -12,7 +12,7 @@ import { acquireBounded, leaseLost, releaseLease } from './leases.js';
 import { RunContext, abortRunSignal } from './run-context.js';
 import { emitStatus, finishWaiters, reportSkipped, type Core } from './core.js';
 import type { FabricRuntime } from './fabric-runtime.js';
-import { nextFreeSlot } from './grid.js';
+import { cadenceOf, nextFreeSlot } from './cadence.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
 import { singleFlightMembership } from './stand-down.js';
@@ -304,7 +304,7 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
   const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');
   const failed = outcome.kind === 'fail' && !abandoned;
   const s = rt.record?.state;
-  const nextSlot = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, rt.fabric.syncInterval, s?.lastSlotAt ?? null, finishedAt);
+  const nextSlot = nextFreeSlot(cadenceOf(rt.fabric), s?.anchorAt ?? run.scheduledAt, s?.lastSlotAt ?? null, finishedAt);
   const retry = failed ? retryAt(core.opts.retry, (s?.consecutiveFailures ?? 0) + 1, finishedAt, nextSlot) : null;
   const w: Recorded = { to: undefined, from: 'syncing', generation: core.time.generation };
   let update: FabricRecord | undefined | Promise<FabricRecord | undefined>;

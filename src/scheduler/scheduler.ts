@@ -9,7 +9,6 @@ import { FabricDisabledError, InvalidOptionError, SchedulerNotRunningError, Stor
 import type { SchedulerEvents, SyncResult } from '../events.js';
 import type { MetricsSnapshot } from '../metrics.js';
 import { CONTROL_RECORD_ID, loadControl } from '../ops/control.js';
-import { effectiveStatus } from '../status.js';
 import type { FabricRecord } from '../storage/types.js';
 import { StorageIO } from './cas.js';
 import { emitStatus, skippedResult, type Core, type Lifecycle } from './core.js';

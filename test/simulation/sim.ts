@@ -208,7 +208,7 @@ export class World {
         // Known to the new core; today's scheduler ignores it (its stop() has no storage bound).
         operationTimeout: OPERATION_TIMEOUT,
         clockSteps: config.clockSteps,
-        executor: (fabric, ctx) => this.#execute(fabric.id, fabric.syncInterval, ctx),
+        executor: (fabric, ctx) => this.#execute(fabric.id, fabric.syncInterval!, ctx),
       } as SchedulerOptions;
       const scheduler = createScheduler(options);
       this.checker.attach(scheduler, { label: `s${i}`, slotNames: config.clockSteps === 'move-grid' ? 'follow-steps' : 'fixed' });
@@ -423,7 +423,7 @@ export class World {
     for (const r of records) {
       const d = r.definition;
       if (!IDS.includes(d.id as (typeof IDS)[number]) || !d.enabled || control.fabrics[d.id] !== undefined || this.#removeFailed.has(d.id) || this.removed.has(d.id) || this.#inDoubt.has(d.id)) continue;
-      this.checker.checkLiveness([d.id], d.syncInterval + LIVENESS_SLACK, now);
+      this.checker.checkLiveness([d.id], d.syncInterval! + LIVENESS_SLACK, now);
     }
   }
 }
