@@ -215,6 +215,7 @@ function renderPage(o: { title: string; refresh: number; actions: boolean; nonce
   .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:10px 14px; min-width:110px; }
   .card b { display:block; font-size:20px; }
   .card span { color:var(--muted); font-size:12px; }
+  .rule { color:var(--muted); font-size:11px; }
   .banner { background:#fff4d6; border:1px solid #f0d48a; padding:8px 12px; border-radius:6px; margin-bottom:12px; }
   .hidden { display:none; }
   .filters { display:flex; gap:12px; align-items:center; margin-bottom:8px; flex-wrap:wrap; }
@@ -314,7 +315,7 @@ function render(fabrics, metrics) {
     tbody.append(el('tr', { 'data-id': f.id },
       el('td', { class: 'id' }, f.id), el('td', null, f.queue), st,
       el('td', { title: iso(f.lastSyncAt) }, rel(f.lastSyncAt, now)),
-      el('td', { title: iso(f.nextSyncAt) }, f.enabled ? rel(f.nextSyncAt, now) : 'disabled'),
+      el('td', { title: iso(f.nextSyncAt) + ' · ' + (f.cadence || '') }, f.enabled ? rel(f.nextSyncAt, now) : 'disabled', el('div', { class: 'rule' }, f.cadence || '')),
       el('td', { class: 'err' }, f.lastError || ''),
       el('td', { class: 'num' }, f.consecutiveFailures), el('td', { class: 'num' }, ms(f.lastLateness)), acts));
   }

@@ -175,7 +175,7 @@ describe('syncwheel CLI', () => {
     const plain = await cli(['status', ...base]);
     expect(plain.code).toBe(0);
     const lines = plain.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^FABRIC\s+QUEUE\s+STATUS\s+LAST SYNC\s+NEXT SYNC\s+FAIL\s+LAST ERROR$/);
+    expect(lines[0]).toMatch(/^FABRIC\s+QUEUE\s+STATUS\s+SCHEDULE\s+LAST SYNC\s+NEXT SYNC\s+FAIL\s+LAST ERROR$/);
     expect(lines.slice(1, 4).map((l) => l.split(/\s{2,}/).slice(0, 3))).toEqual([['broken', 'default', 'error'], ['dc1', 'default', 'in_sync'], ['repo', 'git', 'in_sync']]);
     expect(plain.out).not.toContain('\x1b[');
     // an error message with an escape sequence is shown escaped, never interpreted by the terminal
