@@ -91,6 +91,23 @@ export interface SyncMissedEvent {
   reason: MissedReason;
 }
 
+/**
+ * A fabric's last success became older than its staleness bound (`maxStaleness`, by default
+ * 2 × `syncInterval` or the last two occurrences of its schedule). Emitted once per crossing, by
+ * the scheduler running it, when it next looks at the fabric (a timer, a run's end) or at its
+ * freshness sweep (every `housekeepingInterval`, 5 s when that is 0): at most one sweep period
+ * after `staleSince`. A success makes it fresh again.
+ */
+export interface FabricStaleEvent {
+  fabricId: string;
+  /** Its last successful sync, epoch ms. */
+  lastSyncAt: number;
+  /** When it crossed its bound, epoch ms. */
+  staleSince: number;
+  /** When the scheduler saw it, epoch ms (`at - staleSince` is how late the event is). */
+  at: number;
+}
+
 export interface FabricChangedEvent {
   fabricId: string;
   /**
@@ -162,6 +179,7 @@ export interface SchedulerEvents {
   'sync:failed': (event: SyncFailedEvent) => void;
   'sync:skipped': (event: SyncSkippedEvent) => void;
   'sync:missed': (event: SyncMissedEvent) => void;
+  'fabric:stale': (event: FabricStaleEvent) => void;
   'fabric:added': (event: FabricChangedEvent) => void;
   'fabric:updated': (event: FabricChangedEvent) => void;
   'fabric:removed': (event: FabricChangedEvent) => void;

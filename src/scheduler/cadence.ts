@@ -57,6 +57,8 @@ export interface Cadence {
    * `now`; `maxStaleness` when the fabric sets one).
    */
   staleBefore(now: number): number;
+  /** The first instant at which a last success at `lastSyncAt` reads stale (Infinity when never). */
+  staleAt(lastSyncAt: number): number;
   /** The rule for humans: `'every 60000 ms'`, `'cron "0 2 * * 1-5" in Europe/Berlin'`. */
   readonly label: string;
 }
@@ -128,6 +130,10 @@ class Periodic implements Cadence {
 
   staleBefore(now: number): number {
     return now - (this.#maxStaleness ?? 2 * this.interval);
+  }
+
+  staleAt(lastSyncAt: number): number {
+    return lastSyncAt + (this.#maxStaleness ?? 2 * this.interval) + 1;
   }
 }
 
@@ -201,6 +207,12 @@ class Calendar implements Cadence {
     this.#stale = { from: latest, until: this.next(now), value };
     return value;
   }
+
+  staleAt(lastSyncAt: number): number {
+    if (this.#maxStaleness !== null) return lastSyncAt + this.#maxStaleness + 1;
+    const first = this.next(lastSyncAt);
+    return first === Number.POSITIVE_INFINITY ? first : this.next(first);
+  }
 }
 
 // ------------------------------------------------------------------ spread offsets
@@ -254,9 +266,22 @@ export function cadenceOf(fabric: Fabric): Cadence {
   return c;
 }
 
+/** Calendar cadences shared by rule, zone and bound (fabrics of one rule share one memo); cleared past {@link MAX_SHARED}. */
+const CALENDARS = new Map<string, Calendar>();
+const MAX_SHARED = 10_000;
+
 function buildCadence(fabric: Fabric): Cadence {
   const maxStaleness = fabric.maxStaleness ?? null;
-  if (fabric.schedule) return new Calendar(parseCron(fabric.schedule.cron, fabric.id), fabric.schedule.timeZone, maxStaleness);
+  if (fabric.schedule) {
+    const key = `${fabric.schedule.cron}\u0000${fabric.schedule.timeZone}\u0000${maxStaleness}`;
+    let c = CALENDARS.get(key);
+    if (c === undefined) {
+      if (CALENDARS.size >= MAX_SHARED) CALENDARS.clear();
+      c = new Calendar(parseCron(fabric.schedule.cron, fabric.id), fabric.schedule.timeZone, maxStaleness);
+      CALENDARS.set(key, c);
+    }
+    return c;
+  }
   const interval = fabric.syncInterval!;
   return fabric.phase === 'spread' ? new Periodic('spread', interval, spreadOffset(fabric.id, interval), maxStaleness) : new Periodic('interval', interval, 0, maxStaleness);
 }

@@ -12,7 +12,8 @@ import { reportMissed, reportSkipped, type Core } from './core.js';
 import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
 import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
-import { shiftState } from './transitions.js';
+import { movedRecord, observeClockSteps } from './clock-steps.js';
+import { checkFreshness, sweepFreshnessEvery } from './freshness.js';
 
 /** Whether two definitions schedule alike (cadence and timing fields, enabled, timeout, queue). */
 export function sameSchedule(a: Fabric, b: Fabric): boolean {
@@ -44,7 +45,9 @@ export class Dispatcher {
       now: () => core.time.mono(),
       onExpire: (due) => {
         this.observeClock();
-        this.#serve(due, 0, core.time.now());
+        const now = core.time.now();
+        sweepFreshnessEvery(core, now);
+        this.#serve(due, 0, now);
       },
     });
   }
@@ -155,6 +158,7 @@ export class Dispatcher {
   #onTimer(rt: FabricRuntime, now: number): void {
     const core = this.#core;
     if (rt.removed || !rt.fabric.enabled || core.lifecycle() !== 'running' || rt.run) return;
+    checkFreshness(core, rt, now);
     if (core.pauses.isPaused(rt.fabric)) return this.hold(rt);
     const id = rt.fabric.id;
     const cadence = cadenceOf(rt.fabric);
@@ -227,6 +231,7 @@ export class Dispatcher {
     if (rt.pendingShift) void persistShift(core, rt);
     if (rt.run === run) rt.run = undefined;
     if (core.lifecycle() !== 'running') return;
+    checkFreshness(core, rt, core.time.now());
     if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
       const stored = rt.record;
       // Another replica changed the definition meanwhile: follow it from here on.
@@ -373,43 +378,15 @@ export class Dispatcher {
     return runs.length;
   }
 
-  // ------------------------------------------------------------ wall-clock steps
+  // ------------------------------------------------------------ wall-clock steps (clock-steps.ts)
 
-  /**
-   * A record read before steps moved the grid (a listing taken while they were seen): returns it
-   * moved by `skew` for immediate use, and moves the stored one too (once: only while it is still
-   * that version). Errors are reported; the caller goes on with the moved copy.
-   */
+  /** A record read before steps moved the grid, moved by `skew` (see {@link movedRecord}). */
   moved(record: FabricRecord, skew: number): FabricRecord {
-    if (skew === 0) return record;
-    const core = this.#core;
-    const update = core.io.update(record.definition.id, (current) => {
-      if (!current || current.version !== record.version) return null;
-      return { definition: current.definition, state: shiftState(current.state, skew) };
-    }, record);
-    if (update instanceof Promise) update.catch((error: unknown) => core.reportError('storage', error, record.definition.id));
-    else if (update) return update;
-    return { definition: record.definition, state: shiftState(record.state, skew), version: record.version };
+    return movedRecord(this.#core, record, skew);
   }
 
-  /**
-   * Looks for a wall-clock step (called at every wake and host call while running). Deadlines never move (they
-   * are monotonic); with `'move-grid'` every slot this scheduler holds is renamed by the step,
-   * once, and the stored grids with it (only where the stored anchor is still the one this
-   * scheduler knew, so schedulers sharing a storage shift it once).
-   */
+  /** Looks for a wall-clock step (see {@link observeClockSteps}). */
   observeClock(): void {
-    const core = this.#core;
-    // Only a running scheduler holds every fabric it owns; start() looks once all are loaded.
-    if (core.lifecycle() !== 'running') return;
-    const skew = core.time.observe();
-    if (skew === 0) return;
-    if (core.time.movesGrid) {
-      for (const rt of core.fabrics.values()) {
-        rt.shift(skew);
-        if (rt.pendingShift) void persistShift(core, rt);
-      }
-    }
-    core.emit('clock:jump', { skewMs: skew, at: core.time.now() });
+    observeClockSteps(this.#core);
   }
 }

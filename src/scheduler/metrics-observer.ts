@@ -24,6 +24,7 @@ export interface QueueGauge {
 export interface GaugeSource {
   queues(): Iterable<QueueGauge>;
   statusCounts(): Record<string, number>;
+  freshness(): { stale: number; maxStalenessMs: number | null };
   isQueuePaused(name: string): boolean;
 }
 
@@ -39,6 +40,9 @@ export class RunMetrics {
         r.backlog.observe(q.backlogSize, { 'syncwheel.queue': q.name });
       }
       for (const [status, n] of Object.entries(gauges.statusCounts())) r.fabrics.observe(n, { 'syncwheel.status': status });
+      const fresh = gauges.freshness();
+      r.stale.observe(fresh.stale);
+      if (fresh.maxStalenessMs !== null) r.staleness.observe(fresh.maxStalenessMs / 1000);
     });
   }
 
@@ -85,6 +89,6 @@ export class RunMetrics {
     for (const q of this.#gauges.queues()) {
       queues[q.name] = { name: q.name, concurrency: q.concurrency, priority: q.priority, paused: this.#gauges.isQueuePaused(q.name), ...q.stats.counts(q.inFlight, q.backlogSize) };
     }
-    return { at, running, paused, fabrics: this.#gauges.statusCounts(), ...sumCounts(Object.values(queues)), queues };
+    return { at, running, paused, fabrics: this.#gauges.statusCounts(), ...this.#gauges.freshness(), ...sumCounts(Object.values(queues)), queues };
   }
 }
