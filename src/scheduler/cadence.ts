@@ -45,6 +45,11 @@ export interface Cadence {
   /** Whether `t` is a slot. */
   isSlot(anchor: number, t: number): boolean;
   /**
+   * Whether `t` is a point of the cadence whatever the anchor (an occurrence of a calendar rule, a
+   * point of a spread grid); null for an interval cadence, whose points depend on the anchor.
+   */
+  isPoint(t: number): boolean | null;
+  /**
    * The slots in `[from, until)` (`from` a slot), or null when none; a calendar count stops at
    * {@link MAX_COUNTED_SLOTS}.
    */
@@ -110,6 +115,10 @@ class Periodic implements Cadence {
   isSlot(anchor: number, t: number): boolean {
     if (t === anchor) return true;
     return t >= anchor + this.#lead && (t - this.#base(anchor)) % this.interval === 0;
+  }
+
+  isPoint(t: number): boolean | null {
+    return this.kind === 'interval' ? null : (t - this.offset) % this.interval === 0;
   }
 
   slotsIn(anchor: number, from: number, until: number): MissedSlots | null {
@@ -179,6 +188,10 @@ class Calendar implements Cadence {
 
   isSlot(anchor: number, t: number): boolean {
     return t === anchor || (t > anchor && this.previous(t) === t);
+  }
+
+  isPoint(t: number): boolean {
+    return this.previous(t) === t;
   }
 
   slotsIn(anchor: number, from: number, until: number): MissedSlots | null {
