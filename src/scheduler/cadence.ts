@@ -32,7 +32,7 @@ export interface MissedSlots {
  * occurrences reports this many (a lower bound) so a long outage of a per-second rule costs
  * bounded time.
  */
-export const MAX_COUNTED_SLOTS = 100_000;
+export const MAX_COUNTED_SLOTS = 1_000;
 
 export interface Cadence {
   readonly kind: 'interval' | 'spread' | 'calendar';
@@ -302,6 +302,14 @@ function buildCadence(fabric: Fabric): Cadence {
 /** Whether two definitions have the same slots (the anchor apart). */
 export function sameCadence(a: Fabric, b: Fabric): boolean {
   return a.syncInterval === b.syncInterval && a.phase === b.phase && a.schedule?.cron === b.schedule?.cron && a.schedule?.timeZone === b.schedule?.timeZone;
+}
+
+/**
+ * The fabric's next slot at or after `t` on the grid anchored at `anchor` (its stored `anchorAt`):
+ * what a policy that delays runs (a failure breaker) lands on to stay on the fabric's slots.
+ */
+export function nextSlotAtOrAfter(fabric: Fabric, anchor: number, t: number): number {
+  return cadenceOf(fabric).slotAtOrAfter(anchor, t);
 }
 
 /** The first slot a fabric is free for: at or after `now` and after `lastSlotAt` (the latest slot claimed). */

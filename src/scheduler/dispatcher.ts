@@ -173,14 +173,14 @@ export class Dispatcher {
     // A slot that came due while the fabric was not scheduled (downtime, a pause) is a catch-up,
     // however many others were missed with it; otherwise only a run that skips slots is.
     const resuming = rt.missedReason !== 'late';
-    const rules = this.#rules(rt.fabric);
-    if (now < slotAfter(cadence, rt.slot) && (rules.window === Number.POSITIVE_INFINITY || rt.slot >= now - rules.window)) {
+    const window = rt.fabric.catchUpWindow ?? core.opts.catchUpWindow;
+    if (now < slotAfter(cadence, rt.slot) && (window === Number.POSITIVE_INFINITY || rt.slot >= now - window)) {
       // On time (no later slot due yet, inside the catch-up window): what planCatchUp answers, without planning.
       rt.missedReason = 'late';
       rt.catchUpUntil = null;
       return this.enqueue(newRun(rt, queue, rt.slot, resuming ? 'catch-up' : 'schedule', 1));
     }
-    const plan = planCatchUp(cadence, rules, rt.slot, now);
+    const plan = planCatchUp(cadence, this.#rules(rt.fabric), rt.slot, now);
     reportMissed(core, id, queue, plan.expired, 'catch-up-window');
     reportMissed(core, id, queue, plan.missed, rt.missedReason);
     rt.missedReason = 'late';
