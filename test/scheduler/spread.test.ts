@@ -3,7 +3,7 @@
  * run still at once, runs delayed deterministically by jitter and never past the next slot.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryStorage, createScheduler, normalizeFabric } from '../../src/index.js';
+import { InvalidOptionError, MemoryStorage, createScheduler, normalizeFabric } from '../../src/index.js';
 import { cadenceOf, jitterDelay, spreadOffset } from '../../src/scheduler/cadence.js';
 import { createFakeClock } from '../../src/testing.js';
 import { makeHarness } from '../helpers/harness.js';
@@ -109,5 +109,28 @@ describe('jitter', () => {
     for (const r of runs) expect(r.start - r.scheduledAt).toBeLessThan(1000);
     expect(h.eventsOf('sync:missed')).toEqual([]);
     await h.scheduler.stop({ inFlight: 'abort' });
+  });
+});
+
+describe('scheduler options phase, jitter, catchUpWindow', () => {
+  it.each([
+    [{ phase: 'later' }, 'phase'],
+    [{ jitter: -1 }, 'jitter'],
+    [{ jitter: 'P1M' }, 'jitter'],
+    [{ catchUpWindow: -5 }, 'catchUpWindow'],
+    [{ catchUpWindow: 'soon' }, 'catchUpWindow'],
+  ])('refuses %j naming %s', (options, option) => {
+    let error: unknown;
+    try {
+      createScheduler({ executor: () => undefined, ...(options as object) });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError);
+    expect((error as InvalidOptionError).option).toBe(option);
+  });
+  it('accepts durations, Infinity for catchUpWindow, and 0 for jitter', () => {
+    expect(() => createScheduler({ executor: () => undefined, phase: 'spread', jitter: 'PT2S', catchUpWindow: Number.POSITIVE_INFINITY })).not.toThrow();
+    expect(() => createScheduler({ executor: () => undefined, jitter: 0, catchUpWindow: 'PT1H' })).not.toThrow();
   });
 });
