@@ -154,3 +154,25 @@ describe('catch-up after downtime, counted in occurrences', () => {
     await r.second.stop();
   });
 });
+
+describe('wall-clock steps on a calendar', () => {
+  it.each([-90_000, 90_000, -2 * HOUR])("with 'move-grid', a step of %i ms is followed by one run, then the fabric is back on its occurrences", async (step) => {
+    const h = makeHarness({ now: T0, behaviour: () => undefined, clockSteps: 'move-grid' });
+    await h.scheduler.upsertFabric({ id: 'c', schedule: { cron: '*/10 * * * *' } });
+    await h.scheduler.start();
+    await h.clock.tickAsync(25 * 60_000); // runs at 0, 10, 20 min
+    h.clock.setSystemTime(h.clock.now() + step);
+    await h.clock.tickAsync(2 * HOUR);
+    const runs = h.runsOf('c').filter((r) => r.trigger === 'schedule' || r.trigger === 'catch-up');
+    const after = runs.slice(3);
+    expect(after.length).toBeGreaterThan(5);
+    // the first run after the step may serve the renamed slot's occurrence; every later one serves an occurrence, once, never early
+    for (const r of after.slice(1)) {
+      expect(r.scheduledAt % (10 * 60_000)).toBe(0);
+      expect(r.start).toBeGreaterThanOrEqual(r.scheduledAt);
+    }
+    expect(new Set(after.map((r) => r.scheduledAt)).size).toBe(after.length);
+    expect(h.overlaps).toEqual([]);
+    await h.scheduler.stop({ inFlight: 'abort' });
+  });
+});
