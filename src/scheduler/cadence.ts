@@ -268,9 +268,21 @@ export function jitterDelay(id: string, slot: number, jitter: number): number {
 // ------------------------------------------------------------------ per fabric
 
 const CADENCES = new WeakMap<Fabric, Cadence>();
+/** Plain interval cadences (default staleness), shared by interval: no memory per fabric on the common path. */
+const PLAIN = new Map<number, Cadence>();
 
-/** The cadence of a (normalized) fabric, computed once per definition object. */
+/** The cadence of a (normalized) fabric: shared by interval for plain interval fabrics, else computed once per definition object. */
 export function cadenceOf(fabric: Fabric): Cadence {
+  if (fabric.schedule === undefined && fabric.phase === undefined && fabric.maxStaleness === undefined) {
+    const interval = fabric.syncInterval!;
+    let p = PLAIN.get(interval);
+    if (p === undefined) {
+      if (PLAIN.size >= MAX_SHARED) PLAIN.clear();
+      p = new Periodic('interval', interval, 0, null);
+      PLAIN.set(interval, p);
+    }
+    return p;
+  }
   let c = CADENCES.get(fabric);
   if (c === undefined) {
     c = buildCadence(fabric);
