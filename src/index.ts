@@ -5,7 +5,8 @@
 export { createScheduler, Scheduler } from './scheduler/scheduler.js';
 export { slotAtOrAfter } from './scheduler/grid.js';
 export { fabricStatusOf } from './scheduler/fabric-status.js';
-export type { ClockStepMode, MissedRunPolicy, QueueOptions, RetryOptions, SchedulerOptions, StopOptions } from './scheduler/options.js';
+export type { ClockStepMode, MissedRunPolicy, Phase, QueueOptions, RetryOptions, SchedulerOptions, StopOptions } from './scheduler/options.js';
+export type { ScheduleInput } from './calendar/index.js';
 export type { Executor, FabricStatus, UpsertCounts, PauseTarget, StateIssue, StateReport, SyncContext, ValidateOptions } from './scheduler/types.js';
 export type { ReconcileResult } from './scheduler/reconcile.js';
 export type {
@@ -13,6 +14,7 @@ export type {
   ClockJumpEvent,
   ErrorEvent,
   FabricChangedEvent,
+  FabricStaleEvent,
   FailureReason,
   MissedReason,
   PauseChangedEvent,

@@ -124,6 +124,12 @@ describe('transitions on a calendar', () => {
     const interval = def({ syncInterval: 10 * MIN });
     expect(upsertState(rec({ status: 'in_sync', anchorAt: T, lastSlotAt: T + H }, interval), hourly, T + H + 1).state).toMatchObject({ anchorAt: T + H, nextSyncAt: T + 2 * H });
     expect(upsertState(base, interval, T + H + 1).state).toMatchObject({ anchorAt: T + H, nextSyncAt: T + H + 10 * MIN });
+ 
+    // immediate -> spread: the first offset point at least half an interval after the last slot served
+    const plain = def({ syncInterval: MIN });
+    const offset = spreadOffset('f', MIN);
+    const last = T + offset + 10_000; // 10 s after a point of the spread grid
+    expect(upsertState(rec({ status: 'in_sync', anchorAt: T, lastSlotAt: last }, plain), spread, last + 1).state).toMatchObject({ anchorAt: last, nextSyncAt: T + offset + MIN });
   });
   it('off-grid: a nextSyncAt that is neither the anchor nor an occurrence is found and put back', () => {
     const off = rec({ status: 'in_sync', anchorAt: T + 10 * MIN, lastSlotAt: T + H, nextSyncAt: T + H + 7 });
