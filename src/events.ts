@@ -94,9 +94,9 @@ export interface SyncMissedEvent {
 /**
  * A fabric's last success became older than its staleness bound (`maxStaleness`, by default
  * 2 × `syncInterval` or the last two occurrences of its schedule). Emitted once per crossing, by
- * the scheduler running it, when it next looks at the fabric (a timer, a run's end) or at its
- * freshness sweep (every `housekeepingInterval`, 5 s when that is 0): at most one sweep period
- * after `staleSince`. A success makes it fresh again.
+ * the scheduler running it, when it next looks at the fabric (its next slot or retry, a run's
+ * end) or by its freshness sweep (see docs/operations.md#freshness for the bound). A success makes
+ * it fresh again.
  */
 export interface FabricStaleEvent {
   fabricId: string;

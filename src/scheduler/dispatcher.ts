@@ -6,7 +6,7 @@
 import { sameTiming, type Fabric } from '../definition.js';
 import type { FabricRecord } from '../storage/types.js';
 import { TimingWheel } from '../wheel.js';
-import { cadenceOf, jitterDelay, nextFreeSlot } from './cadence.js';
+import { cadenceOf, jitterDelay, nextFreeSlot, sameCadence } from './cadence.js';
 import { planCatchUp, planWaited, slotAfter, slotsBefore, type CatchUpRules } from './catch-up.js';
 import { reportMissed, reportSkipped, type Core } from './core.js';
 import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
@@ -294,7 +294,8 @@ export class Dispatcher {
   apply(record: FabricRecord, previous: Fabric | undefined, now: number): void {
     const existing = this.#core.fabrics.get(record.definition.id);
     const rt = existing ?? this.ensure(record.definition, record);
-    const timingChanged = !existing || !previous || !sameTiming(previous, record.definition) || previous.enabled !== record.definition.enabled;
+    const d = record.definition;
+    const timingChanged = !existing || !previous || !sameCadence(previous, d) || previous.jitter !== d.jitter || previous.enabled !== d.enabled;
     rt.fabric = record.definition;
     rt.cache(record);
     if (!record.definition.enabled) {

@@ -1,11 +1,11 @@
 /**
  * Freshness: `fabric:stale` once per crossing of a fabric's staleness bound, and the staleness
  * gauges. No timer of its own: a fabric is looked at when the scheduler looks at it anyway (its
- * timer, the end of its run), and every fabric by a sweep at the housekeeping pass and at wheel
- * wakes at least a sweep period apart (`housekeepingInterval`, 5 s when that is 0). A fabric with
- * an armed slot is seen at its next slot or retry at the latest; a paused fabric, or one whose run
- * hangs, at the first sweep after the crossing: within one sweep period when housekeeping runs or
- * other fabrics wake the wheel (see docs/operations.md).
+ * timer, the end of its run), and every fabric by a sweep that begins at most once per sweep period
+ * (`housekeepingInterval`, 5 s when that is 0) and advances {@link SWEEP_CHUNK} fabrics at each
+ * wheel wake and housekeeping pass. A fabric with an armed slot is seen at its next slot or retry
+ * at the latest; a paused fabric, or one whose run hangs, by the first sweep after the crossing
+ * (see docs/operations.md).
  */
 import type { Core } from './core.js';
 import { cadenceOf } from './cadence.js';
@@ -30,24 +30,38 @@ export function checkFreshness(core: Core, rt: FabricRuntime, now: number): void
   core.emit('fabric:stale', { fabricId: rt.fabric.id, lastSyncAt, staleSince: cadenceOf(rt.fabric).staleAt(lastSyncAt), at: now });
 }
 
-/** Looks at every fabric this scheduler holds. */
-export function sweepFreshness(core: Core, now: number): void {
-  LAST_SWEEP.set(core, now);
-  for (const rt of core.fabrics.values()) if (!rt.removed) checkFreshness(core, rt, now);
-}
+/** Fabrics looked at per wake by a sweep: a pass over a million fabrics is spread over many wakes. */
+export const SWEEP_CHUNK = 16_384;
 
-const LAST_SWEEP = new WeakMap<Core, number>();
+/** Per scheduler: when the current pass began, and where it is (null between passes). */
+const SWEEPS = new WeakMap<Core, { began: number; at: Iterator<FabricRuntime> | null }>();
 
 /**
- * Sweeps when the last sweep is at least the sweep period old (`housekeepingInterval`, or
- * {@link FRESHNESS_SWEEP_MS} when that is 0): called at every wake of the scheduler's wheel, so
- * no timer of its own is ever armed (an idle scheduler arms none).
+ * Called at every wake of the scheduler's wheel and at every housekeeping pass, so no timer of its
+ * own is ever armed (an idle scheduler arms none): begins a pass over every fabric when the last
+ * one began at least a sweep period ago (`housekeepingInterval`, or {@link FRESHNESS_SWEEP_MS} when
+ * that is 0), and goes on with the current pass, {@link SWEEP_CHUNK} fabrics per call.
  */
 export function sweepFreshnessEvery(core: Core, now: number): void {
-  const period = core.opts.housekeepingInterval > 0 ? core.opts.housekeepingInterval : FRESHNESS_SWEEP_MS;
-  const last = LAST_SWEEP.get(core);
-  if (last === undefined) LAST_SWEEP.set(core, now);
-  else if (now - last >= period || now < last) sweepFreshness(core, now);
+  let sweep = SWEEPS.get(core);
+  if (sweep === undefined) {
+    SWEEPS.set(core, { began: now, at: null });
+    return;
+  }
+  if (sweep.at === null) {
+    const period = core.opts.housekeepingInterval > 0 ? core.opts.housekeepingInterval : FRESHNESS_SWEEP_MS;
+    if (now - sweep.began < period && now >= sweep.began) return;
+    sweep = { began: now, at: core.fabrics.values() };
+    SWEEPS.set(core, sweep);
+  }
+  for (let i = 0; i < SWEEP_CHUNK; i++) {
+    const next = sweep.at!.next();
+    if (next.done) {
+      sweep.at = null;
+      return;
+    }
+    if (!next.value.removed) checkFreshness(core, next.value, now);
+  }
 }
 
 /** The staleness gauges: fabrics past their bound, and the oldest last success among enabled fabrics (ms ago). */

@@ -9,7 +9,7 @@
  * `fullScanInterval` (it repairs what a lost feed entry hid, and sweeps stale `syncing` states).
  * Without a feed every pass is a full listing.
  */
-import { sweepFreshness } from './freshness.js';
+import { sweepFreshnessEvery } from './freshness.js';
 import type { ControlData } from '../ops/control.js';
 import { CONTROL_RECORD_ID, loadControl, updateControl } from '../ops/control.js';
 import type { FabricRecord, StorageChange } from '../storage/types.js';
@@ -99,7 +99,7 @@ export class Housekeeper {
   /** One pass. Never rejects. */
   async run(): Promise<void> {
     const core = this.#core;
-    sweepFreshness(core, core.time.now());
+    sweepFreshnessEvery(core, core.time.now());
     const storage = core.io.storage;
     const scan = core.opts.fullScanInterval;
     if (typeof storage.changes === 'function' && this.#cursor !== undefined && (scan === 0 || core.time.mono() - this.#fullAt < scan)) {

@@ -60,3 +60,26 @@ describe('freshness', () => {
     await h.scheduler.stop({ inFlight: 'abort' });
   });
 });
+
+describe('the freshness sweep', () => {
+  it('begins at most once per sweep period and advances SWEEP_CHUNK fabrics per wake', async () => {
+    const { SWEEP_CHUNK, sweepFreshnessEvery } = await import('../../src/scheduler/freshness.js');
+    const { normalizeFabric } = await import('../../src/index.js');
+    const fabric = normalizeFabric({ id: 'x', syncInterval: 1000 }, { syncTimeout: 0 });
+    const n = 2 * SWEEP_CHUNK + 5;
+    const runtimes = new Map(Array.from({ length: n }, (_, i) => [`f${i}`, { fabric, removed: false, stale: false, record: { state: { lastSyncAt: 0 } } }]));
+    const emitted: string[] = [];
+    const core = { opts: { housekeepingInterval: 0 }, fabrics: runtimes, emit: (name: string) => emitted.push(name) } as never;
+    sweepFreshnessEvery(core, 100_000); // first call: remembers the time only
+    sweepFreshnessEvery(core, 104_999);
+    expect(emitted).toHaveLength(0); // a pass begins 5 s after the last one
+    sweepFreshnessEvery(core, 105_000);
+    expect(emitted).toHaveLength(SWEEP_CHUNK);
+    sweepFreshnessEvery(core, 105_001);
+    sweepFreshnessEvery(core, 105_002);
+    expect(emitted).toHaveLength(n); // three wakes for two chunks and a bit
+    sweepFreshnessEvery(core, 105_003);
+    expect(emitted).toHaveLength(n); // once per crossing, and the next pass waits for its period
+    expect(emitted.every((e) => e === 'fabric:stale')).toBe(true);
+  });
+});
