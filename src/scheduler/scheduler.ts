@@ -222,12 +222,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async upsertFabrics(definitions: readonly FabricDefinition[]): Promise<UpsertCounts> {
     // Validated before waiting for anything, so a bad batch is refused at once.
-    return this.#upsertChecked(upsertManyCheck(this.#core, this.#lanes, definitions));
+    const { fabrics, ids } = upsertManyCheck(this.#core, this.#lanes, definitions);
+    return this.#upsertChecked(fabrics, ids);
   }
 
-  #upsertChecked(fabrics: readonly Fabric[]): Promise<UpsertCounts> {
+  #upsertChecked(fabrics: readonly Fabric[], ids: ReadonlySet<string> = new Set(fabrics.map((f) => f.id))): Promise<UpsertCounts> {
     return this.#ops.runMany(
-      fabrics.map((f) => f.id),
+      ids,
       () => upsertMany(this.#core, this.#dispatcher, fabrics, (id) => this.#dispatcher.noteDefined(id)),
     );
   }
@@ -243,7 +244,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * to the ids changed, `{ added, updated, removed }`, each sorted.
    */
   async reconcile(definitions: readonly FabricDefinition[]): Promise<ReconcileResult> {
-    const fabrics = upsertManyCheck(this.#core, this.#lanes, definitions);
+    const { fabrics } = upsertManyCheck(this.#core, this.#lanes, definitions);
     return reconcileWith(this.#core.io, fabrics, (f) => this.#upsertChecked(f), (id) => this.removeFabric(id));
   }
 
