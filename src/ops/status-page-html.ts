@@ -208,8 +208,8 @@ function renderDetail(f, runs, note) {
   $('#detail-title').textContent = f.id;
   $('#detail-actions').replaceChildren(...actions(f));
   const fields = $('#detail-fields'); fields.replaceChildren();
-  const row = (k, v, cls) => fields.append(el('dt', null, k), el('dd', cls ? { class: cls } : null, v));
-  const st = statusCell(f, now); row('Status', ...st.childNodes);
+  const row = (k, v, cls) => fields.append(el('dt', null, k), el('dd', cls ? { class: cls } : null, ...(Array.isArray(v) ? v : [v])));
+  row('Status', [...statusCell(f, now).childNodes]);
   row('Queue', f.queue); row('Interval', ms(f.syncInterval));
   row('Last successful sync', f.lastSyncAt == null ? 'never' : rel(f.lastSyncAt, now) + ' (' + iso(f.lastSyncAt) + ')');
   row('Next sync', f.enabled ? rel(f.nextSyncAt, now) + (f.nextSyncAt == null ? '' : ' (' + iso(f.nextSyncAt) + ')') : 'disabled');
