@@ -194,7 +194,7 @@ describe.skipIf(!existsSync(CHROMIUM))('status page in headless Chromium, 100,00
     // back to the list, with its sort kept
     await page.click('#detail-close');
     await page.waitForSelector('#detail.hidden', { state: 'attached' });
-    expect(await page.$eval('#sort', (s) => (s as HTMLSelectElement).value)).toBe('status');
+    expect(await page.$eval('#sort', (s) => (s as unknown as { value: string }).value)).toBe('status');
     expect(consoleErrors).toEqual([]);
     await page.close();
   }, 60_000);
