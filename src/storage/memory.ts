@@ -1,7 +1,7 @@
 import { isNormalizedFabric, normalizeFabric } from '../definition.js';
 import { InvalidOptionError, StorageError } from '../errors.js';
 import { stateProblem } from './check-record.js';
-import { decodeHistoryEntry, encodeHistoryEntry, type HistoryAppend, type RunHistoryEntry } from './history.js';
+import { pushHistory, readHistoryLog, type HistoryAppend, type RunHistoryEntry } from './history.js';
 import type { BatchWrite, ChangePage, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
@@ -36,8 +36,8 @@ export class MemoryStorage implements Storage {
   readonly #log: StorageChange[] = [];
   #logStart = 0;
   readonly #logSize: number;
-  /** Run history per fabric: compact strings (`encodeHistoryEntry`), oldest first. */
-  readonly #history = new Map<string, string[]>();
+  /** Run history per fabric: one string of framed entries, newest first (`pushHistory`). */
+  readonly #history = new Map<string, string>();
 
   constructor(options: MemoryStorageOptions = {}) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -118,22 +118,12 @@ export class MemoryStorage implements Storage {
 
   /** The fabric's newest `limit` run history entries, newest first (see {@link Storage.readHistory}). */
   async readHistory(id: string, limit: number): Promise<RunHistoryEntry[]> {
-    const list = this.#history.get(id);
-    if (!list) return [];
-    const out: RunHistoryEntry[] = [];
-    for (let i = list.length - 1; i >= 0 && out.length < limit; i--) {
-      const entry = decodeHistoryEntry(list[i]!);
-      if (entry) out.push(entry);
-    }
-    return out;
+    const log = this.#history.get(id);
+    return log === undefined ? [] : readHistoryLog(log, limit);
   }
 
   #appendHistory(id: string, h: HistoryAppend): void {
-    const keep = Number.isSafeInteger(h.keep) && h.keep > 0 ? h.keep : 1;
-    let list = this.#history.get(id);
-    if (!list) this.#history.set(id, (list = []));
-    list.push(encodeHistoryEntry(h.entry));
-    if (list.length > keep) list.splice(0, list.length - keep);
+    this.#history.set(id, pushHistory(this.#history.get(id) ?? '', h));
   }
 
   #append(id: string, kind: StorageChange['kind']): void {
