@@ -4,6 +4,8 @@
  */
 import { InvalidOptionError, StorageError, errorMessage } from '../errors.js';
 import { HISTORY_ERROR_MAX, historyError, type RunHistoryEntry } from '../storage/history.js';
+
+export type { RunHistoryEntry };
 import type { WriteOptions } from '../storage/types.js';
 import type { Core } from './core.js';
 import { MAX_HISTORY_SIZE } from './options.js';
@@ -37,7 +39,12 @@ export interface HistoryQuery {
   limit?: number;
 }
 
-/** `scheduler.getFabricHistory`: checked arguments, a bounded read, every entry checked. */
+/**
+ * `scheduler.getFabricHistory(id, { limit })`: the fabric's last runs (newest first, at most
+ * `limit`) read from the storage, so runs of every replica show; `[]` for an unknown fabric;
+ * `HistoryUnsupportedError` when the storage keeps no history. Checked arguments, a read bounded
+ * by `operationTimeout`, every entry checked.
+ */
 export async function readFabricHistory(core: Core, id: unknown, query: HistoryQuery | undefined): Promise<RunHistoryEntry[]> {
   if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'a non-empty fabric id string', id);
   if (query !== undefined && (query === null || typeof query !== 'object')) throw new InvalidOptionError('options', 'an object', query);

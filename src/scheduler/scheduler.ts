@@ -32,8 +32,7 @@ import type { FabricStatus, PauseTarget, StateReport, UpsertCounts, ValidateOpti
 import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCheck } from './upsert.js';
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
-import { readFabricHistory, type HistoryQuery } from './history.js';
-import type { RunHistoryEntry } from '../storage/history.js';
+import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
 
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
@@ -322,11 +321,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return records.filter((r) => r.definition.id !== CONTROL_RECORD_ID).map((r) => this.#toStatus(r, now)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /**
-   * The fabric's last runs (newest first, at most `limit`), read from the storage, so runs of
-   * every replica show; `[]` for an unknown fabric. `HistoryUnsupportedError` when the storage
-   * keeps no history.
-   */
+  /** The fabric's last runs of every replica, newest first, from the storage (see history.ts); `[]` when unknown. */
   getFabricHistory(id: string, options?: HistoryQuery): Promise<RunHistoryEntry[]> {
     return readFabricHistory(this.#core, id, options);
   }

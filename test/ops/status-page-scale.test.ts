@@ -209,6 +209,10 @@ describe.skipIf(!existsSync(CHROMIUM))('status page in headless Chromium, 100,00
     const small = await (await fetch(`${url}/fabrics`)).text();
     console.log(`[status page] /fabrics: ${small.length} bytes for the default 50 rows, ${body.length} for ${MAX_PAGE_SIZE} (of ${N.toLocaleString('en-US')} fabrics)`);
     expect((await fetch(`${url}/fabrics?limit=${N}`)).status).toBe(400);
+    expect(await (await fetch(`${url}/fabrics?sort=size`)).json()).toEqual({ error: 'Expected sort to be one of id, status, staleness, got "size"' });
+    expect(await (await fetch(`${url}/fabrics/fab-000003/history?limit=2`)).json()).toEqual(history.slice(0, 2));
+    expect((await fetch(`${url}/fabrics/fab-000003/history?limit=0`)).status).toBe(400);
+    expect(await (await fetch(`${url}/fabrics/nobody/history`)).json()).toEqual([]);
   });
 });
 
@@ -217,3 +221,20 @@ if (!existsSync(CHROMIUM)) {
     it.skip(`SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium)`, () => undefined);
   });
 }
+
+describe('status page: history on a storage without it', () => {
+  it('GET /fabrics/:id/history answers 501 with the reason', async () => {
+    const inner = new MemoryStorage();
+    const storage = { get: (id: string) => inner.get(id), list: () => inner.list(), write: inner.write.bind(inner), delete: (id: string, v?: number) => inner.delete(id, v) };
+    const handler = createStatusHandler(createScheduler({ storage, executor: () => undefined }));
+    const server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/fabrics/a/history`);
+      expect(r.status).toBe(501);
+      expect(((await r.json()) as { error: string }).error).toMatch(/keeps no run history/);
+    } finally {
+      server.close();
+    }
+  });
+});
