@@ -238,3 +238,33 @@ describe('status page: history on a storage without it', () => {
     }
   });
 });
+
+describe.skipIf(!existsSync(CHROMIUM))('status page: a fabric behind the failure breaker', () => {
+  it('shows its probing state in the table and the per-fabric view when FabricStatus has `breaker`', async () => {
+    const now = Date.now();
+    const f = { ...row('dead-target', 'error', now - 120_000), lastError: 'connect ECONNREFUSED', consecutiveFailures: 7, nextSyncAt: now + 8_000, breaker: { failures: 7, probeInterval: 8_000, nextProbeAt: now + 8_000 } };
+    // a stand-in with what the page reads (the breaker field comes with the breaker work of issue 13)
+    const stub = {
+      listFabrics: async () => [f],
+      getFabricStatus: async (id: string) => (id === f.id ? f : undefined),
+      getFabricHistory: async () => [],
+      metrics: () => ({ paused: false, inFlight: 0, backlog: 0, runs: 7, failed: 7, queues: {} }),
+      pauses: () => ({ scheduler: false, queues: [], fabrics: [] }),
+    } as unknown as Scheduler;
+    const handler = createStatusHandler(stub);
+    const server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/#fabric=dead-target`);
+      await page.waitForSelector('body[data-ready="1"]');
+      expect(await page.textContent('#fabrics tbody tr td:nth-child(3)')).toMatch(/^errorprobing every 8\.0 s, next in [78] s$/);
+      expect(await page.textContent('#detail-fields')).toMatch(/Breaker7 failures; probing every 8\.0 s, next in [78] s/);
+      expect(await page.textContent('#history-note')).toBe('No runs recorded yet.');
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  }, 60_000);
+});
