@@ -94,8 +94,14 @@ export class FabricSnapshot {
   ordered(sort: FabricSort): readonly FabricStatus[] {
     let rows = this.#orders.get(sort);
     if (!rows) {
-      const key = sort === 'status' ? (r: FabricStatus) => SEVERITY[r.status] ?? 9 : (r: FabricStatus) => r.lastSyncAt ?? Number.NEGATIVE_INFINITY;
-      rows = [...this.rows].sort((a, b) => key(a) - key(b));
+      // keys computed once, indices sorted (ties by index: by id)
+      const all = this.rows;
+      const keys = new Float64Array(all.length);
+      for (let i = 0; i < all.length; i++) keys[i] = sort === 'status' ? (SEVERITY[all[i]!.status] ?? 9) : (all[i]!.lastSyncAt ?? Number.NEGATIVE_INFINITY);
+      const order = new Uint32Array(all.length);
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      order.sort((a, b) => keys[a]! - keys[b]! || a - b);
+      rows = Array.from(order, (i) => all[i]!);
       this.#orders.set(sort, rows);
     }
     return rows;
