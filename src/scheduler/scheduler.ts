@@ -32,6 +32,7 @@ import type { FabricStatus, PauseTarget, StateReport, UpsertCounts, ValidateOpti
 import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCheck } from './upsert.js';
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
+import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
 
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
@@ -319,6 +320,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const { records } = await this.#core.io.list();
     const now = this.#core.time.now();
     return records.filter((r) => r.definition.id !== CONTROL_RECORD_ID).map((r) => this.#toStatus(r, now)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The fabric's last runs of every replica, newest first, from the storage (see history.ts); `[]` when unknown. */
+  getFabricHistory(id: string, options?: HistoryQuery): Promise<RunHistoryEntry[]> {
+    return readFabricHistory(this.#core, id, options);
   }
 
   // ---------------------------------------------------------------- operating it
