@@ -38,6 +38,8 @@ Commands:
   status                 table of every fabric (status, last successful sync, next sync, failures, last error)
   sync <id>              ask the running schedulers to sync a fabric now (taken by one replica
                          within its housekeepingInterval, 5 s by default)
+  history <id>           a fabric's last runs, newest first (when, trigger, outcome, duration,
+                         fencing token, replica, error); --limit <n> (default 20, at most 1000)
   pause <id>             pause one fabric          pause --queue <name>   pause a queue
   pause --all            pause every scheduler of the deployment (maintenance window)
   resume <id> | --queue <name> | --all             lift a pause
@@ -89,6 +91,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         all: { type: 'boolean', default: false },
         repair: { type: 'boolean', default: false },
         yes: { type: 'boolean', default: false },
+        limit: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -109,7 +112,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = positionals;
   try {
     if (!command) throw new UsageError('missing command');
-    if (!['status', 'sync', 'pause', 'resume', 'check', 'purge', 'migrate'].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    if (!['status', 'sync', 'history', 'pause', 'resume', 'check', 'purge', 'migrate'].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     const url = v.redis ?? io.env['SYNCWHEEL_REDIS'];
     if (!url) throw new UsageError('missing --redis <url> (or SYNCWHEEL_REDIS)');
     const target = parseRedisUrl(url);
@@ -121,15 +124,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
       throw new UsageError(`Expected --timeout to be a positive integer number of ms (at most 2147483647), got ${JSON.stringify(v.timeout)}`);
     }
     if (v.queue !== undefined && v.queue === '') throw new UsageError('Expected --queue to be a queue name, got ""');
-    const needsId = command === 'sync' || ((command === 'pause' || command === 'resume') && !v.queue && !v.all);
-    if (needsId && rest.length !== 1) throw new UsageError(`${command} needs exactly one fabric id${command === 'sync' ? '' : ' (or --queue <name>, or --all)'}`);
+    const needsId = command === 'sync' || command === 'history' || ((command === 'pause' || command === 'resume') && !v.queue && !v.all);
+    if (needsId && rest.length !== 1) throw new UsageError(`${command} needs exactly one fabric id${command === 'sync' || command === 'history' ? '' : ' (or --queue <name>, or --all)'}`);
     if (!needsId && rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
     if ((v.queue || v.all) && command !== 'pause' && command !== 'resume') throw new UsageError('--queue and --all go with pause and resume');
     if (v.queue && v.all) throw new UsageError('give --queue or --all, not both');
     if (v.repair && command !== 'check') throw new UsageError('--repair goes with check');
     if (v.yes && command !== 'purge' && command !== 'migrate') throw new UsageError('--yes goes with purge and migrate');
+    if (v.limit !== undefined && command !== 'history') throw new UsageError('--limit goes with history');
+    const limit = v.limit === undefined ? undefined : Number(v.limit);
+    if (limit !== undefined && (!/^\d+$/.test(v.limit!) || limit < 1 || limit > 1_000)) throw new UsageError(`Expected --limit to be an integer from 1 to 1000, got ${JSON.stringify(v.limit)}`);
     const colour = !v.json && !v['no-color'] && !io.env['NO_COLOR'] && (io.isTTY || !!io.env['FORCE_COLOR']);
-    return await run({ command, id: rest[0], url, target, prefix, timeout, json: v.json, colour, queue: v.queue, all: v.all, repair: v.repair, yes: v.yes, redisFlag: v.redis !== undefined }, io);
+    return await run({ command, id: rest[0], url, target, prefix, timeout, json: v.json, colour, queue: v.queue, all: v.all, repair: v.repair, yes: v.yes, limit, redisFlag: v.redis !== undefined }, io);
   } catch (error) {
     // every expected failure is one line on stderr
     // (the usage text only when no command was given at all: otherwise the one line says it)

@@ -58,6 +58,11 @@ export type { TimingWheelOptions, WheelEntry } from './wheel.js';
 export { MemoryStorage } from './storage/memory.js';
 export type { MemoryStorageOptions } from './storage/memory.js';
 export { initialState } from './storage/types.js';
+export { HISTORY_ERROR_MAX, decodeHistoryEntry, encodeHistoryEntry } from './storage/history.js';
+export type { HistoryAppend, RunHistoryEntry } from './storage/history.js';
+export { HistoryUnsupportedError } from './scheduler/history.js';
+export { MAX_HISTORY_SIZE } from './scheduler/options.js';
+export type { HistoryQuery } from './scheduler/history.js';
 export type { BatchWrite, ChangePage, ClaimInfo, ClaimRefusal, CorruptRecord, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './storage/types.js';
 export { InProcessSingleFlight } from './single-flight.js';
 export type { AcquireOptions, Lease, LeaseProof, SingleFlight } from './single-flight.js';
@@ -66,4 +71,6 @@ export type { HistogramSnapshot, MetricsSnapshot, QueueMetrics, RunCounts } from
 export { CONTROL_RECORD_ID, RESERVED_ID_PREFIX, loadControl, updateControl } from './ops/control.js';
 export type { ControlData } from './ops/control.js';
 export { ACTION_HEADER, createStatusHandler, escapeHtml } from './ops/status-page.js';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './ops/status-snapshot.js';
+export type { FabricPage, FabricQuery, FabricSort } from './ops/status-snapshot.js';
 export type { StatusHandler, StatusHandlerOptions } from './ops/status-page.js';

@@ -61,6 +61,11 @@ export interface SingleFlight {
   stop?(): void | Promise<void>;
   /** Stops background work (extensions) and releases connections the adapter opened itself. */
   close?(): Promise<void>;
+  /**
+   * The name of this replica, when the adapter has one (`RedlockSingleFlight`: its `replicaId`).
+   * Run history entries carry it as `replica`. Optional.
+   */
+  readonly replicaId?: string;
 }
 
 /**

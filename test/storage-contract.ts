@@ -7,6 +7,7 @@ import { CorruptStateError } from '../src/errors.js';
 import { normalizeFabric, type Fabric } from '../src/definition.js';
 import { cadenceOf } from '../src/scheduler/cadence.js';
 import type { Lease } from '../src/single-flight.js';
+import type { RunHistoryEntry } from '../src/storage/history.js';
 import { initialState, type FabricRecord, type FabricState, type Storage, type StorageChange, type WriteOptions, type WriteResult } from '../src/storage/types.js';
 
 export interface StorageFixture {
@@ -396,6 +397,43 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       expect(host.record.version).toBeGreaterThan(run.version);
       const next = await claimRun(s, host.record);
       expect(next.state.fencingToken).toBeGreaterThan(run.state.fencingToken);
+    });
+
+    it('run history: appended only with a successful write, newest first, capped at keep, deleted with the record', async (ctx) => {
+      if (!s.readHistory) return ctx.skip('no run history');
+      const id = 'h:{1}';
+      const a = await s.write(id, { definition: fabric(id), state: state() }, null);
+      if (!a.ok) throw new Error('create failed');
+      expect(await s.readHistory(id, 20)).toEqual([]);
+      let rec = a.record;
+      const entries: RunHistoryEntry[] = [];
+      const t0 = 1_750_000_000_000;
+      for (let i = 0; i < 5; i++) {
+        rec = await claimRun(s, rec);
+        const failed = i % 2 === 1;
+        const entry: RunHistoryEntry = failed
+          ? { scheduledAt: t0 + i * 60_000, startedAt: t0 + i * 60_000 + 3, finishedAt: t0 + i * 60_000 + 250, trigger: 'retry', outcome: 'failed', reason: 'timeout', error: `boom ${i}, with: commas | and 🙂`, durationMs: 247, fencingToken: rec.state.fencingToken, replica: 'host-1:42' }
+          : { scheduledAt: t0 + i * 60_000, startedAt: t0 + i * 60_000 - 2, finishedAt: t0 + i * 60_000 + 10, trigger: 'schedule', outcome: 'succeeded', durationMs: 12, fencingToken: rec.state.fencingToken };
+        entries.push(entry);
+        const out = await s.write(id, { definition: rec.definition, state: { ...rec.state, status: failed ? 'error' : 'in_sync' } }, rec.version, { history: { entry, keep: 3 } });
+        if (!out.ok) throw new Error('outcome write refused');
+        rec = out.record;
+      }
+      expect(await s.readHistory(id, 20)).toEqual(entries.slice(2).reverse());
+      expect(await s.readHistory(id, 2)).toEqual(entries.slice(3).reverse());
+      // a refused write (stale version) appends nothing
+      const extra: RunHistoryEntry = { ...entries[0]!, scheduledAt: t0 + 999 };
+      const stale = await s.write(id, { definition: rec.definition, state: rec.state as FabricState }, rec.version - 1, { history: { entry: extra, keep: 3 } });
+      expect(stale.ok).toBe(false);
+      expect((await s.readHistory(id, 20))[0]).toEqual(entries[4]);
+      // other fabrics have their own
+      expect(await s.readHistory('other', 20)).toEqual([]);
+      // deleting the record deletes its history; a fabric defined again starts with none
+      expect(await s.delete(id)).toBe(true);
+      expect(await s.readHistory(id, 20)).toEqual([]);
+      const again = await s.write(id, { definition: fabric(id), state: state() }, null);
+      expect(again.ok).toBe(true);
+      expect(await s.readHistory(id, 20)).toEqual([]);
     });
   });
 }

@@ -1,6 +1,6 @@
 /**
  * The commands that work on a deployment's fabrics through its `RedisStorage`: `status`, `sync`,
- * `pause`, `resume` and `check`. Each refuses a prefix with no syncwheel data (exit 1).
+ * `history`, `pause`, `resume` and `check`. Each refuses a prefix with no syncwheel data (exit 1).
  */
 import type { Redis } from 'ioredis';
 import { createScheduler } from '../scheduler/scheduler.js';
@@ -11,6 +11,7 @@ import type { FabricRecord } from '../storage/types.js';
 import { StorageError } from '../errors.js';
 import { isRedisError, load } from './redis.js';
 import { SetupError, TroubleError, UnreachableError, ago, redact, show, type Cmd, type Io } from './shared.js';
+import { history } from './history.js';
 import { status } from './status.js';
 
 /** Runs `cmd` on `client` (connected; disconnected here once done). */
@@ -27,6 +28,8 @@ export async function fabricCommand(client: Redis, cmd: Cmd, io: Io): Promise<nu
         return await status(storage, cmd, io);
       case 'sync':
         return await sync(storage, cmd, io);
+      case 'history':
+        return await history(storage, cmd, io);
       case 'pause':
       case 'resume':
         return await pauseResume(storage, cmd, io);

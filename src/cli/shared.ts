@@ -30,6 +30,8 @@ export interface Cmd {
   all: boolean;
   repair: boolean;
   yes: boolean;
+  /** `history --limit <n>`. */
+  limit?: number | undefined;
   /** Whether the URL came from --redis (not SYNCWHEEL_REDIS): the dry runs of purge and migrate repeat it. */
   redisFlag: boolean;
 }

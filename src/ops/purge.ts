@@ -1,5 +1,5 @@
 /**
- * `syncwheel purge`: deletes every Redis key of one prefix (records, fences, locks, membership,
+ * `syncwheel purge`: deletes every Redis key of one prefix (records, fences, run histories, locks, membership,
  * change log, schema marker, id index), in the current layout and in the 0.1 layout, on a single
  * Redis or on every master of a Redis Cluster. A dry run (the default) only counts.
  *
@@ -16,8 +16,8 @@ import { SyncwheelError } from '../errors.js';
 import { encodePrefix, hashTag, keyPatterns, redisKeys } from '../redis/keys.js';
 
 /** What a key of a prefix is. `other`: the schema marker, the id index, and any unknown key under `P:sw:`. */
-export type PurgeKind = 'records' | 'fences' | 'locks' | 'membership' | 'log' | 'other';
-export const PURGE_KINDS: readonly PurgeKind[] = Object.freeze(['records', 'fences', 'locks', 'membership', 'log', 'other']);
+export type PurgeKind = 'records' | 'fences' | 'history' | 'locks' | 'membership' | 'log' | 'other';
+export const PURGE_KINDS: readonly PurgeKind[] = Object.freeze(['records', 'fences', 'history', 'locks', 'membership', 'log', 'other']);
 
 /** The prefix given to purge was refused (empty, blank, or only glob characters). Nothing was read or deleted. */
 export class PurgePrefixError extends SyncwheelError {
@@ -73,10 +73,10 @@ export function assertPurgeablePrefix(prefix: unknown): asserts prefix is string
 
 const NEW_SHARED: Record<string, PurgeKind> = { schema: 'other', ids: 'other', log: 'log', members: 'membership' };
 const LEGACY_SHARED: Record<string, PurgeKind> = { schema: 'other', ids: 'other', members: 'membership' };
-const NEW_TAGGED = /^(r|f):\{([0-9a-f]{8})\}:([\s\S]*)$/;
+const NEW_TAGGED = /^(r|f|h):\{([0-9a-f]{8})\}:([\s\S]*)$/;
 const NEW_LOCK = /^l:\{([0-9a-f]{8})\}:([\s\S]*)$/;
 /** A tail that is the whole key of some prefix's base (`…:sw`), in either layout. */
-const ANY_TAIL = /^(schema|ids|log|members|r:\{[0-9a-f]{8}\}:[\s\S]*|f:\{[0-9a-f]{8}\}:[\s\S]*|rec:[\s\S]+|fence:[\s\S]+)$/;
+const ANY_TAIL = /^(schema|ids|log|members|[rfh]:\{[0-9a-f]{8}\}:[\s\S]*|rec:[\s\S]+|fence:[\s\S]+)$/;
 const ANY_LOCK_TAIL = /^(l:\{[0-9a-f]{8}\}:[\s\S]*|lock:[\s\S]+)$/;
 
 /**
@@ -98,7 +98,7 @@ export function classifyKey(prefix: string, key: string): PurgeKind | undefined 
     } else {
       if (Object.hasOwn(NEW_SHARED, tail)) return NEW_SHARED[tail];
       const m = NEW_TAGGED.exec(tail);
-      if (m && hashTag(m[3]!) === m[2]) return m[1] === 'r' ? 'records' : 'fences';
+      if (m && hashTag(m[3]!) === m[2]) return m[1] === 'r' ? 'records' : m[1] === 'h' ? 'history' : 'fences';
     }
   }
   const under = k.startsWith(base) ? base : k.startsWith(legacy) ? legacy : undefined;
@@ -127,7 +127,7 @@ export function isNestedKey(key: string, from: number, lock: boolean): boolean {
 }
 
 function emptyCounts(): Record<PurgeKind, number> {
-  return { records: 0, fences: 0, locks: 0, membership: 0, log: 0, other: 0 };
+  return { records: 0, fences: 0, history: 0, locks: 0, membership: 0, log: 0, other: 0 };
 }
 
 type Node = Pick<Redis, 'scan' | 'pipeline'>;

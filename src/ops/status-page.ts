@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError, SyncwheelError, UnknownFabricError, FabricDisabledError, SchedulerNotRunningError } from '../errors.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import { SYNC_STATUSES } from '../status.js';
+import { systemClock, type Clock } from '../clock.js';
+import { HistoryUnsupportedError } from '../scheduler/history.js';
+import { ACTION_HEADER, escapeHtml, renderPage } from './status-page-html.js';
+import { DEFAULT_PAGE_SIZE, Snapshots, parseFabricQuery, queryPage } from './status-snapshot.js';
+
+export { ACTION_HEADER, escapeHtml };
 
 /** Options of {@link createStatusHandler}. */
 export interface StatusHandlerOptions {
@@ -33,15 +38,24 @@ export interface StatusHandlerOptions {
    * @default 5_000
    */
   refreshInterval?: number;
+  /**
+   * Longest age of the listing `/fabrics` pages are cut from, ms: every fabric is listed from the
+   * storage at most once per this (and again after an action), however many viewers and
+   * requests, so the page stays cheap at 100,000 fabrics. 0 lists on every request.
+   * @default 5_000
+   */
+  snapshotMaxAge?: number;
+  /**
+   * The clock the snapshot's age is read from (tests pass a fake clock).
+   * @default the system clock
+   */
+  clock?: Clock;
 }
 
 /** A node:http handler; `next` (Express style) is called for paths it does not serve. */
 export type StatusHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
 
-/** Header every action request must carry (a cross-site form cannot set it: CSRF guard). */
-export const ACTION_HEADER = 'x-syncwheel-action';
-
-const DEFAULTS = Object.freeze({ basePath: '', title: 'syncwheel', refreshInterval: 5_000 });
+const DEFAULTS = Object.freeze({ basePath: '', title: 'syncwheel', refreshInterval: 5_000, snapshotMaxAge: 5_000 });
 
 /**
  * Creates the status handler for `scheduler`.
@@ -49,10 +63,11 @@ const DEFAULTS = Object.freeze({ basePath: '', title: 'syncwheel', refreshInterv
  * | method | path                          | what                                                  |
  * |--------|-------------------------------|-------------------------------------------------------|
  * | GET    | `/`                           | the HTML page                                         |
- * | GET    | `/fabrics?status=&queue=`     | `FabricStatus[]`, filtered                            |
- * | GET    | `/fabrics/:id`                | one `FabricStatus` (404 when unknown)                 |
+ * | GET    | `/fabrics?q=&status=&queue=&sort=&order=&offset=&limit=` | one page: `{ total, offset, limit, items: FabricStatus[], fabrics, counts, snapshotAt }` (`FabricPage`); `limit` at most 500 (default 50), `sort` `id`, `status` or `staleness`; 400 on a bad parameter |
+ * | GET    | `/fabrics/:id`                | one `FabricStatus`, read fresh (404 when unknown)     |
+ * | GET    | `/fabrics/:id/history?limit=` | its last runs, newest first (`RunHistoryEntry[]`; 501 when the storage keeps none) |
  * | GET    | `/metrics`                    | `scheduler.metrics()` plus `pauses`                   |
- * | POST   | `/fabrics/:id/sync`           | `syncNow` (answers with the `SyncResult`)             |
+ * | POST   | `/fabrics/:id/sync`           | `requestSync` when the scheduler has it (`{ requested: 'started' \| 'queued' \| 'coalesced' }`), else `syncNow` (its `SyncResult`) |
  * | POST   | `/fabrics/:id/pause`, `/resume` | pause or resume one fabric                          |
  * | POST   | `/queues/:name/pause`, `/resume`, `/clear` | a queue                                  |
  * | POST   | `/pause`, `/resume`           | the whole scheduler                                   |
@@ -70,6 +85,11 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
   if (typeof title !== 'string') throw new InvalidOptionError('title', 'a string', title);
   const refresh = options.refreshInterval ?? DEFAULTS.refreshInterval;
   if (!Number.isSafeInteger(refresh) || refresh < 250) throw new InvalidOptionError('refreshInterval', 'an integer number of ms >= 250', options.refreshInterval);
+  const maxAge = options.snapshotMaxAge ?? DEFAULTS.snapshotMaxAge;
+  if (!Number.isSafeInteger(maxAge) || maxAge < 0) throw new InvalidOptionError('snapshotMaxAge', 'a non-negative integer number of ms', options.snapshotMaxAge);
+  const clock = options.clock ?? systemClock;
+  if (clock === null || typeof clock !== 'object' || typeof clock.now !== 'function') throw new InvalidOptionError('clock', 'a Clock', options.clock);
+  const snapshots = new Snapshots(() => scheduler.listFabrics(), () => clock.now(), maxAge);
 
   return (req, res, next) => {
     handle(req, res).catch((error: unknown) => {
@@ -95,10 +115,19 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
       if (method === 'GET' || method === 'HEAD') {
         if (parts.length === 0) return sendPage(req, res);
         if (parts[0] === 'fabrics' && parts.length === 1) {
-          const status = url.searchParams.get('status');
-          const queue = url.searchParams.get('queue');
-          const rows = (await scheduler.listFabrics()).filter((f) => (!status || f.status === status) && (!queue || f.queue === queue));
-          return send(res, 200, rows);
+          const query = parseFabricQuery(url.searchParams);
+          if ('error' in query) return send(res, 400, query);
+          return send(res, 200, queryPage(await snapshots.get(), query));
+        }
+        if (parts[0] === 'fabrics' && parts.length === 3 && parts[2] === 'history') {
+          const raw = url.searchParams.get('limit');
+          try {
+            return send(res, 200, await scheduler.getFabricHistory(parts[1]!, raw ? { limit: /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN } : undefined));
+          } catch (error) {
+            if (error instanceof HistoryUnsupportedError) return send(res, 501, { error: error.message });
+            if (error instanceof InvalidOptionError) return send(res, 400, { error: error.message });
+            throw error;
+          }
         }
         if (parts[0] === 'fabrics' && parts.length === 2) {
           const status = await scheduler.getFabricStatus(parts[1]!);
@@ -121,7 +150,9 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
       if (!allowed) return send(res, 403, { error: 'not authorized' });
       if (req.headers[ACTION_HEADER] !== '1') return send(res, 400, { error: `actions need the header ${ACTION_HEADER}: 1` });
       try {
-        return send(res, 200, (await action()) ?? { ok: true });
+        const answer = (await action()) ?? { ok: true };
+        snapshots.invalidate(); // the next page shows the action's effect
+        return send(res, 200, answer);
       } catch (error) {
         if (error instanceof UnknownFabricError) return send(res, 404, { error: error.message });
         if (error instanceof FabricDisabledError || error instanceof SchedulerNotRunningError) return send(res, 409, { error: error.message });
@@ -136,7 +167,7 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
       if (parts.length === 1 && a === 'pause') return () => scheduler.pause();
       if (parts.length === 1 && a === 'resume') return () => scheduler.resume();
       if (parts.length === 3 && a === 'fabrics') {
-        if (c === 'sync') return async () => serializableResult(await scheduler.syncNow(b!));
+        if (c === 'sync') return () => syncFromPage(scheduler, b!);
         if (c === 'pause') return () => scheduler.pause({ fabric: b! });
         if (c === 'resume') return () => scheduler.resume({ fabric: b! });
       }
@@ -163,7 +194,7 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
         }
       }
       const nonce = randomBytes(16).toString('base64');
-      const body = renderPage({ title, refresh, actions, nonce });
+      const body = renderPage({ title, refresh, actions, nonce, pageSize: DEFAULT_PAGE_SIZE });
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
@@ -177,6 +208,17 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
   };
 }
 
+/**
+ * The page's "Sync now": `scheduler.requestSync(id)` when the scheduler has it (answers
+ * `{ requested: 'started' | 'queued' | 'coalesced' }` at once), else `syncNow` (answers its
+ * `SyncResult` once the run ended, the error as its message).
+ */
+export async function syncFromPage(scheduler: Scheduler, id: string): Promise<object> {
+  const s = scheduler as Scheduler & { requestSync?: (id: string) => Promise<string> };
+  if (typeof s.requestSync === 'function') return { requested: await s.requestSync(id) };
+  return serializableResult(await scheduler.syncNow(id));
+}
+
 function serializableResult(result: object): object {
   const r = result as { error?: unknown };
   if (r.error instanceof Error) return { ...result, error: r.error.message };
@@ -187,168 +229,4 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body, (_k, v: unknown) => (v === Number.POSITIVE_INFINITY ? null : v));
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
   res.end(json);
-}
-
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-function renderPage(o: { title: string; refresh: number; actions: boolean; nonce: string }): string {
-  const config = JSON.stringify({ refresh: o.refresh, actions: o.actions, statuses: SYNC_STATUSES }).replace(/</g, '\\u003c');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>${escapeHtml(o.title)}</title>
-<style nonce="${o.nonce}">
-  :root { --fg:#1d2433; --muted:#6b7385; --line:#e3e6ee; --bg:#f7f8fb; --card:#fff; }
-  * { box-sizing: border-box; }
-  body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
-  header { padding:16px 24px; background:#1d2433; color:#fff; display:flex; align-items:baseline; gap:16px; flex-wrap:wrap; }
-  header h1 { font-size:18px; margin:0; font-weight:600; }
-  header .meta { color:#b8bfd0; font-size:12px; }
-  main { padding:16px 24px; }
-  .cards { display:flex; gap:12px; flex-wrap:wrap; margin-bottom:16px; }
-  .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:10px 14px; min-width:110px; }
-  .card b { display:block; font-size:20px; }
-  .card span { color:var(--muted); font-size:12px; }
-  .rule { color:var(--muted); font-size:11px; }
-  .banner { background:#fff4d6; border:1px solid #f0d48a; padding:8px 12px; border-radius:6px; margin-bottom:12px; }
-  .hidden { display:none; }
-  .filters { display:flex; gap:12px; align-items:center; margin-bottom:8px; flex-wrap:wrap; }
-  select, button { font:inherit; }
-  button { border:1px solid #c5cada; background:#fff; border-radius:5px; padding:2px 8px; cursor:pointer; margin-right:4px; }
-  button:hover { background:#eef1f7; }
-  table { border-collapse:collapse; width:100%; background:var(--card); border:1px solid var(--line); border-radius:8px; overflow:hidden; }
-  th, td { text-align:left; padding:7px 10px; border-bottom:1px solid var(--line); vertical-align:top; }
-  th { background:#eef1f7; font-weight:600; font-size:12px; text-transform:uppercase; letter-spacing:.03em; color:#465069; }
-  td.num { text-align:right; font-variant-numeric:tabular-nums; }
-  td.err { color:#a4262c; max-width:420px; word-break:break-word; }
-  td.id { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; word-break:break-all; max-width:320px; }
-  .pill { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; }
-  .s-in_sync { background:#dff5e3; color:#1d6b30; } .s-syncing { background:#dcecff; color:#1f5fa8; }
-  .s-error { background:#fde2e1; color:#a4262c; } .s-out_of_sync { background:#fff0d1; color:#8a5a00; }
-  .s-never_synced, .s-disabled { background:#eceef3; color:#5b6478; } .s-paused { background:#efe3ff; color:#6a3fb0; margin-left:4px; }
-  h2 { font-size:15px; margin:20px 0 8px; }
-  #msg { color:var(--muted); margin-left:auto; font-size:12px; }
-</style>
-</head>
-<body>
-<header><h1>${escapeHtml(o.title)}</h1><span class="meta" id="updated">loading…</span></header>
-<main>
-  <div id="paused" class="banner hidden">The scheduler is paused: no scheduled run starts until it is resumed.</div>
-  <div class="cards" id="cards"></div>
-  <div class="filters">
-    <label>Status <select id="f-status"><option value="">all</option></select></label>
-    <label>Queue <select id="f-queue"><option value="">all</option></select></label>
-    <span id="global-actions"></span>
-    <span id="msg" role="status"></span>
-  </div>
-  <table id="fabrics">
-    <thead><tr><th>Fabric</th><th>Queue</th><th>Status</th><th>Last successful sync</th><th>Next sync</th><th>Last error</th><th>Failures</th><th>Lateness</th><th class="act">Actions</th></tr></thead>
-    <tbody></tbody>
-  </table>
-  <h2>Queues</h2>
-  <table id="queues">
-    <thead><tr><th>Queue</th><th>Priority</th><th>In flight</th><th>Backlog</th><th>Runs</th><th>Failed</th><th>Missed</th><th>Lateness p50 / p99</th><th class="act">Actions</th></tr></thead>
-    <tbody></tbody>
-  </table>
-</main>
-<script nonce="${o.nonce}">
-"use strict";
-const CONFIG = ${config};
-const base = location.pathname.endsWith('/') ? location.pathname : location.pathname + '/';
-const $ = (s) => document.querySelector(s);
-function el(tag, props, ...children) {
-  const e = document.createElement(tag);
-  if (props) for (const [k, v] of Object.entries(props)) { if (k === 'class') e.className = v; else if (k === 'title') e.title = v; else if (k === 'onclick') e.addEventListener('click', v); else e.setAttribute(k, v); }
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c == null ? '' : String(c)));
-  return e;
-}
-function rel(t, now) {
-  if (t == null) return '–';
-  const d = Math.round((t - now) / 1000);
-  const a = Math.abs(d);
-  const s = a < 90 ? a + ' s' : a < 5400 ? Math.round(a / 60) + ' min' : a < 172800 ? Math.round(a / 3600) + ' h' : Math.round(a / 86400) + ' d';
-  return d < 0 ? s + ' ago' : d === 0 ? 'now' : 'in ' + s;
-}
-function ms(v) { return v == null ? '–' : v < 1000 ? v + ' ms' : (v / 1000).toFixed(1) + ' s'; }
-function iso(t) { return t == null ? '' : new Date(t).toISOString(); }
-for (const s of CONFIG.statuses) $('#f-status').append(el('option', { value: s }, s));
-const fromHash = new URLSearchParams(location.hash.slice(1));
-async function act(path, label) {
-  $('#msg').textContent = label + '…';
-  try {
-    const r = await fetch(base + path, { method: 'POST', headers: { '${ACTION_HEADER}': '1' } });
-    const body = await r.json().catch(() => ({}));
-    $('#msg').textContent = r.ok ? label + ': done' : label + ': ' + (body.error || r.status);
-  } catch (e) { $('#msg').textContent = label + ': ' + e.message; }
-  refresh();
-}
-const enc = encodeURIComponent;
-function render(fabrics, metrics) {
-  const now = Date.now();
-  $('#updated').textContent = 'updated ' + new Date().toLocaleTimeString() + ' · refreshes every ' + CONFIG.refresh / 1000 + ' s';
-  $('#paused').classList.toggle('hidden', !metrics.paused);
-  const cards = $('#cards'); cards.replaceChildren();
-  const counts = {}; for (const f of fabrics) counts[f.status] = (counts[f.status] || 0) + 1;
-  const card = (v, l) => cards.append(el('div', { class: 'card' }, el('b', null, v), el('span', null, l)));
-  card(fabrics.length, 'fabrics'); card(counts.in_sync || 0, 'in sync'); card(counts.error || 0, 'in error');
-  card(counts.out_of_sync || 0, 'out of sync'); card(metrics.inFlight, 'syncing now'); card(metrics.backlog, 'waiting'); card(metrics.runs, 'runs'); card(metrics.failed, 'failed runs');
-  const qsel = $('#f-queue'); const qv = qsel.value || fromHash.get('queue') || '';
-  qsel.replaceChildren(el('option', { value: '' }, 'all'), ...Object.keys(metrics.queues).map((q) => el('option', { value: q }, q)));
-  qsel.value = qv;
-  const sv = $('#f-status').value;
-  const tbody = $('#fabrics tbody'); tbody.replaceChildren();
-  for (const f of fabrics) {
-    if ((sv && f.status !== sv) || (qv && f.queue !== qv)) continue;
-    const st = el('td', null, el('span', { class: 'pill s-' + f.status }, f.status.replace('_', ' ')));
-    if (f.paused) st.append(el('span', { class: 'pill s-paused' }, 'paused'));
-    const acts = el('td', { class: 'act' });
-    if (CONFIG.actions) {
-      if (f.enabled) acts.append(el('button', { onclick: () => act('fabrics/' + enc(f.id) + '/sync', 'sync ' + f.id) }, 'Sync now'));
-      acts.append(f.paused ? el('button', { onclick: () => act('fabrics/' + enc(f.id) + '/resume', 'resume ' + f.id) }, 'Resume') : el('button', { onclick: () => act('fabrics/' + enc(f.id) + '/pause', 'pause ' + f.id) }, 'Pause'));
-    }
-    tbody.append(el('tr', { 'data-id': f.id },
-      el('td', { class: 'id' }, f.id), el('td', null, f.queue), st,
-      el('td', { title: iso(f.lastSyncAt) }, rel(f.lastSyncAt, now)),
-      el('td', { title: iso(f.nextSyncAt) + ' · ' + (f.cadence || '') }, f.enabled ? rel(f.nextSyncAt, now) : 'disabled', el('div', { class: 'rule' }, f.cadence || '')),
-      el('td', { class: 'err' }, f.lastError || ''),
-      el('td', { class: 'num' }, f.consecutiveFailures), el('td', { class: 'num' }, ms(f.lastLateness)), acts));
-  }
-  const qbody = $('#queues tbody'); qbody.replaceChildren();
-  for (const q of Object.values(metrics.queues)) {
-    const acts = el('td', { class: 'act' });
-    if (CONFIG.actions) {
-      acts.append(q.paused ? el('button', { onclick: () => act('queues/' + enc(q.name) + '/resume', 'resume queue ' + q.name) }, 'Resume') : el('button', { onclick: () => act('queues/' + enc(q.name) + '/pause', 'pause queue ' + q.name) }, 'Pause'));
-      acts.append(el('button', { onclick: () => act('queues/' + enc(q.name) + '/clear', 'clear backlog of ' + q.name) }, 'Clear backlog'));
-    }
-    const name = el('td', null, q.name); if (q.paused) name.append(el('span', { class: 'pill s-paused' }, 'paused'));
-    qbody.append(el('tr', null, name, el('td', { class: 'num' }, q.priority), el('td', { class: 'num' }, q.inFlight + ' / ' + (q.concurrency == null ? '∞' : q.concurrency)),
-      el('td', { class: 'num' }, q.backlog), el('td', { class: 'num' }, q.runs), el('td', { class: 'num' }, q.failed), el('td', { class: 'num' }, q.missed),
-      el('td', { class: 'num' }, ms(q.lateness.p50) + ' / ' + ms(q.lateness.p99)), acts));
-  }
-  const ga = $('#global-actions'); ga.replaceChildren();
-  if (CONFIG.actions) ga.append(metrics.paused ? el('button', { onclick: () => act('resume', 'resume scheduler') }, 'Resume scheduler') : el('button', { onclick: () => act('pause', 'pause scheduler') }, 'Pause scheduler'));
-  for (const th of document.querySelectorAll('.act')) th.classList.toggle('hidden', !CONFIG.actions);
-  document.body.dataset.ready = '1';
-}
-async function refresh() {
-  try {
-    const [f, m] = await Promise.all([fetch(base + 'fabrics').then((r) => r.json()), fetch(base + 'metrics').then((r) => r.json())]);
-    render(f, m);
-  } catch (e) { $('#updated').textContent = 'could not load: ' + e.message; }
-}
-if (fromHash.get('status')) $('#f-status').value = fromHash.get('status');
-$('#f-status').addEventListener('change', refresh);
-$('#f-queue').addEventListener('change', refresh);
-refresh();
-setInterval(refresh, CONFIG.refresh);
-</script>
-</body>
-</html>
-`;
 }

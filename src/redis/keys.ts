@@ -14,6 +14,7 @@
  * | `B:members`             | zset   | live replicas of `RedlockSingleFlight` (member -> expiry, Redis time ms) |
  * | `B:r:{T}:<id>`          | hash   | one record: `v` version, `t` fencing token, `h` definition digest, `d` JSON {schema, definition, state} |
  * | `B:f:{T}:<id>`          | hash   | fence: highest `version` and `token` ever written for the id, `removed` (Redis ms) while a tombstone |
+ * | `B:h:{T}:<id>`          | list   | run history: compact entries (`encodeHistoryEntry`), newest first, capped (LTRIM); deleted with the record |
  * | `mutex:B:l:{T}:<id>`    | string | the fabric's lock (redis-semaphore adds the `mutex:` in front)        |
  *
  * Fabric ids are the last part of their keys, so any id (including `:` and braces) is
@@ -36,6 +37,8 @@ export interface RedisKeys {
   tag(fabricId: string): string;
   record(fabricId: string): string;
   fence(fabricId: string): string;
+  /** The fabric's run history list (same hash slot as its record). */
+  history(fabricId: string): string;
   /** The resource name handed to redis-semaphore for a fabric's lock. */
   lockResource(fabricId: string): string;
   /** The Redis key redis-semaphore stores that lock under. */
@@ -60,6 +63,7 @@ export function redisKeys(prefix: string): RedisKeys {
     tag,
     record: (id: string) => `${base}:r:${tag(id)}:${id}`,
     fence: (id: string) => `${base}:f:${tag(id)}:${id}`,
+    history: (id: string) => `${base}:h:${tag(id)}:${id}`,
     lockResource: (id: string) => `${base}:l:${tag(id)}:${id}`,
     lock: (id: string) => `mutex:${base}:l:${tag(id)}:${id}`,
   });

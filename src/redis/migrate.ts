@@ -4,7 +4,9 @@
  * Schema 1 kept `${prefix}:sw:rec:<id>` (hash `v`, `t`, `d` with `schema: 1`), `:fence:<id>`
  * (`version`, `token`), `:ids` and `:schema` = `1`, with the control record under a NUL id.
  * Schema 2 (see `keys.ts`) puts each fabric's keys in one hash slot, adds a definition digest and
- * a change log, and names the control record `__syncwheel__:control`.
+ * a change log, and names the control record `__syncwheel__:control`. Run history (`B:h:{T}:<id>`)
+ * is schema 2 only and written by runs: nothing to move (0.1 kept none), and a re-run leaves it
+ * alone.
  */
 import { InvalidOptionError, StorageError } from '../errors.js';
 import { CONTROL_RECORD_ID, LEGACY_CONTROL_RECORD_ID } from '../ops/control.js';

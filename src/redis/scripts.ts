@@ -45,8 +45,9 @@ end
  *
  * KEYS[1] record hash `B:r:{T}:<id>`   KEYS[2] fence hash `B:f:{T}:<id>`
  * KEYS[3] the fabric's lock key (same hash slot; read only when ARGV[10] is not empty)
- * KEYS[4] id set `B:ids`  KEYS[5] schema `B:schema`  KEYS[6] change log `B:log`: single Redis
- *         only. On Redis Cluster the script gets 3 keys (one slot) and the caller writes the
+ * KEYS[4] the fabric's history list `B:h:{T}:<id>` (same slot; written only when ARGV[14] is not empty)
+ * KEYS[5] id set `B:ids`  KEYS[6] schema `B:schema`  KEYS[7] change log `B:log`: single Redis
+ *         only. On Redis Cluster the script gets 4 keys (one slot) and the caller writes the
  *         fleet keys in separate commands.
  * ARGV[1] mode: `create` (must not exist), `update` (version must equal ARGV[2]),
  *         `replace` (overwrite an unreadable record, only if it is still exactly what was read:
@@ -58,6 +59,7 @@ end
  * ARGV[8] definition digest (`h`)   ARGV[9] '1' when the caller marks the write as a claim
  * ARGV[10] lock holder value to prove ('' = no proof)   ARGV[11] claimer's time, epoch ms ('' = none)
  * ARGV[12] max clock skew, ms   ARGV[13] change log cap (MAXLEN ~)
+ * ARGV[14] run history entry to push ('' = none)   ARGV[15] history entries to keep
  *
  * A write is a claim when its token is above the stored record's token (above 0 on a create) or
  * ARGV[9] says so. A claim's token is max(requested, fence + 1, record + 1, Redis ms x 1000): the
@@ -75,11 +77,12 @@ end
  */
 export const WRITE_SCRIPT = script(
   'write',
-  6,
+  7,
   `${PRELUDE}
 local rec, fence, lock = KEYS[1], KEYS[2], KEYS[3]
 local mode, expected, doc, token, id, observedDoc, schema, digest = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local claimFlag, proof, at, maxSkew, logSize = ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12]), ARGV[13]
+local entry, keep = ARGV[14] or '', tonumber(ARGV[15] or '0') or 0
 local f = redis.call('HMGET', fence, 'version', 'token', 'removed')
 local hasFence = val(f[1]) ~= nil
 local fenceVersion = tonumber(val(f[1]) or '0') or 0
@@ -153,12 +156,16 @@ if removed and not claim then
 end
 local changed = 0
 if mode ~= 'update' or curH ~= digest then changed = 1 end
-if #KEYS >= 6 then
+if entry ~= '' and keep >= 1 then
+  redis.call('LPUSH', KEYS[4], entry)
+  redis.call('LTRIM', KEYS[4], 0, keep - 1)
+end
+if #KEYS >= 7 then
   if mode ~= 'update' then
-    redis.call('SADD', KEYS[4], id)
-    redis.call('SET', KEYS[5], schema, 'NX')
+    redis.call('SADD', KEYS[5], id)
+    redis.call('SET', KEYS[6], schema, 'NX')
   end
-  if changed == 1 then redis.call('XADD', KEYS[6], 'MAXLEN', '~', logSize, '*', 'i', id, 'k', 'd') end
+  if changed == 1 then redis.call('XADD', KEYS[7], 'MAXLEN', '~', logSize, '*', 'i', id, 'k', 'd') end
 end
 return {1, version, tok, changed}
 `,
@@ -167,8 +174,9 @@ return {1, version, tok, changed}
 /**
  * DELETE: removes one fabric record and leaves a tombstone.
  *
- * KEYS[1] record hash   KEYS[2] fence hash   KEYS[3] id set `B:ids`   KEYS[4] change log `B:log`
- * (KEYS[3] and KEYS[4] on a single Redis only; on Redis Cluster the caller updates them after)
+ * KEYS[1] record hash   KEYS[2] fence hash   KEYS[3] history list (deleted with the record)
+ * KEYS[4] id set `B:ids`   KEYS[5] change log `B:log`
+ * (KEYS[4] and KEYS[5] on a single Redis only; on Redis Cluster the caller updates them after)
  * ARGV[1] expected version, or '' for "whatever it is"   ARGV[2] fabric id
  * ARGV[3] tombstone TTL, ms   ARGV[4] change log cap (MAXLEN ~)
  *
@@ -178,13 +186,13 @@ return {1, version, tok, changed}
  */
 export const DELETE_SCRIPT = script(
   'delete',
-  4,
+  5,
   `${PRELUDE}
 local rec, fence = KEYS[1], KEYS[2]
 local expected, id, ttl, logSize = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local rtype = keytype(rec)
 if rtype == 'none' then
-  if #KEYS >= 4 then redis.call('SREM', KEYS[3], id) end
+  if #KEYS >= 5 then redis.call('SREM', KEYS[4], id) end
   return 0
 end
 local curV, curT
@@ -199,10 +207,10 @@ if v and v > (tonumber(val(f[1]) or '0') or 0) then redis.call('HSET', fence, 'v
 if t and t > (tonumber(val(f[2]) or '0') or 0) then redis.call('HSET', fence, 'token', fmt(t)) end
 redis.call('HSET', fence, 'removed', fmt(nowMs))
 redis.call('PEXPIRE', fence, ttl)
-redis.call('DEL', rec)
-if #KEYS >= 4 then
-  redis.call('SREM', KEYS[3], id)
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', logSize, '*', 'i', id, 'k', 'r')
+redis.call('DEL', rec, KEYS[3])
+if #KEYS >= 5 then
+  redis.call('SREM', KEYS[4], id)
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', logSize, '*', 'i', id, 'k', 'r')
 end
 return 1
 `,

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CorruptStateError, InvalidOptionError, StorageError } from '../errors.js';
+import { decodeHistoryEntry, encodeHistoryEntry, type RunHistoryEntry } from '../storage/history.js';
 import type { ChangePage, ClaimRefusal, CorruptRecord, FabricRecord, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
 import { appendChange, readChanges, type ChangeLogClient } from './change-log.js';
 import { ClockSkewError, RedisEvictionWarning } from './errors.js';
@@ -11,7 +12,7 @@ import { DELETE_SCRIPT, WRITE_SCRIPT, runScript, type ScriptClient } from './scr
  * The client surface RedisStorage uses: an ioredis `Redis` (or ioredis-mock), or an ioredis
  * `Cluster` (detected by `isCluster === true`).
  */
-export type RedisStorageClient = Pick<Redis, 'eval' | 'evalsha' | 'hmget' | 'sscan' | 'pipeline' | 'get'> | Cluster;
+export type RedisStorageClient = Pick<Redis, 'eval' | 'evalsha' | 'hmget' | 'sscan' | 'pipeline' | 'get' | 'lrange'> | Cluster;
 
 /** Options of {@link RedisStorage}. */
 export interface RedisStorageOptions {
@@ -66,6 +67,7 @@ interface Conn extends ScriptClient, ChangeLogClient {
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
   sscan(key: string, cursor: string, ...args: Array<string | number>): Promise<[string, string[]]>;
   get(key: string): Promise<string | null>;
+  lrange(key: string, start: number, stop: number): Promise<string[]>;
   sadd(key: string, ...members: string[]): Promise<number>;
   srem(key: string, ...members: string[]): Promise<number>;
   set(key: string, value: string, ...args: string[]): Promise<unknown>;
@@ -205,8 +207,11 @@ export class RedisStorage implements Storage {
     if (proof !== undefined && proof.key !== this.#keys.lock(id)) {
       throw new StorageError('write', `the lease proof names lock key ${JSON.stringify(proof.key.slice(0, 300))}, not this fabric's ${JSON.stringify(this.#keys.lock(id).slice(0, 300))} (a lock of another prefix?)`, { fabricId: id });
     }
+    const history = options?.history;
+    const entry = history === undefined ? '' : encodeHistoryEntry(history.entry);
+    const keep = history === undefined ? 0 : Math.max(1, Math.floor(Number(history.keep)) || 1);
     const call = (mode: 'create' | 'update' | 'replace', expected: string, observedDoc: string) =>
-      this.#write(id, w, mode, expected, observedDoc, claim !== undefined, proof?.value ?? '', at);
+      this.#write(id, w, mode, expected, observedDoc, claim !== undefined, proof?.value ?? '', at, entry, keep);
     let reply = await call(expectedVersion === null ? 'create' : 'update', expectedVersion === null ? '' : String(expectedVersion), '');
     if (reply.ok) return written(w.definition, value.state, reply.version, reply.token);
     let current = reply.current;
@@ -228,8 +233,8 @@ export class RedisStorage implements Storage {
     const k = this.#keys;
     try {
       const args = [expectedVersion === undefined ? '' : String(expectedVersion), id, this.#tombstoneTtl, this.#logSize];
-      if (!this.#cluster) return Number(await runScript(this.#client, DELETE_SCRIPT, [k.record(id), k.fence(id), k.ids, k.log], args)) === 1;
-      const deleted = Number(await runScript(this.#client, DELETE_SCRIPT, [k.record(id), k.fence(id)], args)) === 1;
+      if (!this.#cluster) return Number(await runScript(this.#client, DELETE_SCRIPT, [k.record(id), k.fence(id), k.history(id), k.ids, k.log], args)) === 1;
+      const deleted = Number(await runScript(this.#client, DELETE_SCRIPT, [k.record(id), k.fence(id), k.history(id)], args)) === 1;
       // Fleet keys after the record: the ids set stays a superset of the records.
       if (deleted || expectedVersion === undefined) await this.#client.srem(k.ids, id);
       if (deleted) await appendChange(this.#client, k.log, id, 'removed', this.#logSize);
@@ -253,6 +258,30 @@ export class RedisStorage implements Storage {
     }
   }
 
+  /**
+   * The fabric's newest `limit` run history entries, newest first (`LRANGE` of its history list;
+   * see `Storage.readHistory`). Unreadable entries are left out.
+   */
+  async readHistory(id: string, limit: number): Promise<RunHistoryEntry[]> {
+    await this.#checkSchema('readHistory');
+    if (LONE_SURROGATE.test(id)) return [];
+    const n = Math.floor(Number(limit));
+    if (!(n >= 1)) return [];
+    let raw: string[];
+    try {
+      raw = await this.#client.lrange(this.#keys.history(id), 0, n - 1);
+    } catch (error) {
+      if (isWrongType(error)) throw new CorruptStateError(id, null, 'the history key holds another Redis type than a list');
+      throw wrap('readHistory', error, id);
+    }
+    const out: RunHistoryEntry[] = [];
+    for (const s of raw) {
+      const entry = decodeHistoryEntry(s);
+      if (entry) out.push(entry);
+    }
+    return out;
+  }
+
   /** A {@link RedisEvictionWarning} when a (master's) `maxmemory-policy` may evict syncwheel's keys; none when INFO is refused. */
   async warnings(): Promise<readonly Error[]> {
     const nodes = this.#cluster && typeof this.#client.nodes === 'function' ? this.#client.nodes('master') : [this.#client];
@@ -273,10 +302,10 @@ export class RedisStorage implements Storage {
   /** Nothing to release: the client belongs to the host. */
   async close(): Promise<void> {}
 
-  async #write(id: string, w: ReturnType<typeof encodeWrite>, mode: 'create' | 'update' | 'replace', expected: string, observedDoc: string, claimFlag: boolean, proof: string, at: string): Promise<ScriptReply> {
+  async #write(id: string, w: ReturnType<typeof encodeWrite>, mode: 'create' | 'update' | 'replace', expected: string, observedDoc: string, claimFlag: boolean, proof: string, at: string, entry: string, keep: number): Promise<ScriptReply> {
     const k = this.#keys;
     const skewOff = this.#maxClockSkew === Number.POSITIVE_INFINITY;
-    const args = [mode, expected, w.doc, String(w.token), id, observedDoc, String(SCHEMA_VERSION), w.digest, claimFlag ? '1' : '', proof, skewOff ? '' : at, skewOff ? 0 : this.#maxClockSkew, this.#logSize];
+    const args = [mode, expected, w.doc, String(w.token), id, observedDoc, String(SCHEMA_VERSION), w.digest, claimFlag ? '1' : '', proof, skewOff ? '' : at, skewOff ? 0 : this.#maxClockSkew, this.#logSize, entry, keep];
     let reply: unknown;
     try {
       if (this.#cluster) {
@@ -286,10 +315,10 @@ export class RedisStorage implements Storage {
           await this.#client.set(k.schema, String(SCHEMA_VERSION), 'NX');
           this.#schemaWritten = true;
         }
-        reply = await runScript(this.#client, WRITE_SCRIPT, [k.record(id), k.fence(id), k.lock(id)], args);
+        reply = await runScript(this.#client, WRITE_SCRIPT, [k.record(id), k.fence(id), k.lock(id), k.history(id)], args);
         if (Array.isArray(reply) && Number(reply[0]) === 1 && Number(reply[3]) === 1) await appendChange(this.#client, k.log, id, 'defined', this.#logSize);
       } else {
-        reply = await runScript(this.#client, WRITE_SCRIPT, [k.record(id), k.fence(id), k.lock(id), k.ids, k.schema, k.log], args);
+        reply = await runScript(this.#client, WRITE_SCRIPT, [k.record(id), k.fence(id), k.lock(id), k.history(id), k.ids, k.schema, k.log], args);
       }
     } catch (error) {
       throw wrap('write', error, id);

@@ -21,6 +21,15 @@ export interface ClaimWrite {
   refused?: ClaimRefusal;
 }
 
+/**
+ * Options every write attempt of one {@link StorageIO.update} gets: a claim ({@link ClaimWrite}),
+ * or an outcome write's run history entry (`options.history`).
+ */
+export interface WriteWith {
+  readonly options: WriteOptions;
+  refused?: ClaimRefusal;
+}
+
 /** A read-modify-write step: the new value from the freshest record, or null to write nothing. */
 export type Mutator = (current: FabricRecord | undefined) => FabricWrite | null;
 
@@ -220,9 +229,10 @@ export class StorageIO {
   /**
    * Read-modify-write with compare-and-set, starting from `cached` when given (a storage that
    * answers synchronously then keeps the whole update in the caller's turn). Resolves to the
-   * record written, or undefined when `mutate` declined or the record kept changing.
+   * record written, or undefined when `mutate` declined or the record kept changing. `claim`'s
+   * options go with every attempt (only the one that succeeds takes effect).
    */
-  update(id: string, mutate: Mutator, cached: FabricRecord | undefined, claim?: ClaimWrite): FabricRecord | undefined | Promise<FabricRecord | undefined> {
+  update(id: string, mutate: Mutator, cached: FabricRecord | undefined, claim?: WriteWith): FabricRecord | undefined | Promise<FabricRecord | undefined> {
     if (cached !== undefined) {
       const next = mutate(cached);
       if (next === null) return this.#updateFrom(id, mutate, undefined, 1, claim);
@@ -234,7 +244,7 @@ export class StorageIO {
   }
 
   /** After a failed write: stop on a refused claim, else loop from the record it returned. */
-  #retry(id: string, mutate: Mutator, failed: Extract<WriteResult, { ok: false }>, claim: ClaimWrite | undefined): undefined | Promise<FabricRecord | undefined> {
+  #retry(id: string, mutate: Mutator, failed: Extract<WriteResult, { ok: false }>, claim: WriteWith | undefined): undefined | Promise<FabricRecord | undefined> {
     if (failed.refused !== undefined && claim) {
       claim.refused = failed.refused;
       return undefined;
@@ -243,7 +253,7 @@ export class StorageIO {
   }
 
   /** The loop from a fresh read (or from `current`, just returned by a failed write). */
-  async #updateFrom(id: string, mutate: Mutator, current: FabricRecord | undefined, attempts: number, claim?: ClaimWrite): Promise<FabricRecord | undefined> {
+  async #updateFrom(id: string, mutate: Mutator, current: FabricRecord | undefined, attempts: number, claim?: WriteWith): Promise<FabricRecord | undefined> {
     if (current === undefined) {
       current = await this.getOrStartOver(id);
       if (current) this.#onSeen(current);

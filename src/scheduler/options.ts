@@ -192,6 +192,14 @@ export interface SchedulerOptions {
    */
   operationTimeout?: number;
   /**
+   * Runs kept per fabric in the storage's run history (`getFabricHistory`), newest first; older
+   * ones are dropped as new ones are written (at most {@link MAX_HISTORY_SIZE}). Each entry is
+   * written with the run's outcome, in the same storage write. 0 turns history off (nothing is
+   * written). Ignored when the storage keeps no history (no `readHistory`).
+   * @default 20
+   */
+  historySize?: number;
+  /**
    * Where the OpenTelemetry instruments are created.
    * @default the global MeterProvider of `@opentelemetry/api` (a no-op unless the host installs an SDK)
    */
@@ -228,8 +236,13 @@ export interface ResolvedOptions {
   readonly housekeepingInterval: number;
   readonly fullScanInterval: number;
   readonly operationTimeout: number;
+  /** 0 when off, or when the storage keeps no history. */
+  readonly historySize: number;
   readonly meterProvider: MeterProvider | undefined;
 }
+
+/** Largest `historySize` (and `getFabricHistory` limit). */
+export const MAX_HISTORY_SIZE = 1_000;
 
 export const DEFAULTS = Object.freeze({
   maxConcurrentSyncs: Number.POSITIVE_INFINITY,
@@ -247,13 +260,14 @@ export const DEFAULTS = Object.freeze({
   housekeepingInterval: 5_000,
   fullScanInterval: 600_000,
   operationTimeout: 10_000,
+  historySize: 20,
 });
 
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   'executor', 'clock', 'storage', 'singleFlight', 'maxConcurrentSyncs', 'missedRunPolicy', 'maxCatchUpRuns',
   'catchUpWindow', 'phase', 'jitter',
   'defaultSyncTimeout', 'retry', 'shutdown', 'lockTtl', 'clockJumpThreshold', 'clockSteps', 'queues',
-  'housekeepingInterval', 'fullScanInterval', 'operationTimeout', 'meterProvider',
+  'housekeepingInterval', 'fullScanInterval', 'operationTimeout', 'meterProvider', 'historySize',
 ]);
 
 /** Validates `createScheduler` options and returns a new, complete object. */
@@ -281,6 +295,10 @@ export function normalizeOptions(options: SchedulerOptions): ResolvedOptions {
   if (!Number.isSafeInteger(maxCatchUpRuns) || maxCatchUpRuns < 1) throw new InvalidOptionError('maxCatchUpRuns', 'a positive integer', o.maxCatchUpRuns);
   const phase = o.phase ?? DEFAULTS.phase;
   if (phase !== 'immediate' && phase !== 'spread') throw new InvalidOptionError('phase', "'immediate' or 'spread'", o.phase);
+  const historySize = o.historySize ?? DEFAULTS.historySize;
+  if (!Number.isSafeInteger(historySize) || historySize < 0 || historySize > MAX_HISTORY_SIZE) {
+    throw new InvalidOptionError('historySize', `an integer from 0 to ${MAX_HISTORY_SIZE}`, o.historySize);
+  }
   const clockSteps = o.clockSteps ?? (storage instanceof MemoryStorage ? 'move-grid' : 'keep-grid');
   if (clockSteps !== 'move-grid' && clockSteps !== 'keep-grid') throw new InvalidOptionError('clockSteps', "'move-grid' or 'keep-grid'", o.clockSteps);
   return {
@@ -304,6 +322,7 @@ export function normalizeOptions(options: SchedulerOptions): ResolvedOptions {
     housekeepingInterval: durationOption('housekeepingInterval', o.housekeepingInterval, storage instanceof MemoryStorage ? 0 : DEFAULTS.housekeepingInterval, { allowZero: true }),
     fullScanInterval: durationOption('fullScanInterval', o.fullScanInterval, DEFAULTS.fullScanInterval, { allowZero: true }),
     operationTimeout: durationOption('operationTimeout', o.operationTimeout, DEFAULTS.operationTimeout),
+    historySize: typeof storage.readHistory === 'function' ? historySize : 0,
     meterProvider: o.meterProvider,
   };
 }

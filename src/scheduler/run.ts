@@ -13,6 +13,7 @@ import { RunContext, abortRunSignal } from './run-context.js';
 import { emitStatus, finishWaiters, reportSkipped, type Core } from './core.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import { cadenceOf, nextFreeSlot } from './cadence.js';
+import { historyWrite } from './history.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
 import { singleFlightMembership } from './stand-down.js';
@@ -327,6 +328,7 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
         return { definition: current!.definition, state: next.state };
       },
       rt.record,
+      historyWrite(core, run, outcome, finishedAt, durationMs),
     );
   } catch (error) {
     core.reportError('storage', error, id);

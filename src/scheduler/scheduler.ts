@@ -32,6 +32,7 @@ import type { FabricStatus, PauseTarget, StateReport, UpsertCounts, ValidateOpti
 import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCheck } from './upsert.js';
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
+import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
 
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
@@ -223,12 +224,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   async upsertFabrics(definitions: readonly FabricDefinition[]): Promise<UpsertCounts> {
     // Validated before waiting for anything, so a bad batch is refused at once.
-    return this.#upsertChecked(upsertManyCheck(this.#core, this.#lanes, definitions));
+    const { fabrics, ids } = upsertManyCheck(this.#core, this.#lanes, definitions);
+    return this.#upsertChecked(fabrics, ids);
   }
 
-  #upsertChecked(fabrics: readonly Fabric[]): Promise<UpsertCounts> {
+  #upsertChecked(fabrics: readonly Fabric[], ids: ReadonlySet<string> = new Set(fabrics.map((f) => f.id))): Promise<UpsertCounts> {
     return this.#ops.runMany(
-      fabrics.map((f) => f.id),
+      ids,
       () => upsertMany(this.#core, this.#dispatcher, fabrics, (id) => this.#dispatcher.noteDefined(id)),
     );
   }
@@ -244,7 +246,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * to the ids changed, `{ added, updated, removed }`, each sorted.
    */
   async reconcile(definitions: readonly FabricDefinition[]): Promise<ReconcileResult> {
-    const fabrics = upsertManyCheck(this.#core, this.#lanes, definitions);
+    const { fabrics } = upsertManyCheck(this.#core, this.#lanes, definitions);
     return reconcileWith(this.#core.io, fabrics, (f) => this.#upsertChecked(f), (id) => this.removeFabric(id));
   }
 
@@ -319,6 +321,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const { records } = await this.#core.io.list();
     const now = this.#core.time.now();
     return records.filter((r) => r.definition.id !== CONTROL_RECORD_ID).map((r) => this.#toStatus(r, now)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The fabric's last runs of every replica, newest first, from the storage (see history.ts); `[]` when unknown. */
+  getFabricHistory(id: string, options?: HistoryQuery): Promise<RunHistoryEntry[]> {
+    return readFabricHistory(this.#core, id, options);
   }
 
   // ---------------------------------------------------------------- operating it

@@ -121,7 +121,8 @@ async function writeChunk(core: Core, dispatcher: Dispatcher, fabrics: readonly 
   }
 }
 
-export function validateAll(core: Core, lanes: Lanes, definitions: readonly FabricDefinition[]): Fabric[] {
+/** Checks a batch all or nothing; returns the normalized fabrics and the set of their ids. */
+export function validateAll(core: Core, lanes: Lanes, definitions: readonly FabricDefinition[]): { fabrics: Fabric[]; ids: Set<string> } {
   if (!Array.isArray(definitions)) throw new InvalidFabricError('definitions', 'an array of fabric definitions', definitions);
   const out: Fabric[] = new Array<Fabric>(definitions.length);
   const seen = new Set<string>();
@@ -137,7 +138,7 @@ export function validateAll(core: Core, lanes: Lanes, definitions: readonly Fabr
     seen.add(fabric.id);
     out[i] = fabric;
   }
-  return out;
+  return { fabrics: out, ids: seen };
 }
 
 /** The "expected …" part of an InvalidFabricError's message. */

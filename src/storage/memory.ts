@@ -1,6 +1,7 @@
 import { isNormalizedFabric, normalizeFabric } from '../definition.js';
 import { InvalidOptionError, StorageError } from '../errors.js';
 import { stateProblem } from './check-record.js';
+import { pushHistory, readHistoryLog, type HistoryAppend, type RunHistoryEntry } from './history.js';
 import type { BatchWrite, ChangePage, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
@@ -35,6 +36,8 @@ export class MemoryStorage implements Storage {
   readonly #log: StorageChange[] = [];
   #logStart = 0;
   readonly #logSize: number;
+  /** Run history per fabric: one string of framed entries, newest first (`pushHistory`). */
+  readonly #history = new Map<string, string>();
 
   constructor(options: MemoryStorageOptions = {}) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -86,6 +89,7 @@ export class MemoryStorage implements Storage {
     });
     this.#records.set(id, record);
     if (tomb) this.#tombstones.delete(id);
+    if (options?.history !== undefined) this.#appendHistory(id, options.history);
     if (!current || (current.definition !== definition && JSON.stringify(current.definition) !== JSON.stringify(definition))) this.#append(id, 'defined');
     return { ok: true, record };
   }
@@ -96,6 +100,7 @@ export class MemoryStorage implements Storage {
     if (expectedVersion !== undefined && current.version !== expectedVersion) return false;
     this.#tombstones.set(id, { version: current.version, fencingToken: current.state.fencingToken, removed: true });
     this.#records.delete(id);
+    this.#history.delete(id);
     this.#append(id, 'removed');
     return true;
   }
@@ -109,6 +114,16 @@ export class MemoryStorage implements Storage {
     const changes = this.#log.slice(from, from + CHANGE_PAGE);
     const next = at + changes.length;
     return { cursor: String(next), changes, reset: false, more: next < end };
+  }
+
+  /** The fabric's newest `limit` run history entries, newest first (see {@link Storage.readHistory}). */
+  async readHistory(id: string, limit: number): Promise<RunHistoryEntry[]> {
+    const log = this.#history.get(id);
+    return log === undefined ? [] : readHistoryLog(log, limit);
+  }
+
+  #appendHistory(id: string, h: HistoryAppend): void {
+    this.#history.set(id, pushHistory(this.#history.get(id) ?? '', h));
   }
 
   #append(id: string, kind: StorageChange['kind']): void {

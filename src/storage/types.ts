@@ -1,6 +1,7 @@
 import type { Fabric } from '../definition.js';
 import type { Lease } from '../single-flight.js';
 import type { SyncStatus } from '../status.js';
+import type { HistoryAppend, RunHistoryEntry } from './history.js';
 
 /** What the scheduler keeps about a fabric between runs (and across restarts). */
 export interface FabricState {
@@ -81,6 +82,13 @@ export interface ClaimInfo {
 export interface WriteOptions {
   /** Present when the write claims a run (its fencing token rises). */
   readonly claim?: ClaimInfo;
+  /**
+   * Present when the write records a run's outcome and the scheduler keeps run history (only
+   * when the storage has {@link Storage.readHistory}): a storage that keeps history appends
+   * `entry` to the fabric's history in the same atomic step as the write, only if the write
+   * succeeds, and keeps the newest `keep` entries. Ignored by storages without history.
+   */
+  readonly history?: HistoryAppend;
 }
 
 /** One change a storage's change feed reports (see {@link Storage.changes}). */
@@ -156,6 +164,13 @@ export interface Storage {
    * every `fullScanInterval`). Absent: full listings, as before.
    */
   changes?(cursor: string | null): Promise<ChangePage>;
+  /**
+   * Optional run history: the newest `limit` entries appended through
+   * {@link WriteOptions.history} for `id`, newest first (`[]` when there are none). Deleting the
+   * record deletes its history. Absent: the scheduler keeps no history and
+   * `getFabricHistory` throws a `HistoryUnsupportedError`.
+   */
+  readHistory?(id: string, limit: number): Promise<RunHistoryEntry[]>;
   /**
    * Optional: problems in the storage's setup that do not stop it working but may lose data
    * (RedisStorage: a `maxmemory-policy` that can evict syncwheel's keys). The scheduler asks

@@ -5,6 +5,7 @@
 import { systemClock, type Clock } from '../clock.js';
 import { InvalidOptionError } from '../errors.js';
 import type { ChangePage, FabricRecord, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
+import type { RunHistoryEntry } from '../storage/history.js';
 
 /** The storage calls a fault can apply to. */
 export type StorageOperation = 'get' | 'list' | 'write' | 'delete' | 'changes';
@@ -152,6 +153,8 @@ export class FaultyStorage implements Storage {
   readonly changes?: (cursor: string | null) => Promise<ChangePage>;
   /** The inner storage's setup warnings, passed through without faults (present only when it has them). */
   readonly warnings?: () => Promise<readonly Error[]>;
+  /** The inner storage's run history, passed through without faults (present only when it has one). */
+  readonly readHistory?: (id: string, limit: number) => Promise<RunHistoryEntry[]>;
 
   constructor(inner: Storage, options: FaultyStorageOptions = {}) {
     if (inner === null || typeof inner !== 'object') throw new InvalidOptionError('inner', 'a Storage', inner);
@@ -165,7 +168,8 @@ export class FaultyStorage implements Storage {
     if (clock === null || typeof clock !== 'object' || typeof clock.setTimeout !== 'function') throw new InvalidOptionError('clock', 'a Clock', options.clock);
     this.inner = inner;
     this.#clock = clock;
-    const { changes, warnings } = inner;
+    const { changes, warnings, readHistory } = inner;
+    if (typeof readHistory === 'function') this.readHistory = (id, limit) => readHistory.call(inner, id, limit);
     if (typeof changes === 'function') this.changes = (cursor) => this.#async('changes', undefined, () => changes.call(inner, cursor));
     if (typeof warnings === 'function') this.warnings = () => warnings.call(inner);
     this.#random = mulberry32(seed);

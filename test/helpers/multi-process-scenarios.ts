@@ -11,6 +11,7 @@ import { afterAll, afterEach, expect } from 'vitest';
 import { cleanupPrefix, randomPrefix, realClient } from './redis.js';
 import { fabricIds, linesOf, runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig, type RunRecord } from './replicas.js';
 import { sleep } from './wait.js';
+import { RedisStorage, type RedisStorageClient } from '../../src/redis/index.js';
 
 export interface ReplicaFleet {
   /** A random prefix for `tag`, deleted after the test. */
@@ -225,4 +226,45 @@ export async function fullRestart(o: ScenarioTarget): Promise<void> {
       `missed counts ${[...new Set(missed.map((m) => m['count']))].join(',')}; ${exactlyOnce}/${FABRICS.length} fabrics with exactly one missed report and ${oneCatchUp}/${FABRICS.length} with exactly one catch-up run; ` +
       `error events ${linesOf(all, 'error').length}, failed ${linesOf(all, 'failed').length}`,
   );
+}
+
+/** Where {@link historyAcrossReplicas} runs, and a client to read the history back with (single Redis or Cluster). */
+export interface HistoryScenarioTarget extends ScenarioTarget {
+  client: RedisStorageClient;
+}
+
+/**
+ * Run history written by two replicas for one fabric (issue 13, item 5): h1 runs a 250 ms
+ * fabric for 3.5 s and stops, h2 takes it for 3.5 s. The stored history holds the newest 20 runs
+ * (the default `historySize`), newest first, each naming the replica that ran it, with the token,
+ * slot and trigger its replica reported.
+ */
+export async function historyAcrossReplicas(o: HistoryScenarioTarget): Promise<void> {
+  const prefix = o.fleet.newPrefix('history');
+  const config = { fabrics: 1, interval: 250, minRunMs: 10, maxRunMs: 40 };
+  const [h1] = await o.fleet.start(prefix, ['h1'], config);
+  await sleep(3_500);
+  await stopReplicas([h1!]);
+  const [h2] = await o.fleet.start(prefix, ['h2'], config);
+  await sleep(3_500);
+  await stopReplicas([h2!]);
+  const fabricId = fabricIds(1)[0]!;
+  const ended = runsOf([h1!, h2!]).filter((r) => r.end !== undefined);
+  const history = await new RedisStorage({ client: o.client, prefix }).readHistory(fabricId, 100);
+  expect(ended.length).toBeGreaterThan(20);
+  expect(history).toHaveLength(20);
+  // newest first: tokens strictly falling, finish times not rising
+  for (let i = 1; i < history.length; i++) {
+    expect(history[i]!.fencingToken).toBeLessThan(history[i - 1]!.fencingToken);
+    expect(history[i]!.finishedAt).toBeLessThanOrEqual(history[i - 1]!.finishedAt);
+  }
+  // exactly the newest 20 runs the replicas reported, each with its replica, slot and trigger
+  const newest = [...ended].sort((a, b) => b.token - a.token).slice(0, 20);
+  expect(history.map((h) => [h.fencingToken, h.replica, h.scheduledAt, h.trigger])).toEqual(newest.map((r) => [r.token, r.replica, r.scheduledAt, r.trigger]));
+  const byReplica = { h1: history.filter((h) => h.replica === 'h1').length, h2: history.filter((h) => h.replica === 'h2').length };
+  expect(byReplica.h1).toBeGreaterThan(0);
+  expect(byReplica.h2).toBeGreaterThan(0);
+  expect(history[0]!.replica).toBe('h2');
+  expect(history.at(-1)!.replica).toBe('h1');
+  console.log(`${o.label} history: ${ended.length} runs (h1 ${ended.filter((r) => r.replica === 'h1').length}, h2 ${ended.filter((r) => r.replica === 'h2').length}), 20 kept: ${JSON.stringify(byReplica)}`);
 }

@@ -29,7 +29,8 @@ async function seed(prefix: string, legacy = false): Promise<Record<string, numb
   const pipe = client.pipeline();
   pipe.set(k.schema, '2').sadd(k.ids, ...ids).xadd(k.log, '*', 'id', 'a').zadd(k.members, Date.now() - 60_000, 'gone');
   for (const id of ids) pipe.hset(k.record(id), 'v', '1').hset(k.fence(id), 'token', '1').set(k.lock(id), 'holder');
-  const counts = { records: 4, fences: 4, locks: 4, membership: 1, log: 1, other: 2 };
+  for (const id of ids.slice(0, 3)) pipe.lpush(k.history(id), 'entry');
+  const counts = { records: 4, fences: 4, history: 3, locks: 4, membership: 1, log: 1, other: 2 };
   if (legacy) {
     const l = legacyKeys(prefix);
     pipe.set(l.schema, '1').sadd(`${l.base}:ids`, 'old').hset(l.record('old'), 'v', '1').hset(l.record('\u0000syncwheel:control'), 'v', '1').hset(l.fence('old'), 'token', '1').set(l.lock('old'), 'x');
@@ -172,13 +173,13 @@ describe('purge against Redis', () => {
     const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(`ERR ${s}`), env: {}, isTTY: false };
     expect(await main(['purge', '--redis', REDIS_URL, '--prefix', p], io)).toBe(0);
     const text = out.join('\n');
-    expect(text).toMatch(/Dry run: would delete 16 key\(s\)/);
+    expect(text).toMatch(/Dry run: would delete 19 key\(s\)/);
     expect(text).toMatch(/records +4/);
     expect(text).toContain(`syncwheel purge --prefix '${p.replace(/'/g, `'\\''`)}' --redis ${REDIS_URL} --yes`);
-    expect(await countKeys(client, p)).toBe(16);
+    expect(await countKeys(client, p)).toBe(19);
     out.length = 0;
     expect(await main(['purge', '--redis', REDIS_URL, '--prefix', p, '--yes', '--json'], io)).toBe(0);
-    expect(JSON.parse(out.join('\n'))).toMatchObject({ dryRun: false, total: 16, remaining: 0 });
+    expect(JSON.parse(out.join('\n'))).toMatchObject({ dryRun: false, total: 19, remaining: 0 });
     expect(await countKeys(client, p)).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { SCHEMA_VERSION, legacyKeys } from '../../src/redis/keys.js';
 import { cleanupPrefix, countKeys, mockClient, randomPrefix, realClient, startOwnRedis } from '../helpers/redis.js';
 import { write01 } from '../helpers/redis-legacy.js';
 import { claimOptions, claimRun, fabric, redisCorrupt, state, storageContract, type StorageFixture } from '../storage-contract.js';
+import type { FabricState } from '../../src/storage/types.js';
 
 /** A prefix holding `{`, `}` and `%` (never a hash tag, never confused with its encoding). */
 function hostilePrefix(tag: string): string {
@@ -212,6 +213,12 @@ describe('RedisStorage specifics (real Redis)', () => {
       const outcome = await costOf(() => s.write('f1', { definition: rec.definition, state: { ...rec.state, status: 'in_sync' } }, rec.version));
       expect(claim).toBe(7); // EVALSHA + TIME, HMGET fence, HMGET record, GET lock, HSET record, HSET fence
       expect(outcome).toBe(6);
+      // an outcome that appends run history: LPUSH and LTRIM in the same script (one round trip)
+      rec = (await s.get('f1'))!;
+      const entry = { scheduledAt: 1, startedAt: 2, finishedAt: 3, trigger: 'schedule' as const, outcome: 'succeeded' as const, durationMs: 1, fencingToken: rec.state.fencingToken };
+      const withHistory = await costOf(() => s.write('f1', { definition: rec.definition, state: rec.state as FabricState }, rec.version, { history: { entry, keep: 20 } }));
+      expect(withHistory).toBe(8);
+      expect(await s.readHistory('f1', 5)).toEqual([entry]);
     } finally {
       client.disconnect();
       await own.kill();

@@ -1,0 +1,43 @@
+/** The compact run history encoding (src/storage/history.ts) shared by MemoryStorage and RedisStorage. */
+import { describe, expect, it } from 'vitest';
+import { HISTORY_ERROR_MAX, decodeHistoryEntry, encodeHistoryEntry, type RunHistoryEntry } from '../src/index.js';
+import { historyError, pushHistory, readHistoryLog } from '../src/storage/history.js';
+
+const T0 = 1_764_460_000_000;
+const ok = (k: number): RunHistoryEntry => ({ scheduledAt: T0 + k * 1_000, startedAt: T0 + k * 1_000 + 2, finishedAt: T0 + k * 1_000 + 40, trigger: 'schedule', outcome: 'succeeded', durationMs: 38, fencingToken: k + 1 });
+
+describe('run history encoding', () => {
+  it('round-trips every field, including negative offsets, any text in replica and error, unknown triggers', () => {
+    const entries: RunHistoryEntry[] = [
+      ok(1),
+      { scheduledAt: T0, startedAt: T0 - 5, finishedAt: T0 - 5, trigger: 'manual', outcome: 'failed', reason: 'lock-lost', error: '', durationMs: 0, fencingToken: 1_764_460_000_000_123, replica: 'a,b:12' },
+      { scheduledAt: T0, startedAt: T0 + 1, finishedAt: T0 + 2, trigger: 'retry', outcome: 'failed', reason: 'timeout', error: '3:x,\n🙂 "quoted" 10:', durationMs: 1, fencingToken: 7 },
+      { ...ok(2), trigger: 'probe' as RunHistoryEntry['trigger'] },
+    ];
+    for (const e of entries) expect(decodeHistoryEntry(encodeHistoryEntry(e))).toEqual(e);
+    expect(encodeHistoryEntry(ok(1)).length).toBeLessThan(40);
+  });
+
+  it('reads a malformed entry as undefined, never throws', () => {
+    for (const bad of ['', 'x', '1,2,3', 'zz,0,0,0,0,9,0,0,', '1,0,0,0,0,0,7,0,', '1,0,0,0,0,0,0,z,ab', '1.5,0,0,0,0,0,0,0,']) expect(decodeHistoryEntry(bad)).toBeUndefined();
+  });
+
+  it("MemoryStorage's log: newest first, capped at keep (a smaller keep trims), framing survives ':' and digits in errors", () => {
+    let log = '';
+    const all: RunHistoryEntry[] = [];
+    for (let k = 0; k < 30; k++) {
+      const e: RunHistoryEntry = k % 3 ? ok(k) : { ...ok(k), outcome: 'failed', reason: 'error', error: `12:${k}:oops,` };
+      all.unshift(e);
+      log = pushHistory(log, { entry: e, keep: 20 });
+    }
+    expect(readHistoryLog(log, 100)).toEqual(all.slice(0, 20));
+    expect(readHistoryLog(log, 3)).toEqual(all.slice(0, 3));
+    log = pushHistory(log, { entry: ok(99), keep: 2 });
+    expect(readHistoryLog(log, 100)).toEqual([ok(99), all[0]]);
+  });
+
+  it('cuts long error messages', () => {
+    expect(historyError('x'.repeat(HISTORY_ERROR_MAX + 10))).toHaveLength(HISTORY_ERROR_MAX);
+    expect(historyError('short')).toBe('short');
+  });
+});
