@@ -12,6 +12,7 @@ import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js
 import { nextFreeSlot, slotAtOrAfter } from './grid.js';
 import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
+import { recheckRequest, serveRequest } from './requests.js';
 import { shiftState } from './transitions.js';
 
 /** Whether two definitions schedule alike (interval, enabled, timeout, queue). */
@@ -82,10 +83,16 @@ export class Dispatcher {
     this.#wheel.schedule(rt, this.#core.time.deadlineOf(due), rt);
   }
 
-  /** Arms an idle fabric's next slot from its stored state (on the stored grid). */
+  /** The queue a fabric's runs use. */
+  queueOf(fabric: Fabric): ReturnType<Lanes['queueOf']> {
+    return this.#lanes.queueOf(fabric);
+  }
+
+  /** Arms an idle fabric's next slot from its stored state (on the stored grid); a pending sync request runs now. */
   armNext(rt: FabricRuntime, now: number): void {
     if (!rt.fabric.enabled || rt.removed || rt.run) return;
     if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    if (serveRequest(this.#core, this, rt, now)) return;
     const s = rt.record?.state;
     let due: number;
     if (!s || s.anchorAt === null) due = now;
@@ -94,6 +101,11 @@ export class Dispatcher {
     // Nothing came due while it was not scheduled (downtime, a pause): its next run is on time.
     if (due >= now) rt.missedReason = 'late';
     this.arm(rt, 'slot', due, 1);
+  }
+
+  /** Serves a pending sync request of a fabric idle here (see requests.ts). */
+  serveRequest(rt: FabricRuntime, now: number): boolean {
+    return serveRequest(this.#core, this, rt, now);
   }
 
   /** Drops every entry and every waiting run (stop). */
@@ -218,6 +230,9 @@ export class Dispatcher {
   #armAfterRun(run: Run, now: number): void {
     const rt = run.rt;
     if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    // A sync requested while this run ran (or waited): one follow-up run (see requests.ts).
+    if (!run.skipped && serveRequest(this.#core, this, rt, now, false)) return;
+    if (run.skipped && run.forRequest && run.skipReason === 'locked') recheckRequest(this.#core, this, rt);
     const s = rt.record?.state;
     const interval = rt.fabric.syncInterval;
     const lastSlot = s?.lastSlotAt ?? null;

@@ -4,7 +4,7 @@
  * Every storage and lock call is bounded by `operationTimeout`; `execute` never rejects.
  */
 import { ClockSkewError, SyncAbortedError, SyncTimeoutError, errorMessage, toError } from '../errors.js';
-import type { FailureReason, SyncResult, SyncTrigger } from '../events.js';
+import type { FailureReason, SkipReason, SyncResult, SyncTrigger } from '../events.js';
 import type { Lease } from '../single-flight.js';
 import { initialState, type FabricRecord } from '../storage/types.js';
 import { isThenable, type ClaimWrite } from './cas.js';
@@ -55,6 +55,10 @@ export interface Run {
   done?: Promise<void>;
   /** Set when the run was not made: the fabric just waits for its next slot. */
   skipped?: boolean;
+  /** Why it was not made (with `skipped`). */
+  skipReason?: SkipReason;
+  /** Made to serve a pending sync request: claims only while one is still pending (see requests.ts). */
+  forRequest?: boolean;
   /**
    * Set when the run's slot was not served because its lease turned out lost after the lock was
    * taken (the claim was refused as lease-lost, or the lease ran out before the executor started,
@@ -119,6 +123,7 @@ function skip(core: Core, run: Run, reason: Parameters<typeof reportSkipped>[2])
   reportSkipped(core, run, reason);
   // The fabric waits for its next slot (armed once the run's lease is released).
   run.skipped = true;
+  run.skipReason = reason;
 }
 
 /** Whether the run may still start its executor (checked after every wait). */
@@ -159,6 +164,11 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
         const current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
         if (!current) return null;
         c.attempt = current.state;
+        if (run.forRequest && current.state.requestedAt === undefined) {
+          // Served already (by a run that started after it, here or on another replica).
+          c.declined = 'already-claimed';
+          return null;
+        }
         // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
         c.startedAt = core.time.now();
         c.options.claim.at = c.startedAt;

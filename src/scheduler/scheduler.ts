@@ -5,11 +5,10 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { Fabric, FabricDefinition } from '../definition.js';
-import { FabricDisabledError, InvalidOptionError, SchedulerNotRunningError, StorageError, UnknownFabricError } from '../errors.js';
+import { InvalidOptionError, StorageError } from '../errors.js';
 import type { SchedulerEvents, SyncResult } from '../events.js';
 import type { MetricsSnapshot } from '../metrics.js';
 import { CONTROL_RECORD_ID, loadControl } from '../ops/control.js';
-import { effectiveStatus } from '../status.js';
 import type { FabricRecord } from '../storage/types.js';
 import { StorageIO } from './cas.js';
 import { emitStatus, skippedResult, type Core, type Lifecycle } from './core.js';
@@ -32,6 +31,8 @@ import type { FabricStatus, PauseTarget, StateReport, UpsertCounts, ValidateOpti
 import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCheck } from './upsert.js';
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
+import { manualRuntime } from './manual.js';
+import { requestSync as requestSyncOf, type SyncRequestOutcome } from './requests.js';
 
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
@@ -85,7 +86,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       reportError,
     };
     this.#pauseControl = new PauseControl(this.#core, this.#dispatcher, lanes);
-    this.#housekeeper = new Housekeeper(this.#core, this.#dispatcher, { applyControl: (d, r) => this.#pauseControl.apply(d, r), requestSync: (id) => this.#requestSync(id) }, this.#check);
+    this.#housekeeper = new Housekeeper(this.#core, this.#dispatcher, { applyControl: (d, r) => this.#pauseControl.apply(d, r) }, this.#check);
   }
 
   /** True between `start()` resolving and `stop()` being called. */
@@ -269,22 +270,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * `{ status: 'skipped', reason: 'in-flight' }` when the fabric is already syncing or queued.
    */
   async syncNow(id: string): Promise<SyncResult> {
-    if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'a non-empty fabric id string', id);
-    if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
+    const rt = await this.#runtimeOf(id, 'syncNow');
     const core = this.#core;
-    // A fabric stored by another scheduler gets its runtime here, in turn with upserts and
-    // removals of the same id, so a concurrent removeFabric is never undone.
-    const rt =
-      core.fabrics.get(id) ??
-      (await this.#ops.run(id, async () => {
-        const known = core.fabrics.get(id);
-        if (known) return known;
-        const record = id === CONTROL_RECORD_ID || this.#dispatcher.isRemoved(id) ? undefined : await core.io.get(id);
-        if (!record) throw new UnknownFabricError(id);
-        if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
-        return this.#dispatcher.ensure(record.definition, record);
-      }));
-    if (!rt.fabric.enabled) throw new FabricDisabledError(id);
     this.#dispatcher.observeClock();
     const now = core.time.now();
     if (rt.run) {
@@ -301,8 +288,23 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     });
   }
 
-  #requestSync(id: string): void {
-    this.syncNow(id).catch((error: unknown) => this.#core.reportError('sync-request', error, id));
+  /**
+   * Asks for a sync and resolves at once with what happened: `'started'` (the fabric was idle: a
+   * run starts now, trigger `'manual'`), `'queued'` (it is syncing, here or on another replica,
+   * or paused: exactly one follow-up run starts when that run ends, or when it is resumed) or
+   * `'coalesced'` (a request was pending already; the same run serves both). Any run that starts
+   * after the request (a scheduled slot too) satisfies it. The request is stored with the fabric,
+   * so whoever runs it serves it (another replica learns of it within its `housekeepingInterval`).
+   * Errors as {@link Scheduler.syncNow}.
+   */
+  async requestSync(id: string): Promise<SyncRequestOutcome> {
+    const rt = await this.#runtimeOf(id, 'requestSync');
+    return requestSyncOf(this.#core, this.#dispatcher, rt);
+  }
+
+  /** The runtime of an enabled fabric for a manual run; the typed errors of `syncNow` otherwise. */
+  #runtimeOf(id: string, operation: string): Promise<FabricRuntime> {
+    return manualRuntime({ core: this.#core, dispatcher: this.#dispatcher, ops: this.#ops, running: () => this.#state === 'running' }, id, operation);
   }
 
   /** The fabric's status read from storage (so it reflects other replicas); undefined when unknown. */

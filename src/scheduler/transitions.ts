@@ -8,6 +8,7 @@ import type { SkipReason, SyncTrigger } from '../events.js';
 import { assertTransition, effectiveStatus, restingStatus, type SyncStatus } from '../status.js';
 import { initialState, type FabricRecord, type FabricState } from '../storage/types.js';
 import { isOnGrid, latestSlotAtOrBefore, nextFreeSlot } from './grid.js';
+import { withoutRequest } from './requests.js';
 
 /** What an upsert writes, and what the status was before it. */
 export interface UpsertChange {
@@ -91,7 +92,8 @@ export function claimState(current: FabricRecord, definition: Fabric, req: Claim
     from,
     slot,
     state: {
-      ...s,
+      // Any run that starts satisfies a pending sync request.
+      ...withoutRequest(s),
       status: 'syncing',
       lastAttemptAt: req.startedAt,
       lastSlotAt: isSlot ? slot : s.lastSlotAt,
