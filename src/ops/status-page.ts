@@ -52,7 +52,7 @@ const DEFAULTS = Object.freeze({ basePath: '', title: 'syncwheel', refreshInterv
  * | GET    | `/fabrics?status=&queue=`     | `FabricStatus[]`, filtered                            |
  * | GET    | `/fabrics/:id`                | one `FabricStatus` (404 when unknown)                 |
  * | GET    | `/metrics`                    | `scheduler.metrics()` plus `pauses`                   |
- * | POST   | `/fabrics/:id/sync`           | `syncNow` (answers with the `SyncResult`)             |
+ * | POST   | `/fabrics/:id/sync`           | `requestSync` (answers `{ fabricId, requested }`)     |
  * | POST   | `/fabrics/:id/pause`, `/resume` | pause or resume one fabric                          |
  * | POST   | `/queues/:name/pause`, `/resume`, `/clear` | a queue                                  |
  * | POST   | `/pause`, `/resume`           | the whole scheduler                                   |
@@ -136,7 +136,7 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
       if (parts.length === 1 && a === 'pause') return () => scheduler.pause();
       if (parts.length === 1 && a === 'resume') return () => scheduler.resume();
       if (parts.length === 3 && a === 'fabrics') {
-        if (c === 'sync') return async () => serializableResult(await scheduler.syncNow(b!));
+        if (c === 'sync') return async () => ({ fabricId: b!, requested: await scheduler.requestSync(b!) });
         if (c === 'pause') return () => scheduler.pause({ fabric: b! });
         if (c === 'resume') return () => scheduler.resume({ fabric: b! });
       }
