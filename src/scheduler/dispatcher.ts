@@ -13,6 +13,7 @@ import { nextFreeSlot, slotAtOrAfter } from './grid.js';
 import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
 import { recheckRequest, serveRequest } from './requests.js';
+import { deferByBreaker } from './breaker.js';
 import { shiftState } from './transitions.js';
 
 /** Whether two definitions schedule alike (interval, enabled, timeout, queue). */
@@ -97,7 +98,7 @@ export class Dispatcher {
     let due: number;
     if (!s || s.anchorAt === null) due = now;
     else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
-    else due = slotAtOrAfter(s.anchorAt, rt.fabric.syncInterval, s.lastSlotAt + 1);
+    else due = deferByBreaker(this.#core, rt, slotAtOrAfter(s.anchorAt, rt.fabric.syncInterval, s.lastSlotAt + 1));
     // Nothing came due while it was not scheduled (downtime, a pause): its next run is on time.
     if (due >= now) rt.missedReason = 'late';
     this.arm(rt, 'slot', due, 1);
@@ -154,7 +155,7 @@ export class Dispatcher {
     if (shouldRun && !shouldRun.call(core.opts.singleFlight, id)) {
       // Another replica is responsible: follow the grid quietly, touching neither lock nor storage.
       const anchor = rt.record?.state.anchorAt ?? rt.slot;
-      return this.arm(rt, 'slot', slotAtOrAfter(anchor, interval, Math.max(now, rt.slot) + 1), 1);
+      return this.arm(rt, 'slot', deferByBreaker(core, rt, slotAtOrAfter(anchor, interval, Math.max(now, rt.slot) + 1)), 1);
     }
     const queue = this.#lanes.queueOf(rt.fabric);
     if (rt.kind === 'retry') return this.enqueue(newRun(rt, queue, rt.slot, 'retry', rt.attempt, rt.due));
@@ -244,7 +245,7 @@ export class Dispatcher {
         if (again < next) return this.arm(rt, 'slot', run.scheduledAt, 1, again);
         reportMissed(this.#core, rt.fabric.id, run.queue, { count: 1, first: run.scheduledAt, last: run.scheduledAt }, 'late');
       }
-      return this.arm(rt, 'slot', next, 1);
+      return this.arm(rt, 'slot', deferByBreaker(this.#core, rt, next), 1);
     }
     if (run.retryAt != null) return this.arm(rt, 'retry', run.scheduledAt, run.attempt + 1, run.retryAt);
     if (rt.catchUpUntil !== null && lastSlot !== null && lastSlot < rt.catchUpUntil) {
@@ -253,7 +254,7 @@ export class Dispatcher {
     rt.catchUpUntil = null;
     const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, lastSlot, now);
     if (lastSlot !== null) reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(lastSlot + interval, next, interval), 'overrun');
-    this.arm(rt, 'slot', next, 1);
+    this.arm(rt, 'slot', deferByBreaker(this.#core, rt, next), 1);
   }
 
   // ------------------------------------------------------------ host changes

@@ -15,6 +15,7 @@ import type { FabricRuntime } from './fabric-runtime.js';
 import { nextFreeSlot } from './grid.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
+import { heldByBreaker, isOpen, noteOutcome } from './breaker.js';
 import { singleFlightMembership } from './stand-down.js';
 import { claimState, outcomeState, restoreState } from './transitions.js';
 import type { SyncContext } from './types.js';
@@ -142,7 +143,7 @@ interface Claim extends ClaimWrite {
   startedAt: number;
   generation: number;
   from: FabricRecord['state']['status'];
-  declined: 'already-claimed' | 'cancelled';
+  declined: 'already-claimed' | 'cancelled' | 'breaker';
   attempt: FabricRecord['state'] | undefined;
   written: number | undefined;
 }
@@ -167,6 +168,11 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
         if (run.forRequest && current.state.requestedAt === undefined) {
           // Served already (by a run that started after it, here or on another replica).
           c.declined = 'already-claimed';
+          return null;
+        }
+        if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && heldByBreaker(core.opts.breaker, current, run.scheduledAt)) {
+          // Behind the failure breaker (a failure recorded elsewhere, maybe): wait for its probe.
+          c.declined = 'breaker';
           return null;
         }
         // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
@@ -315,7 +321,10 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
   const failed = outcome.kind === 'fail' && !abandoned;
   const s = rt.record?.state;
   const nextSlot = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, rt.fabric.syncInterval, s?.lastSlotAt ?? null, finishedAt);
-  const retry = failed ? retryAt(core.opts.retry, (s?.consecutiveFailures ?? 0) + 1, finishedAt, nextSlot) : null;
+  const failures = (s?.consecutiveFailures ?? 0) + 1;
+  // Behind the failure breaker no retry is planned: the next try is its probe.
+  const retry = failed && !isOpen(core.opts.breaker, failures) ? retryAt(core.opts.retry, failures, finishedAt, nextSlot) : null;
+  const before = s?.consecutiveFailures ?? 0;
   const w: Recorded = { to: undefined, from: 'syncing', generation: core.time.generation };
   let update: FabricRecord | undefined | Promise<FabricRecord | undefined>;
   try {
@@ -330,6 +339,7 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
           finishedAt,
           retryAt: retry,
           scheduledAt: run.startedSlot!,
+          breaker: core.opts.breaker,
         });
         if (!next) return null;
         w.from = next.from;
@@ -340,14 +350,14 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
     );
   } catch (error) {
     core.reportError('storage', error, id);
-    return recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry);
+    return recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry, before);
   }
-  if (!isThenable<FabricRecord | undefined>(update)) return recorded(core, run, outcome, w, update, finishedAt, durationMs, retry);
+  if (!isThenable<FabricRecord | undefined>(update)) return recorded(core, run, outcome, w, update, finishedAt, durationMs, retry, before);
   return update.then(
-    (written) => recorded(core, run, outcome, w, written, finishedAt, durationMs, retry),
+    (written) => recorded(core, run, outcome, w, written, finishedAt, durationMs, retry, before),
     (error: unknown) => {
       core.reportError('storage', error, id);
-      recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry);
+      recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry, before);
     },
   );
 }
@@ -359,10 +369,11 @@ interface Recorded {
   generation: number;
 }
 
-function recorded(core: Core, run: Run, outcome: Outcome, w: Recorded, written: FabricRecord | undefined, finishedAt: number, durationMs: number, retry: number | null): void {
+function recorded(core: Core, run: Run, outcome: Outcome, w: Recorded, written: FabricRecord | undefined, finishedAt: number, durationMs: number, retry: number | null, before: number): void {
   const rt = run.rt;
   const id = rt.fabric.id;
   if (written) rt.cacheWritten(written, core.time.movedSince(w.generation));
+  if (written && w.to !== undefined) noteOutcome(core, rt, before, written, finishedAt);
   if (written && w.to !== undefined) emitStatus(core, id, w.from, w.to, finishedAt);
   run.retryAt = written && retry !== null ? retry : null;
   const ok = outcome.kind === 'ok';

@@ -32,6 +32,7 @@ import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCh
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
 import { manualRuntime } from './manual.js';
+import { countOpen } from './breaker.js';
 import { requestSync as requestSyncOf, type SyncRequestOutcome } from './requests.js';
 
 /**
@@ -70,6 +71,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       queues: () => lanes.queues(),
       statusCounts: () => statusCounts(this.#core.fabrics.values(), this.#core.time.now()),
       isQueuePaused: (name) => pauses.isQueuePaused(name),
+      breakerOpen: () => countOpen(opts.breaker, this.#core.fabrics.values()),
     });
     this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock(), removedElsewhere: (id) => this.#dispatcher.removedElsewhere(id), standDown: new StandDown() };
     this.#dispatcher = new Dispatcher(this.#core, lanes);
@@ -397,7 +399,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   #toStatus(record: FabricRecord, now: number): FabricStatus {
     const rt = this.#core.fabrics.get(record.definition.id);
-    return fabricStatusOf(record, now, this.#core.pauses.isPaused(record.definition), rt?.lastLateness ?? null);
+    return fabricStatusOf(record, now, this.#core.pauses.isPaused(record.definition), rt?.lastLateness ?? null, this.#opts.breaker);
   }
 }
 
