@@ -1,13 +1,15 @@
 /**
  * Queues and concurrency lanes: a run waits in its fabric's queue until both the scheduler-wide
  * bound (`maxConcurrentSyncs`) and its queue's bound allow it; when lanes are scarce the queue
- * with the higher priority goes first, then the oldest due run, then arrival order.
+ * with the higher priority goes first, then the oldest due run, then arrival order. A queue with
+ * a rate limit also needs a token of its bucket (rate-limit.ts) for each run it starts.
  */
 import { DEFAULT_QUEUE, type Fabric } from '../definition.js';
 import { DueQueue } from '../due-queue.js';
 import { RunStats } from '../metrics.js';
 import type { ResolvedQueue } from './options.js';
 import type { Run } from './run.js';
+import { TokenBucket } from './rate-limit.js';
 
 /** One named queue at run time. */
 export class Queue {
@@ -16,12 +18,20 @@ export class Queue {
   readonly priority: number;
   readonly backlog = new DueQueue<Run>();
   readonly stats = new RunStats();
+  /** The rate limit's token bucket, when the queue has one. */
+  readonly bucket: TokenBucket | undefined;
   inFlight = 0;
 
-  constructor(q: ResolvedQueue) {
+  constructor(q: ResolvedQueue, now: number) {
     this.name = q.name;
     this.concurrency = q.concurrency;
     this.priority = q.priority;
+    this.bucket = q.rate ? new TokenBucket(q.rate.runs, q.rate.per, now) : undefined;
+  }
+
+  /** Whether a run of this queue may start now (a lane of its own and, with a rate limit, a token). */
+  free(now: number): boolean {
+    return this.inFlight < this.concurrency && (this.bucket === undefined || this.bucket.has(now));
   }
 
   get backlogSize(): number {
@@ -33,12 +43,15 @@ export class Lanes {
   readonly #queues = new Map<string, Queue>();
   readonly #default: Queue;
   readonly #max: number;
+  /** Monotonic time, for the rate limits' token buckets. */
+  readonly #now: () => number;
   /** Runs in flight (lease taken or being taken). */
   readonly running = new Set<Run>();
   #seq = 0;
 
-  constructor(queues: readonly ResolvedQueue[], maxConcurrent: number) {
-    for (const q of queues) this.#queues.set(q.name, new Queue(q));
+  constructor(queues: readonly ResolvedQueue[], maxConcurrent: number, now: () => number = () => 0) {
+    this.#now = now;
+    for (const q of queues) this.#queues.set(q.name, new Queue(q, now()));
     this.#default = this.#queues.get(DEFAULT_QUEUE)!;
     this.#max = maxConcurrent;
   }
@@ -70,10 +83,25 @@ export class Lanes {
     return n;
   }
 
-  /** Whether `run` may begin now (a lane is free and nobody older waits in its queue). */
+  /** Whether `run` may begin now (a lane and a token are free and nobody older waits in its queue). */
   canBegin(run: Run): boolean {
     const q = run.queue;
-    return this.running.size < this.#max && q.inFlight < q.concurrency && q.backlog.size === 0;
+    return this.running.size < this.#max && q.backlog.size === 0 && q.free(this.#now());
+  }
+
+  /**
+   * ms until the next token of a queue whose runs wait only for one (a lane of its own is free),
+   * or null when no run waits for a token.
+   */
+  tokenWait(): number | null {
+    const now = this.#now();
+    let wait: number | null = null;
+    for (const q of this.#queues.values()) {
+      if (!q.bucket || q.backlog.size === 0 || q.inFlight >= q.concurrency) continue;
+      const w = q.bucket.wait(now);
+      if (w > 0 && (wait === null || w < wait)) wait = w;
+    }
+    return wait;
   }
 
   /** Puts `run` in its queue's backlog. */
@@ -85,6 +113,7 @@ export class Lanes {
   occupy(run: Run): void {
     this.running.add(run);
     run.queue.inFlight++;
+    run.queue.bucket?.take(this.#now());
   }
 
   /** Frees the lane of `run`. */
@@ -95,10 +124,11 @@ export class Lanes {
   /** The next run a free lane should take: highest priority queue with a free lane, then oldest due, then arrival. */
   next(): Run | undefined {
     if (this.running.size >= this.#max) return undefined;
+    const now = this.#now();
     let best: Queue | undefined;
     let bestKey: { due: number; seq: number } | undefined;
     for (const q of this.#queues.values()) {
-      if (q.inFlight >= q.concurrency) continue;
+      if (q.backlog.size === 0 || !q.free(now)) continue;
       const head = q.backlog.peek();
       if (!head) continue;
       if (!best || q.priority > best.priority || (q.priority === best.priority && (head.due < bestKey!.due || (head.due === bestKey!.due && head.seq < bestKey!.seq)))) {

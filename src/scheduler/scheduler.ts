@@ -65,7 +65,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       rt?.cache(record);
     });
     const { emit, reportError } = safeEmitter(this);
-    const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs));
+    const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs, () => time.mono()));
     const pauses = new Pauses();
     const metrics = new RunMetrics(opts.meterProvider, {
       queues: () => lanes.queues(),
