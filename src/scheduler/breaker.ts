@@ -52,13 +52,15 @@ export function probeInterval(breaker: ResolvedBreaker | false, failures: number
 
 /**
  * The breaker of a fabric with `failures` consecutive failures whose last attempt started at
- * `lastAttemptAt`: the next probe is the first slot at or after `lastAttemptAt + probeInterval`
- * (`nextSlotAtOrAfter`). Null while closed.
+ * `lastAttemptAt`: the next probe is the latest slot at or before `lastAttemptAt + probeInterval`
+ * (the first slot after `lastAttemptAt + probeInterval - interval`, by `nextSlotAtOrAfter`), so a
+ * run that started a few ms late does not push its probe a whole slot later; it is always after
+ * the last attempt (the wait is at least one interval). Null while closed.
  */
 export function breakerState(breaker: ResolvedBreaker | false, failures: number, lastAttemptAt: number | null, interval: number, nextSlotAtOrAfter: (t: number) => number): BreakerState | null {
   const wait = probeInterval(breaker, failures, interval);
   if (wait === null || lastAttemptAt === null) return null;
-  return { failures, probeInterval: wait, nextProbeAt: nextSlotAtOrAfter(lastAttemptAt + wait) };
+  return { failures, probeInterval: wait, nextProbeAt: nextSlotAtOrAfter(lastAttemptAt + wait - interval + 1) };
 }
 
 /** Whether a failed run that makes `failures` consecutive failures opens (or keeps open) the breaker: no retry then. */

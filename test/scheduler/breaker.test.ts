@@ -22,10 +22,12 @@ describe('breaker math (pure)', () => {
     // a cap below the grid interval: never more often than the grid
     expect(probeInterval({ after: 1, maxProbeInterval: 500 }, 5, SEC)).toBe(SEC);
   });
-  it('the next probe is the first slot at or after the last attempt plus the wait (the grid function is a parameter)', () => {
+  it('the next probe is the latest slot at or before the last attempt plus the wait (the grid function is a parameter)', () => {
     const next = (t: number) => slotAtOrAfter(0, SEC, t);
     expect(breakerState(BREAKER, 3, 2_000, SEC, next)).toEqual({ failures: 3, probeInterval: 2_000, nextProbeAt: 4_000 });
-    expect(breakerState(BREAKER, 4, 4_003, SEC, next)).toEqual({ failures: 4, probeInterval: 4_000, nextProbeAt: 9_000 });
+    // an attempt that started 3 ms late does not push the probe a whole slot later
+    expect(breakerState(BREAKER, 4, 4_003, SEC, next)).toEqual({ failures: 4, probeInterval: 4_000, nextProbeAt: 8_000 });
+    expect(breakerState(BREAKER, 4, 4_999, SEC, next)).toEqual({ failures: 4, probeInterval: 4_000, nextProbeAt: 8_000 });
     expect(breakerState(BREAKER, 2, 4_000, SEC, next)).toBeNull();
   });
   it('refuses bad options with InvalidOptionError naming the field', () => {
@@ -104,14 +106,14 @@ describe('interplay with the retry policy', () => {
     await h.scheduler.start();
     await h.clock.tickAsync(10 * MIN);
     // slot 0 fails, retry at +1 s fails (2), retry at +3 s fails (3): open, next probe two
-    // intervals after the last attempt (the first slot at or after 3 s + 2 min: 3 min), then
+    // intervals after the last attempt (the latest slot at or before 3 s + 2 min: 2 min), then
     // 4 min (the cap) after each probe.
     expect(h.runs.map((r) => [r.trigger, r.start - T0])).toEqual([
       ['schedule', 0], ['retry', 1_000], ['retry', 3_000],
-      ['schedule', 3 * MIN], ['schedule', 7 * MIN],
+      ['schedule', 2 * MIN], ['schedule', 6 * MIN], ['schedule', 10 * MIN],
     ]);
     const failed = h.eventsOf('sync:failed');
-    expect(failed.map((e: { nextRetryAt: number | null }) => e.nextRetryAt)).toEqual([T0 + 1_000, T0 + 3_000, null, null, null]);
+    expect(failed.map((e: { nextRetryAt: number | null }) => e.nextRetryAt)).toEqual([T0 + 1_000, T0 + 3_000, null, null, null, null]);
     await h.stop();
   });
 });
