@@ -41,9 +41,11 @@ describe('requestSync on one scheduler', () => {
     expect(await h.scheduler.requestSync('f')).toBe('coalesced');
     expect(await h.scheduler.requestSync('f')).toBe('coalesced');
     expect((await h.storage.get('f'))!.state.requestedAt).toBe(T0 + 1_000);
+    expect(await h.scheduler.getFabricStatus('f')).toMatchObject({ status: 'syncing', requestedAt: T0 + 1_000 });
     await h.clock.tickAsync(3_000); // the first run ends at 5 s
     expect(h.runs.map((r) => [r.trigger, r.start - T0])).toEqual([['schedule', 0], ['manual', 5_000]]);
     expect((await h.storage.get('f'))!.state.requestedAt).toBeUndefined();
+    expect(await h.scheduler.getFabricStatus('f')).not.toHaveProperty('requestedAt');
     await h.clock.tickAsync(MIN);
     expect(h.runs.map((r) => [r.trigger, r.start - T0])).toEqual([['schedule', 0], ['manual', 5_000], ['schedule', MIN]]);
     expect(h.overlaps).toEqual([]);
