@@ -29,10 +29,6 @@ export class Queue {
     this.bucket = q.rate ? new TokenBucket(q.rate.runs, q.rate.per, now) : undefined;
   }
 
-  /** Whether a run of this queue may start now (a lane of its own and, with a rate limit, a token). */
-  free(now: number): boolean {
-    return this.inFlight < this.concurrency && (this.bucket === undefined || this.bucket.has(now));
-  }
 
   get backlogSize(): number {
     return this.backlog.size;
@@ -86,7 +82,7 @@ export class Lanes {
   /** Whether `run` may begin now (a lane and a token are free and nobody older waits in its queue). */
   canBegin(run: Run): boolean {
     const q = run.queue;
-    return this.running.size < this.#max && q.backlog.size === 0 && q.free(this.#now());
+    return this.running.size < this.#max && q.backlog.size === 0 && q.inFlight < q.concurrency && (q.bucket === undefined || q.bucket.has(this.#now()));
   }
 
   /**
@@ -124,11 +120,12 @@ export class Lanes {
   /** The next run a free lane should take: highest priority queue with a free lane, then oldest due, then arrival. */
   next(): Run | undefined {
     if (this.running.size >= this.#max) return undefined;
-    const now = this.#now();
+    let now: number | undefined;
     let best: Queue | undefined;
     let bestKey: { due: number; seq: number } | undefined;
     for (const q of this.#queues.values()) {
-      if (q.backlog.size === 0 || !q.free(now)) continue;
+      if (q.backlog.size === 0 || q.inFlight >= q.concurrency) continue;
+      if (q.bucket !== undefined && !q.bucket.has((now ??= this.#now()))) continue;
       const head = q.backlog.peek();
       if (!head) continue;
       if (!best || q.priority > best.priority || (q.priority === best.priority && (head.due < bestKey!.due || (head.due === bestKey!.due && head.seq < bestKey!.seq)))) {
