@@ -9,6 +9,7 @@ import { InProcessSingleFlight, InvalidOptionError, MemoryStorage, createSchedul
 import { breakerState, probeInterval } from '../../src/scheduler/breaker.js';
 import { slotAtOrAfter } from '../../src/scheduler/grid.js';
 import { T0, makeHarness } from '../helpers/harness.js';
+import { createInvariantChecker } from '../../src/testing.js';
 
 const SEC = 1_000;
 const MIN = 60_000;
@@ -125,6 +126,9 @@ describe('two schedulers sharing a storage', () => {
     const fail = () => { throw new Error('down'); };
     const a = makeHarness({ storage, singleFlight, breaker: BREAKER, housekeepingInterval: 1_000, behaviour: fail });
     const b = makeHarness({ storage, singleFlight, clock: a.clock, breaker: BREAKER, housekeepingInterval: 1_000, behaviour: fail });
+    const checker = createInvariantChecker();
+    checker.attach(a.scheduler, { label: 'a' });
+    checker.attach(b.scheduler, { label: 'b' });
     await a.scheduler.upsertFabric({ id: 'f', syncInterval: SEC });
     await a.scheduler.start();
     await b.scheduler.start();
@@ -135,6 +139,7 @@ describe('two schedulers sharing a storage', () => {
     // The scheduler that did not record a failure learnt of the breaker at its claim.
     const held = [...a.eventsOf('sync:skipped'), ...b.eventsOf('sync:skipped')].filter((e: { reason: string }) => e.reason === 'breaker');
     expect(held.length).toBeGreaterThan(0);
+    checker.assertNone();
     await a.stop();
     await b.stop();
   });

@@ -12,6 +12,7 @@ import { normalizeFabric } from '../../src/definition.js';
 import { initialState } from '../../src/storage/types.js';
 import { parseRecord, encodeWrite, definitionDigest } from '../../src/redis/record-codec.js';
 import { T0, makeHarness, sleepOn } from '../helpers/harness.js';
+import { createInvariantChecker } from '../../src/testing.js';
 
 const MIN = 60_000;
 
@@ -115,6 +116,9 @@ describe('requestSync across schedulers sharing a storage', () => {
     const singleFlight = new InProcessSingleFlight();
     const b = makeHarness({ storage, singleFlight, housekeepingInterval: 1_000, behaviour: (_f, _c, clock) => sleepOn(clock, 5_000) });
     const a = makeHarness({ storage, singleFlight, clock: b.clock, housekeepingInterval: 1_000 });
+    const checker = createInvariantChecker();
+    checker.attach(a.scheduler, { label: 'a' });
+    checker.attach(b.scheduler, { label: 'b' });
     await b.scheduler.upsertFabric({ id: 'f', syncInterval: MIN });
     await b.scheduler.start();
     await b.clock.tickAsync(1_000); // B runs f from 0 to 5 s
@@ -124,6 +128,7 @@ describe('requestSync across schedulers sharing a storage', () => {
     await b.clock.tickAsync(10_000);
     expect(b.runs.map((r) => [r.trigger, r.start - T0])).toEqual([['schedule', 0], ['manual', 5_000]]);
     expect(a.runs).toEqual([]);
+    checker.assertNone();
     await a.stop();
     await b.stop();
   });
