@@ -117,3 +117,15 @@ export function countOpen(breaker: ResolvedBreaker | false, runtimes: Iterable<F
   for (const rt of runtimes) if (rt.fabric.enabled && rt.record && isOpen(breaker, rt.record.state.consecutiveFailures)) n++;
   return n;
 }
+
+/**
+ * Whether a claim must be declined before it is made (checked on the freshest stored record, so
+ * every replica agrees): a run made for a sync request that was served already
+ * (`'already-claimed'`), or a scheduled or catch-up run before the breaker's next probe
+ * (`'breaker'`). Null: go on with the claim.
+ */
+export function claimHeldBack(breaker: ResolvedBreaker | false, current: FabricRecord, run: { readonly forRequest?: boolean; readonly trigger: string; readonly scheduledAt: number }): 'already-claimed' | 'breaker' | null {
+  if (run.forRequest && current.state.requestedAt === undefined) return 'already-claimed';
+  if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && heldByBreaker(breaker, current, run.scheduledAt)) return 'breaker';
+  return null;
+}

@@ -14,7 +14,6 @@ import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
 import { recheckRequest, serveRequest } from './requests.js';
 import { deferByBreaker } from './breaker.js';
-import { TokenTimer } from './rate-limit.js';
 import { shiftState } from './transitions.js';
 
 /** Whether two definitions schedule alike (interval, enabled, timeout, queue). */
@@ -38,16 +37,11 @@ export class Dispatcher {
    * process, so neither a listing (start, housekeeping) nor a run elsewhere brings them back.
    */
   readonly #removed = new Set<string>();
-  /** Wakes the backlog when the next token of a rate-limited queue is due. */
-  readonly #tokens: TokenTimer;
 
   constructor(core: Core, lanes: Lanes) {
     this.#core = core;
     this.#lanes = lanes;
-    this.#tokens = new TokenTimer(core.time, () => {
-      this.observeClock();
-      this.#pump();
-    });
+    lanes.onToken(() => { this.observeClock(); this.#pump(); });
     this.#wheel = new TimingWheel<FabricRuntime>({
       clock: core.opts.clock,
       now: () => core.time.mono(),
@@ -111,15 +105,10 @@ export class Dispatcher {
     this.arm(rt, 'slot', due, 1);
   }
 
-  /** Serves a pending sync request of a fabric idle here (see requests.ts). */
-  serveRequest(rt: FabricRuntime, now: number): boolean {
-    return serveRequest(this.#core, this, rt, now);
-  }
-
   /** Drops every entry and every waiting run (stop). */
   clear(): void {
     this.#wheel.clear();
-    this.#tokens.clear();
+    this.#lanes.clearTokenTimer();
     for (const run of this.#lanes.drain()) {
       run.rt.run = undefined;
       reportSkipped(this.#core, run, 'cancelled', false);
@@ -189,17 +178,14 @@ export class Dispatcher {
   /** Starts `run` when a lane (and a token of its queue's rate limit) is free, else queues it. */
   enqueue(run: Run): void {
     if (this.#lanes.canBegin(run)) this.#begin(run);
-    else {
-      this.#lanes.wait(run);
-      this.#tokens.arm(this.#lanes.tokenWait());
-    }
+    else this.#lanes.wait(run);
   }
 
   #pump(): void {
     const core = this.#core;
     while (core.lifecycle() === 'running') {
       const run = this.#lanes.next();
-      if (!run) return this.#tokens.arm(this.#lanes.tokenWait());
+      if (!run) return this.#lanes.armTokenTimer();
       if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && run.rt.catchUpUntil === null) {
         // Waited in the backlog: serve the latest slot that has come due, count the rest as missed.
         const waited = planWaited(run.scheduledAt, run.rt.fabric.syncInterval, core.time.now());

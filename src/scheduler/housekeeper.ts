@@ -16,7 +16,7 @@ import type { Core } from './core.js';
 import { sameSchedule, type Dispatcher } from './dispatcher.js';
 import { isOlderRecord } from './fabric-runtime.js';
 import { repairStale, type StateCheckDeps } from './state-check.js';
-import { storeRequest } from './requests.js';
+import { serveRequest, storeRequest } from './requests.js';
 
 /** Most feed pages read in one pass (the rest waits for the next pass). */
 const MAX_PAGES_PER_PASS = 100;
@@ -216,7 +216,7 @@ export class Housekeeper {
       const rt = core.fabrics.get(id);
       if (record && rt && core.lifecycle() === 'running') {
         rt.cache(record);
-        this.#dispatcher.serveRequest(rt, core.time.now());
+        serveRequest(core, this.#dispatcher, rt, core.time.now());
       }
     }
   }
@@ -261,7 +261,7 @@ export class Housekeeper {
       } else {
         rt.cache(r);
         // A sync requested elsewhere (another replica, the CLI) while the fabric is idle here.
-        if (r.state.requestedAt !== undefined) this.#dispatcher.serveRequest(rt, now);
+        if (r.state.requestedAt !== undefined) serveRequest(core, this.#dispatcher, rt, now);
       }
     }
   }

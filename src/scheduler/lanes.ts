@@ -9,7 +9,8 @@ import { DueQueue } from '../due-queue.js';
 import { RunStats } from '../metrics.js';
 import type { ResolvedQueue } from './options.js';
 import type { Run } from './run.js';
-import { TokenBucket } from './rate-limit.js';
+import { TokenBucket, TokenTimer } from './rate-limit.js';
+import type { SchedulerTime } from './time.js';
 
 /** One named queue at run time. */
 export class Queue {
@@ -45,8 +46,13 @@ export class Lanes {
   readonly running = new Set<Run>();
   #seq = 0;
 
-  constructor(queues: readonly ResolvedQueue[], maxConcurrent: number, now: () => number = () => 0) {
-    this.#now = now;
+  /** Wakes the backlog when the next token a waiting queue needs is due (see {@link Lanes.onToken}). */
+  readonly #tokens: TokenTimer | undefined;
+  #wake: () => void = () => undefined;
+
+  constructor(queues: readonly ResolvedQueue[], maxConcurrent: number, time?: SchedulerTime) {
+    const now = (this.#now = time ? () => time.mono() : () => 0);
+    this.#tokens = time && queues.some((q) => q.rate) ? new TokenTimer(time, () => this.#wake()) : undefined;
     for (const q of queues) this.#queues.set(q.name, new Queue(q, now()));
     this.#default = this.#queues.get(DEFAULT_QUEUE)!;
     this.#max = maxConcurrent;
@@ -85,6 +91,21 @@ export class Lanes {
     return this.running.size < this.#max && q.backlog.size === 0 && q.inFlight < q.concurrency && (q.bucket === undefined || q.bucket.has(this.#now()));
   }
 
+  /** What to call when a token a waiting run needs is due (the dispatcher's pump). */
+  onToken(wake: () => void): void {
+    this.#wake = wake;
+  }
+
+  /** Arms the one token timer for the next token a waiting run needs (no-op without rate limits). */
+  armTokenTimer(): void {
+    this.#tokens?.arm(this.tokenWait());
+  }
+
+  /** Cancels the token timer (stop). */
+  clearTokenTimer(): void {
+    this.#tokens?.clear();
+  }
+
   /**
    * ms until the next token of a queue whose runs wait only for one (a lane of its own is free),
    * or null when no run waits for a token.
@@ -100,9 +121,10 @@ export class Lanes {
     return wait;
   }
 
-  /** Puts `run` in its queue's backlog. */
+  /** Puts `run` in its queue's backlog (arming the token timer when it waits for a token). */
   wait(run: Run): void {
     run.queue.backlog.push(run, run.queuedAt, this.#seq++);
+    if (run.queue.bucket) this.armTokenTimer();
   }
 
   /** Takes a lane for `run`. */

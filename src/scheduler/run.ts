@@ -15,7 +15,7 @@ import type { FabricRuntime } from './fabric-runtime.js';
 import { nextFreeSlot } from './grid.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
-import { heldByBreaker, isOpen, noteOutcome } from './breaker.js';
+import { claimHeldBack, isOpen, noteOutcome } from './breaker.js';
 import { singleFlightMembership } from './stand-down.js';
 import { claimState, outcomeState, restoreState } from './transitions.js';
 import type { SyncContext } from './types.js';
@@ -165,16 +165,9 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
         const current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
         if (!current) return null;
         c.attempt = current.state;
-        if (run.forRequest && current.state.requestedAt === undefined) {
-          // Served already (by a run that started after it, here or on another replica).
-          c.declined = 'already-claimed';
-          return null;
-        }
-        if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && heldByBreaker(core.opts.breaker, current, run.scheduledAt)) {
-          // Behind the failure breaker (a failure recorded elsewhere, maybe): wait for its probe.
-          c.declined = 'breaker';
-          return null;
-        }
+        // A request served already, or the failure breaker's probe not due (breaker.ts).
+        const held = claimHeldBack(core.opts.breaker, current, run);
+        if (held !== null) { c.declined = held; return null; }
         // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
         c.startedAt = core.time.now();
         c.options.claim.at = c.startedAt;

@@ -65,7 +65,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       rt?.cache(record);
     });
     const { emit, reportError } = safeEmitter(this);
-    const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs, () => time.mono()));
+    const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs, time));
     const pauses = new Pauses();
     const metrics = new RunMetrics(opts.meterProvider, {
       queues: () => lanes.queues(),
@@ -291,13 +291,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /**
-   * Asks for a sync and resolves at once with what happened: `'started'` (the fabric was idle: a
-   * run starts now, trigger `'manual'`), `'queued'` (it is syncing, here or on another replica,
-   * or paused: exactly one follow-up run starts when that run ends, or when it is resumed) or
-   * `'coalesced'` (a request was pending already; the same run serves both). Any run that starts
-   * after the request (a scheduled slot too) satisfies it. The request is stored with the fabric,
-   * so whoever runs it serves it (another replica learns of it within its `housekeepingInterval`).
-   * Errors as {@link Scheduler.syncNow}.
+   * Asks for a sync; resolves at once: `'started'` (idle: a manual run starts now), `'queued'`
+   * (syncing here or on another replica, or paused: one follow-up run when that run ends or on
+   * resume) or `'coalesced'` (a request was pending). Any run that starts after the request
+   * satisfies it; stored with the fabric, whoever runs it serves it. Errors as `syncNow`.
    */
   async requestSync(id: string): Promise<SyncRequestOutcome> {
     const rt = await this.#runtimeOf(id, 'requestSync');
