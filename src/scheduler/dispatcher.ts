@@ -12,6 +12,8 @@ import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js
 import { nextFreeSlot, slotAtOrAfter } from './grid.js';
 import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
+import { recheckRequest, serveRequest } from './requests.js';
+import { deferByBreaker } from './breaker.js';
 import { shiftState } from './transitions.js';
 
 /** Whether two definitions schedule alike (interval, enabled, timeout, queue). */
@@ -39,6 +41,7 @@ export class Dispatcher {
   constructor(core: Core, lanes: Lanes) {
     this.#core = core;
     this.#lanes = lanes;
+    lanes.onToken(() => { this.observeClock(); this.#pump(); });
     this.#wheel = new TimingWheel<FabricRuntime>({
       clock: core.opts.clock,
       now: () => core.time.mono(),
@@ -82,15 +85,21 @@ export class Dispatcher {
     this.#wheel.schedule(rt, this.#core.time.deadlineOf(due), rt);
   }
 
-  /** Arms an idle fabric's next slot from its stored state (on the stored grid). */
+  /** The queue a fabric's runs use. */
+  queueOf(fabric: Fabric): ReturnType<Lanes['queueOf']> {
+    return this.#lanes.queueOf(fabric);
+  }
+
+  /** Arms an idle fabric's next slot from its stored state (on the stored grid); a pending sync request runs now. */
   armNext(rt: FabricRuntime, now: number): void {
     if (!rt.fabric.enabled || rt.removed || rt.run) return;
     if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    if (serveRequest(this.#core, this, rt, now)) return;
     const s = rt.record?.state;
     let due: number;
     if (!s || s.anchorAt === null) due = now;
     else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
-    else due = slotAtOrAfter(s.anchorAt, rt.fabric.syncInterval, s.lastSlotAt + 1);
+    else due = deferByBreaker(this.#core, rt, slotAtOrAfter(s.anchorAt, rt.fabric.syncInterval, s.lastSlotAt + 1));
     // Nothing came due while it was not scheduled (downtime, a pause): its next run is on time.
     if (due >= now) rt.missedReason = 'late';
     this.arm(rt, 'slot', due, 1);
@@ -99,6 +108,7 @@ export class Dispatcher {
   /** Drops every entry and every waiting run (stop). */
   clear(): void {
     this.#wheel.clear();
+    this.#lanes.clearTokenTimer();
     for (const run of this.#lanes.drain()) {
       run.rt.run = undefined;
       reportSkipped(this.#core, run, 'cancelled', false);
@@ -142,7 +152,7 @@ export class Dispatcher {
     if (shouldRun && !shouldRun.call(core.opts.singleFlight, id)) {
       // Another replica is responsible: follow the grid quietly, touching neither lock nor storage.
       const anchor = rt.record?.state.anchorAt ?? rt.slot;
-      return this.arm(rt, 'slot', slotAtOrAfter(anchor, interval, Math.max(now, rt.slot) + 1), 1);
+      return this.arm(rt, 'slot', deferByBreaker(core, rt, slotAtOrAfter(anchor, interval, Math.max(now, rt.slot) + 1)), 1);
     }
     const queue = this.#lanes.queueOf(rt.fabric);
     if (rt.kind === 'retry') return this.enqueue(newRun(rt, queue, rt.slot, 'retry', rt.attempt, rt.due));
@@ -165,7 +175,7 @@ export class Dispatcher {
 
   // ------------------------------------------------------------ runs
 
-  /** Starts `run` when a lane is free, else queues it. */
+  /** Starts `run` when a lane (and a token of its queue's rate limit) is free, else queues it. */
   enqueue(run: Run): void {
     if (this.#lanes.canBegin(run)) this.#begin(run);
     else this.#lanes.wait(run);
@@ -175,7 +185,7 @@ export class Dispatcher {
     const core = this.#core;
     while (core.lifecycle() === 'running') {
       const run = this.#lanes.next();
-      if (!run) return;
+      if (!run) return this.#lanes.armTokenTimer();
       if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && run.rt.catchUpUntil === null) {
         // Waited in the backlog: serve the latest slot that has come due, count the rest as missed.
         const waited = planWaited(run.scheduledAt, run.rt.fabric.syncInterval, core.time.now());
@@ -218,6 +228,9 @@ export class Dispatcher {
   #armAfterRun(run: Run, now: number): void {
     const rt = run.rt;
     if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    // A sync requested while this run ran (or waited): one follow-up run (see requests.ts).
+    if (!run.skipped && serveRequest(this.#core, this, rt, now, false)) return;
+    if (run.skipped && run.forRequest && run.skipReason === 'locked') recheckRequest(this.#core, this, rt);
     const s = rt.record?.state;
     const interval = rt.fabric.syncInterval;
     const lastSlot = s?.lastSlotAt ?? null;
@@ -229,7 +242,7 @@ export class Dispatcher {
         if (again < next) return this.arm(rt, 'slot', run.scheduledAt, 1, again);
         reportMissed(this.#core, rt.fabric.id, run.queue, { count: 1, first: run.scheduledAt, last: run.scheduledAt }, 'late');
       }
-      return this.arm(rt, 'slot', next, 1);
+      return this.arm(rt, 'slot', deferByBreaker(this.#core, rt, next), 1);
     }
     if (run.retryAt != null) return this.arm(rt, 'retry', run.scheduledAt, run.attempt + 1, run.retryAt);
     if (rt.catchUpUntil !== null && lastSlot !== null && lastSlot < rt.catchUpUntil) {
@@ -238,7 +251,7 @@ export class Dispatcher {
     rt.catchUpUntil = null;
     const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, lastSlot, now);
     if (lastSlot !== null) reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(lastSlot + interval, next, interval), 'overrun');
-    this.arm(rt, 'slot', next, 1);
+    this.arm(rt, 'slot', deferByBreaker(this.#core, rt, next), 1);
   }
 
   // ------------------------------------------------------------ host changes
