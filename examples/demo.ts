@@ -14,7 +14,9 @@
  * Three queues keep work apart, as the service this comes from did: `fabric` (4 lanes, priority
  * 10), `git` (1 lane: slow clones take turns and never hold up fabric syncs) and `default`. The
  * git queue is paused for a while half-way through and resumed (its missed slots follow
- * missedRunPolicy). The status page is served on 127.0.0.1 (its address is printed at start);
+ * missedRunPolicy). While slow-fabric syncs, the host asks for a sync with `requestSync`
+ * ('queued', then 'coalesced'): one follow-up run starts when the running one ends. dead-target
+ * fails every run: after 3 failures the breaker only probes it, every 2, 4, then 8 s. The status page is served on 127.0.0.1 (its address is printed at start);
  * `--port` picks the port, `--hold` keeps the demo running until Ctrl-C.
  */
 import { createServer } from 'node:http';
@@ -58,6 +60,7 @@ const fabrics = [
   { id: 'backup-site', syncInterval: 10_000 },
   // a calendar fabric: every 5 s on the wall clock (:00, :05, …), six-field cron with seconds first
   { id: 'cron-audit', schedule: { cron: '*/5 * * * * *', timeZone: 'Europe/Berlin' } },
+  { id: 'dead-target', syncInterval: 1000 }, // always fails: behind the breaker after 3 runs
   { id: 'repo-configs', syncInterval: 5000, queue: 'git' }, // git clones: ~1 s each, one at a time
   { id: 'repo-templates', syncInterval: 5000, queue: 'git' },
   { id: 'repo-scripts', syncInterval: 5000, queue: 'git' },
@@ -75,6 +78,7 @@ const wait = (ms: number, signal: AbortSignal) =>
 /** The host's sync: here a simulated call to the network controller. */
 async function syncFabric(fabric: Fabric, ctx: SyncContext): Promise<void> {
   if (fabric.id === 'slow-fabric') return wait(4500, ctx.signal);
+  if (fabric.id === 'dead-target') throw new Error('connection refused');
   if (fabric.queue === 'git') return wait(800 + Math.random() * 400, ctx.signal);
   await wait(50 + Math.random() * 250, ctx.signal);
   if (fabric.id === 'flaky-fabric' && Math.random() < 0.35) throw new Error('controller returned 503');
@@ -103,6 +107,7 @@ const scheduler = createScheduler({
   maxConcurrentSyncs: 6,
   queues: { fabric: { concurrency: 4, priority: 10 }, git: { concurrency: 1 } },
   retry: { initialDelay: 500, multiplier: 2, maxDelay: 4000 },
+  breaker: { after: 3, maxProbeInterval: 8000 },
 });
 
 // The status page, read-only unless the host authorizes actions (a demo allows them from this machine only).
@@ -119,6 +124,15 @@ scheduler.on('sync:succeeded', (e) => void stat(e.fabricId).ok++);
 scheduler.on('sync:failed', (e) => void stat(e.fabricId).failed++);
 scheduler.on('sync:missed', (e) => void (stat(e.fabricId).missed += e.count));
 scheduler.on('error', (e) => console.error('scheduler error:', e.operation, e.error.message));
+scheduler.on('breaker:opened', (e) => console.log(`\n→ ${e.fabricId}: ${e.failures} failures in a row, behind the breaker: next probe in ${e.probeInterval / 1000}s`));
+scheduler.on('breaker:closed', (e) => console.log(`\n→ ${e.fabricId}: back on its grid after ${e.failures} failures`));
+let requested: { at: number; answers: string[]; followUpAfterMs?: number } | undefined;
+scheduler.on('sync:started', (e) => {
+  if (requested && e.fabricId === 'slow-fabric' && e.trigger === 'manual' && requested.followUpAfterMs === undefined) {
+    requested.followUpAfterMs = e.startedAt - requested.at;
+    console.log(`\n→ slow-fabric: the requested follow-up run started (trigger manual), ${requested.followUpAfterMs} ms after the request`);
+  }
+});
 
 const COLORS: Record<string, string> = { in_sync: '32', syncing: '36', error: '31', out_of_sync: '33', never_synced: '90', disabled: '90' };
 const tty = process.stdout.isTTY && !values.quiet;
@@ -171,6 +185,11 @@ const ticker = setInterval(async () => {
     console.log('\n→ git queue resumed: one catch-up run per repo (missedRunPolicy "once")');
   }
   const rows = await scheduler.listFabrics();
+  if (!requested && elapsed > durationS * 0.2 && rows.find((f) => f.id === 'slow-fabric')?.status === 'syncing') {
+    requested = { at: Date.now(), answers: [] };
+    requested.answers.push(await scheduler.requestSync('slow-fabric'), await scheduler.requestSync('slow-fabric'));
+    console.log(`\n→ requestSync('slow-fabric') while it syncs: ${requested.answers.map((a) => `'${a}'`).join(', then ')} (one follow-up run when this one ends)`);
+  }
   if (tty) {
     process.stdout.write(`\x1b[2J\x1b[H${table(rows, elapsed)}\n`);
   } else if (elapsed - lastDraw >= 5 && !values.quiet) {
@@ -195,9 +214,11 @@ const pct = (p: number) => lateness[Math.min(lateness.length - 1, Math.floor((p 
 const final = await scheduler.listFabrics();
 console.log(`\n${table(final, durationS)}\n`);
 console.log('Summary');
-console.log(`  runs ${all.reduce((a, s) => a + s.runs, 0)}, succeeded ${all.reduce((a, s) => a + s.ok, 0)}, failed ${all.reduce((a, s) => a + s.failed, 0)} (flaky-fabric, retried with backoff), missed slots ${all.reduce((a, s) => a + s.missed, 0)} (slow-fabric overruns its interval; git repos while their queue was paused)`);
+console.log(`  runs ${all.reduce((a, s) => a + s.runs, 0)}, succeeded ${all.reduce((a, s) => a + s.ok, 0)}, failed ${all.reduce((a, s) => a + s.failed, 0)} (flaky-fabric, retried with backoff; dead-target, behind the breaker), missed slots ${all.reduce((a, s) => a + s.missed, 0)} (slow-fabric overruns its interval; git repos while their queue was paused)`);
 console.log(`  lateness of starts (start - slot, including waits for a lane: 6 in all, 4 fabric, 1 git): p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${lateness.at(-1) ?? 0} ms`);
 console.log(`  most concurrent runs of one fabric: ${maxOverlap} (single-flight: never more than 1)`);
+console.log(`  requestSync during slow-fabric's run: ${requested ? `${requested.answers.join(', ')}; follow-up started ${requested.followUpAfterMs ?? '-'} ms after the request` : 'not made (no run seen in time)'}`);
+console.log(`  breaker: dead-target made ${stat('dead-target').runs} attempts in ${durationS}s on a 1 s grid; fabrics behind it at the end ${metrics.breaker.open}, probes ${metrics.breaker.probes}`);
 for (const q of Object.values(metrics.queues)) {
   console.log(
     `  queue ${q.name.padEnd(8)} lanes ${String(q.concurrency === Infinity ? '∞' : q.concurrency).padEnd(2)} priority ${String(q.priority).padEnd(3)} runs ${String(q.runs).padStart(3)}, failed ${q.failed}, missed ${q.missed} (paused ${q.missedByReason.paused}), lateness p50 ${q.lateness.p50 ?? 0} ms, p99 ${q.lateness.p99 ?? 0} ms (bucket bounds)`,

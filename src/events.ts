@@ -19,7 +19,9 @@ export type SkipReason =
   /** The scheduler stopped, or the fabric was removed or disabled, before the run began. */
   | 'cancelled'
   /** The fabric, its queue or the whole scheduler was paused while the run waited for a lane. */
-  | 'paused';
+  | 'paused'
+  /** The failure breaker holds the fabric until its next probe (seen in the storage at the claim). */
+  | 'breaker';
 
 /** Why grid slots went unserved. */
 export type MissedReason =
@@ -150,6 +152,26 @@ export interface BacklogClearedEvent {
   at: number;
 }
 
+/** A fabric went behind the failure breaker (option `breaker`): from now on it is only probed. */
+export interface BreakerOpenedEvent {
+  fabricId: string;
+  /** Consecutive failed runs. */
+  failures: number;
+  /** Wait before the next probe, ms. */
+  probeInterval: number;
+  /** The next probe (a slot of its grid), epoch ms. */
+  nextProbeAt: number;
+  at: number;
+}
+
+/** A fabric behind the breaker succeeded: it is back on its grid. */
+export interface BreakerClosedEvent {
+  fabricId: string;
+  /** Consecutive failed runs before the success. */
+  failures: number;
+  at: number;
+}
+
 /** A problem found in stored state by `validate()` (and fixed by `repair()` when it can be). */
 export type StateIssueKind =
   /** Stored `syncing` with no live claim: whoever ran it is gone. */
@@ -188,6 +210,10 @@ export interface SchedulerEvents {
   paused: (event: PauseChangedEvent) => void;
   resumed: (event: PauseChangedEvent) => void;
   'backlog:cleared': (event: BacklogClearedEvent) => void;
+  /** A fabric went behind the failure breaker (on the replica that recorded the failure). */
+  'breaker:opened': (event: BreakerOpenedEvent) => void;
+  /** A fabric behind the breaker succeeded and is back on its grid. */
+  'breaker:closed': (event: BreakerClosedEvent) => void;
   /** Stored state was repaired (by `repair()` or the automatic stale-`syncing` check). */
   'state:repaired': (event: StateRepairedEvent) => void;
   error: (event: ErrorEvent) => void;

@@ -81,11 +81,16 @@ export interface MetricsSnapshot extends RunCounts {
   stale: number;
   /** Age of the oldest last success among enabled fabrics that have one, ms (null when none has). */
   maxStalenessMs: number | null;
+  /**
+   * The failure breaker (option `breaker`): `open` fabrics this scheduler knows that are behind
+   * it now (gauge), `probes` runs this scheduler made while their fabric was behind it (counter).
+   */
+  breaker: { open: number; probes: number };
   queues: Record<string, QueueMetrics>;
 }
 
 const FAILURES: readonly FailureReason[] = ['error', 'timeout', 'aborted', 'lock-lost'];
-const SKIPS: readonly SkipReason[] = ['in-flight', 'locked', 'already-claimed', 'unavailable', 'cancelled', 'paused'];
+const SKIPS: readonly SkipReason[] = ['in-flight', 'locked', 'already-claimed', 'unavailable', 'cancelled', 'paused', 'breaker'];
 const MISSES: readonly MissedReason[] = ['overrun', 'downtime', 'late', 'paused', 'cleared', 'catch-up-window'];
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {

@@ -360,6 +360,23 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       expect((await s.changes('not a cursor this storage handed out')).reset).toBe(true);
     });
 
+    it('keeps a sync request (optional state.requestedAt) and reports setting or clearing it in the change feed', async (ctx) => {
+      const r = await s.write('req', { definition: fabric('req'), state: state() }, null);
+      if (!r.ok) throw new Error('create failed');
+      expect(r.record.state).not.toHaveProperty('requestedAt');
+      const start = s.changes && !fx.changesUnsupported ? (await drainChanges(s, (await s.changes(null)).cursor)).cursor : undefined;
+      const requested = await s.write('req', { definition: r.record.definition, state: { ...r.record.state, requestedAt: 1_234 } }, r.record.version);
+      if (!requested.ok) throw new Error('request write failed');
+      expect(requested.record.state.requestedAt).toBe(1_234);
+      expect((await s.get('req'))!.state.requestedAt).toBe(1_234);
+      const { requestedAt: _served, ...cleared } = requested.record.state;
+      const served = await s.write('req', { definition: requested.record.definition, state: cleared }, requested.record.version);
+      if (!served.ok) throw new Error('clear failed');
+      expect((await s.get('req'))!.state).not.toHaveProperty('requestedAt');
+      if (start === undefined) return ctx.skip('no change feed');
+      expect((await drainChanges(s, start)).changes).toEqual([{ id: 'req', kind: 'defined' }, { id: 'req', kind: 'defined' }]);
+    });
+
     it('pages the change feed in order, more: true while more wait', async (ctx) => {
       if (!s.changes) return ctx.skip('no change feed');
       if (fx.changesUnsupported) return ctx.skip(fx.changesUnsupported);

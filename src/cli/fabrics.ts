@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import { createScheduler } from '../scheduler/scheduler.js';
 import { CONTROL_RECORD_ID, loadControl, updateControl } from '../ops/control.js';
+import { storeRequest } from '../scheduler/requests.js';
 import { RedisStorage } from '../redis/storage.js';
 import type { RedlockSingleFlight } from '../redis/single-flight.js';
 import type { FabricRecord } from '../storage/types.js';
@@ -63,16 +64,19 @@ export async function fabricCommand(client: Redis, cmd: Cmd, io: Io): Promise<nu
 
 async function sync(storage: RedisStorage, cmd: Cmd, io: Io): Promise<number> {
   const id = cmd.id!;
-  const record = await find(storage, id);
+  await find(storage, id);
   const at = Date.now();
-  await updateControl(storage, (c) => ((c.syncRequests[id] = at), c));
-  // Until the scheduler queues a request that arrives mid-run (the fleet issue's requestSync),
-  // a replica that takes it while the fabric syncs skips it (sync:skipped, in-flight): say so.
-  const syncing = record !== null && record.state.status === 'syncing';
+  // Stored with the fabric (as scheduler.requestSync does): whoever runs it serves it.
+  const { outcome, record } = await storeRequest(storage, id, at);
+  if (outcome === 'absent' || !record) throw new TroubleError(`unknown fabric ${show(id)}`);
+  const syncing = record.state.status === 'syncing';
+  const result = outcome === 'coalesced' ? 'coalesced' : syncing ? 'queued' : 'requested';
   const since = syncing && record.state.lastAttemptAt !== null ? ` (since ${ago(record.state.lastAttemptAt, at)})` : '';
-  if (cmd.json) io.out(JSON.stringify({ requested: id, at, syncing, ...(syncing ? { note: 'mid-run: a request taken before this sync ends is skipped (in-flight)' } : {}) }));
-  else if (syncing) io.out(`Sync of ${show(id)} requested, but it is syncing now${since}: a replica that takes the request before this sync ends skips it (in-flight). Run this again once status shows it finished.`);
-  else io.out(`Sync of ${show(id)} requested; a running scheduler takes it within its housekeepingInterval.`);
+  const pending = record.state.requestedAt ?? at;
+  if (cmd.json) io.out(JSON.stringify({ requested: id, at, result, syncing, ...(outcome === 'coalesced' ? { pendingSince: pending } : {}) }));
+  else if (result === 'coalesced') io.out(`Sync of ${show(id)} was already requested (${ago(pending, at)}) and not yet served: one run serves both.`);
+  else if (syncing) io.out(`Sync of ${show(id)} queued: it is syncing now${since}; one follow-up run starts when that run ends.`);
+  else io.out(`Sync of ${show(id)} requested; the scheduler that runs it starts it within its housekeepingInterval.`);
   return 0;
 }
 

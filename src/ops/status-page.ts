@@ -67,7 +67,7 @@ const DEFAULTS = Object.freeze({ basePath: '', title: 'syncwheel', refreshInterv
  * | GET    | `/fabrics/:id`                | one `FabricStatus`, read fresh (404 when unknown)     |
  * | GET    | `/fabrics/:id/history?limit=` | its last runs, newest first (`RunHistoryEntry[]`; 501 when the storage keeps none) |
  * | GET    | `/metrics`                    | `scheduler.metrics()` plus `pauses`                   |
- * | POST   | `/fabrics/:id/sync`           | `requestSync` when the scheduler has it (`{ requested: 'started' \| 'queued' \| 'coalesced' }`), else `syncNow` (its `SyncResult`) |
+ * | POST   | `/fabrics/:id/sync`           | `requestSync` (answers `{ fabricId, requested }`)     |
  * | POST   | `/fabrics/:id/pause`, `/resume` | pause or resume one fabric                          |
  * | POST   | `/queues/:name/pause`, `/resume`, `/clear` | a queue                                  |
  * | POST   | `/pause`, `/resume`           | the whole scheduler                                   |
@@ -167,7 +167,7 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
       if (parts.length === 1 && a === 'pause') return () => scheduler.pause();
       if (parts.length === 1 && a === 'resume') return () => scheduler.resume();
       if (parts.length === 3 && a === 'fabrics') {
-        if (c === 'sync') return () => syncFromPage(scheduler, b!);
+        if (c === 'sync') return async () => ({ fabricId: b!, requested: await scheduler.requestSync(b!) });
         if (c === 'pause') return () => scheduler.pause({ fabric: b! });
         if (c === 'resume') return () => scheduler.resume({ fabric: b! });
       }
@@ -206,23 +206,6 @@ export function createStatusHandler(scheduler: Scheduler, options: StatusHandler
       res.end(req.method === 'HEAD' ? undefined : body);
     }
   };
-}
-
-/**
- * The page's "Sync now": `scheduler.requestSync(id)` when the scheduler has it (answers
- * `{ requested: 'started' | 'queued' | 'coalesced' }` at once), else `syncNow` (answers its
- * `SyncResult` once the run ended, the error as its message).
- */
-export async function syncFromPage(scheduler: Scheduler, id: string): Promise<object> {
-  const s = scheduler as Scheduler & { requestSync?: (id: string) => Promise<string> };
-  if (typeof s.requestSync === 'function') return { requested: await s.requestSync(id) };
-  return serializableResult(await scheduler.syncNow(id));
-}
-
-function serializableResult(result: object): object {
-  const r = result as { error?: unknown };
-  if (r.error instanceof Error) return { ...result, error: r.error.message };
-  return result;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -31,9 +31,15 @@ export interface EncodedWrite {
   readonly digest: string;
 }
 
-/** The digest stored in `h`: sha1 hex of the normalized definition JSON. */
-export function definitionDigest(definition: Fabric): string {
-  return createHash('sha1').update(JSON.stringify(definition)).digest('hex');
+/**
+ * The digest stored in `h`: sha1 hex of the normalized definition JSON, and of a pending sync
+ * request (`state.requestedAt`) when there is one, so that setting or clearing a request writes
+ * a change log entry (the replica running the fabric learns of it) like a definition change.
+ */
+export function definitionDigest(definition: Fabric, requestedAt?: number): string {
+  const hash = createHash('sha1').update(JSON.stringify(definition));
+  if (requestedAt !== undefined) hash.update(`\nrequestedAt:${requestedAt}`);
+  return hash.digest('hex');
 }
 
 /** Checks a write and serializes it; a typed {@link StorageError} for anything that cannot be stored as it is. */
@@ -64,7 +70,7 @@ export function encodeWrite(id: string, value: FabricWrite): EncodedWrite {
   } catch (error) {
     throw new StorageError('write', `fabric ${JSON.stringify(id)} is not JSON-serializable: ${toError(error).message}`, { cause: error, fabricId: id });
   }
-  return { definition, token: fencingToken, doc, digest: definitionDigest(definition) };
+  return { definition, token: fencingToken, doc, digest: definitionDigest(definition, typeof rest.requestedAt === 'number' ? rest.requestedAt : undefined) };
 }
 
 const STATE_NUMBERS = ['lastSyncAt', 'lastAttemptAt', 'anchorAt', 'lastSlotAt', 'nextSyncAt'] as const;
@@ -113,6 +119,11 @@ export function parseRecord(id: string, raw: RawRecord, schemaVersion: number = 
     nextSyncAt: s['nextSyncAt'] as number | null,
     fencingToken: token,
   };
+  const requested = s['requestedAt'];
+  if (requested !== undefined && requested !== null) {
+    if (!(typeof requested === 'number' && Number.isFinite(requested))) return { reason: `bad state.requestedAt ${JSON.stringify(requested)}` };
+    fabricState.requestedAt = requested;
+  }
   return Object.freeze({ definition: fabric, state: Object.freeze(fabricState), version });
 }
 

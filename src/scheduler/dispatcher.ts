@@ -14,6 +14,8 @@ import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
 import { movedRecord, observeClockSteps } from './clock-steps.js';
 import { checkFreshness, sweepFreshnessEvery } from './freshness.js';
+import { recheckRequest, serveRequest } from './requests.js';
+import { deferByBreaker } from './breaker.js';
 
 /** Whether two definitions schedule alike (cadence and timing fields, enabled, timeout, queue). */
 export function sameSchedule(a: Fabric, b: Fabric): boolean {
@@ -40,6 +42,7 @@ export class Dispatcher {
   constructor(core: Core, lanes: Lanes) {
     this.#core = core;
     this.#lanes = lanes;
+    lanes.onToken(() => { this.observeClock(); this.#pump(); });
     this.#wheel = new TimingWheel<FabricRuntime>({
       clock: core.opts.clock,
       now: () => core.time.mono(),
@@ -85,11 +88,18 @@ export class Dispatcher {
     this.#wheel.schedule(rt, this.#core.time.deadlineOf(due), rt);
   }
 
+  /** The queue a fabric's runs use. */
+  queueOf(fabric: Fabric): ReturnType<Lanes['queueOf']> {
+    return this.#lanes.queueOf(fabric);
+  }
+
   /**
-   * Arms the fabric's entry for the slot `slot`: due at the slot, or later by the fabric's
-   * jitter (deterministic per fabric and slot, always before the next slot).
+   * Arms the fabric's entry for the slot `next` (or the breaker's next probe): due at the slot, or
+   * later by the fabric's jitter (deterministic per fabric and slot, always before the next slot).
    */
-  armSlot(rt: FabricRuntime, slot: number): void {
+  armSlot(rt: FabricRuntime, next: number): void {
+    // Behind the failure breaker: its next probe (a slot of its own) instead.
+    const slot = deferByBreaker(this.#core, rt, next);
     const jitter = rt.fabric.jitter ?? this.#core.opts.jitter;
     if (jitter === 0 || !Number.isFinite(slot)) return this.arm(rt, 'slot', slot, 1);
     const gap = slotAfter(cadenceOf(rt.fabric), slot) - slot;
@@ -102,15 +112,16 @@ export class Dispatcher {
     return { policy: fabric.missedRunPolicy ?? o.missedRunPolicy, maxCatchUp: o.maxCatchUpRuns, window: fabric.catchUpWindow ?? o.catchUpWindow };
   }
 
-  /** Arms an idle fabric's next slot from its stored state (on the stored grid). */
+  /** Arms an idle fabric's next slot from its stored state (on the stored grid); a pending sync request runs now. */
   armNext(rt: FabricRuntime, now: number): void {
     if (!rt.fabric.enabled || rt.removed || rt.run) return;
     if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    if (serveRequest(this.#core, this, rt, now)) return;
     const s = rt.record?.state;
     let due: number;
     if (!s || s.anchorAt === null) due = now;
     else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
-    else due = cadenceOf(rt.fabric).slotAtOrAfter(s.anchorAt, s.lastSlotAt + 1);
+    else due = deferByBreaker(this.#core, rt, cadenceOf(rt.fabric).slotAtOrAfter(s.anchorAt, s.lastSlotAt + 1));
     // Nothing came due while it was not scheduled (downtime, a pause): its next run is on time.
     if (due >= now) {
       rt.missedReason = 'late';
@@ -122,6 +133,7 @@ export class Dispatcher {
   /** Drops every entry and every waiting run (stop). */
   clear(): void {
     this.#wheel.clear();
+    this.#lanes.clearTokenTimer();
     for (const run of this.#lanes.drain()) {
       run.rt.run = undefined;
       reportSkipped(this.#core, run, 'cancelled', false);
@@ -191,7 +203,7 @@ export class Dispatcher {
 
   // ------------------------------------------------------------ runs
 
-  /** Starts `run` when a lane is free, else queues it. */
+  /** Starts `run` when a lane (and a token of its queue's rate limit) is free, else queues it. */
   enqueue(run: Run): void {
     if (this.#lanes.canBegin(run)) this.#begin(run);
     else this.#lanes.wait(run);
@@ -201,7 +213,7 @@ export class Dispatcher {
     const core = this.#core;
     while (core.lifecycle() === 'running') {
       const run = this.#lanes.next();
-      if (!run) return;
+      if (!run) return this.#lanes.armTokenTimer();
       if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && run.rt.catchUpUntil === null) {
         // Waited in the backlog: serve the latest slot that has come due, count the rest as missed.
         const waited = planWaited(cadenceOf(run.rt.fabric), run.scheduledAt, core.time.now());
@@ -245,6 +257,9 @@ export class Dispatcher {
   #armAfterRun(run: Run, now: number): void {
     const rt = run.rt;
     if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
+    // A sync requested while this run ran (or waited): one follow-up run (see requests.ts).
+    if (!run.skipped && serveRequest(this.#core, this, rt, now, false)) return;
+    if (run.skipped && run.forRequest && run.skipReason === 'locked') recheckRequest(this.#core, this, rt);
     const s = rt.record?.state;
     const cadence = cadenceOf(rt.fabric);
     const lastSlot = s?.lastSlotAt ?? null;

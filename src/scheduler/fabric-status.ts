@@ -3,14 +3,16 @@ import { cadenceOf, fabricStatusAt } from './cadence.js';
 import type { FabricRecord } from '../storage/types.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import type { FabricStatus } from './types.js';
+import { nextProbeOf, type ResolvedBreaker } from './breaker.js';
 
 /**
  * What `getFabricStatus` returns for a stored record: `out_of_sync` derived from `lastSyncAt`,
- * no next sync for a disabled fabric.
+ * no next sync for a disabled fabric; with `breaker`, the probing state of a fabric behind it.
  */
-export function fabricStatusOf(record: FabricRecord, now: number, paused: boolean, lastLateness: number | null): FabricStatus {
+export function fabricStatusOf(record: FabricRecord, now: number, paused: boolean, lastLateness: number | null, breaker: ResolvedBreaker | false = false): FabricStatus {
   const s = record.state;
   const d = record.definition;
+  const probing = d.enabled ? nextProbeOf(breaker, record) : null;
   return {
     id: d.id,
     status: fabricStatusAt(d, s.status, s.lastSyncAt, now),
@@ -26,6 +28,8 @@ export function fabricStatusOf(record: FabricRecord, now: number, paused: boolea
     queue: d.queue,
     paused,
     lastLateness,
+    ...(probing ? { breaker: probing } : {}),
+    ...(s.requestedAt !== undefined ? { requestedAt: s.requestedAt } : {}),
   };
 }
 

@@ -17,6 +17,7 @@ import type { Core } from './core.js';
 import { sameSchedule, type Dispatcher } from './dispatcher.js';
 import { isOlderRecord } from './fabric-runtime.js';
 import { repairStale, type StateCheckDeps } from './state-check.js';
+import { serveRequest, storeRequest } from './requests.js';
 
 /** Most feed pages read in one pass (the rest waits for the next pass). */
 const MAX_PAGES_PER_PASS = 100;
@@ -26,8 +27,6 @@ const FETCH_BATCH = 64;
 export interface HousekeeperHooks {
   /** Adopts new control data (emits what changed, holds or re-arms fabrics). */
   applyControl(data: ControlData, remote: boolean): void;
-  /** Runs a sync requested through the control record. */
-  requestSync(id: string): void;
 }
 
 export class Housekeeper {
@@ -200,11 +199,9 @@ export class Housekeeper {
     const state = core.lifecycle();
     if (state !== 'running' && state !== 'starting') return;
     this.#hooks.applyControl(data, remote);
+    // Requests an older version (or its CLI) left in the control record move to their fabric's
+    // record, once (whoever takes one off the control record stores it), and are served from there.
     for (const [id, at] of Object.entries(data.syncRequests)) {
-      const rt = core.fabrics.get(id);
-      if (!rt || !rt.fabric.enabled || rt.removed) continue;
-      const sf = core.opts.singleFlight;
-      if (sf.shouldRun && !sf.shouldRun(id)) continue;
       let taken = false;
       await core.io.bound(
         'write',
@@ -216,7 +213,13 @@ export class Housekeeper {
         }),
         CONTROL_RECORD_ID,
       );
-      if (taken && core.lifecycle() === 'running') this.#hooks.requestSync(id);
+      if (!taken) continue;
+      const { record } = await core.io.bound('write', storeRequest(core.io.storage, id, at), id);
+      const rt = core.fabrics.get(id);
+      if (record && rt && core.lifecycle() === 'running') {
+        rt.cache(record);
+        serveRequest(core, this.#dispatcher, rt, core.time.now());
+      }
     }
   }
 
@@ -257,7 +260,11 @@ export class Housekeeper {
       if (!sameSchedule(rt.fabric, r.definition)) {
         this.#dispatcher.apply(r, rt.fabric, now);
         core.emit('fabric:updated', { fabricId: id, remote: true });
-      } else rt.cache(r);
+      } else {
+        rt.cache(r);
+        // A sync requested elsewhere (another replica, the CLI) while the fabric is idle here.
+        if (r.state.requestedAt !== undefined) serveRequest(core, this.#dispatcher, rt, now);
+      }
     }
   }
 

@@ -1,13 +1,16 @@
 /**
  * Queues and concurrency lanes: a run waits in its fabric's queue until both the scheduler-wide
  * bound (`maxConcurrentSyncs`) and its queue's bound allow it; when lanes are scarce the queue
- * with the higher priority goes first, then the oldest due run, then arrival order.
+ * with the higher priority goes first, then the oldest due run, then arrival order. A queue with
+ * a rate limit also needs a token of its bucket (rate-limit.ts) for each run it starts.
  */
 import { DEFAULT_QUEUE, type Fabric } from '../definition.js';
 import { DueQueue } from '../due-queue.js';
 import { RunStats } from '../metrics.js';
 import type { ResolvedQueue } from './options.js';
 import type { Run } from './run.js';
+import { TokenBucket, TokenTimer } from './rate-limit.js';
+import type { SchedulerTime } from './time.js';
 
 /** One named queue at run time. */
 export class Queue {
@@ -16,13 +19,17 @@ export class Queue {
   readonly priority: number;
   readonly backlog = new DueQueue<Run>();
   readonly stats = new RunStats();
+  /** The rate limit's token bucket, when the queue has one. */
+  readonly bucket: TokenBucket | undefined;
   inFlight = 0;
 
-  constructor(q: ResolvedQueue) {
+  constructor(q: ResolvedQueue, now: number) {
     this.name = q.name;
     this.concurrency = q.concurrency;
     this.priority = q.priority;
+    this.bucket = q.rate ? new TokenBucket(q.rate.runs, q.rate.per, now) : undefined;
   }
+
 
   get backlogSize(): number {
     return this.backlog.size;
@@ -33,12 +40,20 @@ export class Lanes {
   readonly #queues = new Map<string, Queue>();
   readonly #default: Queue;
   readonly #max: number;
+  /** Monotonic time, for the rate limits' token buckets. */
+  readonly #now: () => number;
   /** Runs in flight (lease taken or being taken). */
   readonly running = new Set<Run>();
   #seq = 0;
 
-  constructor(queues: readonly ResolvedQueue[], maxConcurrent: number) {
-    for (const q of queues) this.#queues.set(q.name, new Queue(q));
+  /** Wakes the backlog when the next token a waiting queue needs is due (see {@link Lanes.onToken}). */
+  readonly #tokens: TokenTimer | undefined;
+  #wake: () => void = () => undefined;
+
+  constructor(queues: readonly ResolvedQueue[], maxConcurrent: number, time?: SchedulerTime) {
+    const now = (this.#now = time ? () => time.mono() : () => 0);
+    this.#tokens = time && queues.some((q) => q.rate) ? new TokenTimer(time, () => this.#wake()) : undefined;
+    for (const q of queues) this.#queues.set(q.name, new Queue(q, now()));
     this.#default = this.#queues.get(DEFAULT_QUEUE)!;
     this.#max = maxConcurrent;
   }
@@ -70,21 +85,53 @@ export class Lanes {
     return n;
   }
 
-  /** Whether `run` may begin now (a lane is free and nobody older waits in its queue). */
+  /** Whether `run` may begin now (a lane and a token are free and nobody older waits in its queue). */
   canBegin(run: Run): boolean {
     const q = run.queue;
-    return this.running.size < this.#max && q.inFlight < q.concurrency && q.backlog.size === 0;
+    return this.running.size < this.#max && q.backlog.size === 0 && q.inFlight < q.concurrency && (q.bucket === undefined || q.bucket.has(this.#now()));
   }
 
-  /** Puts `run` in its queue's backlog. */
+  /** What to call when a token a waiting run needs is due (the dispatcher's pump). */
+  onToken(wake: () => void): void {
+    this.#wake = wake;
+  }
+
+  /** Arms the one token timer for the next token a waiting run needs (no-op without rate limits). */
+  armTokenTimer(): void {
+    this.#tokens?.arm(this.tokenWait());
+  }
+
+  /** Cancels the token timer (stop). */
+  clearTokenTimer(): void {
+    this.#tokens?.clear();
+  }
+
+  /**
+   * ms until the next token of a queue whose runs wait only for one (a lane of its own is free),
+   * or null when no run waits for a token.
+   */
+  tokenWait(): number | null {
+    const now = this.#now();
+    let wait: number | null = null;
+    for (const q of this.#queues.values()) {
+      if (!q.bucket || q.backlog.size === 0 || q.inFlight >= q.concurrency) continue;
+      const w = q.bucket.wait(now);
+      if (w > 0 && (wait === null || w < wait)) wait = w;
+    }
+    return wait;
+  }
+
+  /** Puts `run` in its queue's backlog (arming the token timer when it waits for a token). */
   wait(run: Run): void {
     run.queue.backlog.push(run, run.queuedAt, this.#seq++);
+    if (run.queue.bucket) this.armTokenTimer();
   }
 
   /** Takes a lane for `run`. */
   occupy(run: Run): void {
     this.running.add(run);
     run.queue.inFlight++;
+    run.queue.bucket?.take(this.#now());
   }
 
   /** Frees the lane of `run`. */
@@ -95,10 +142,12 @@ export class Lanes {
   /** The next run a free lane should take: highest priority queue with a free lane, then oldest due, then arrival. */
   next(): Run | undefined {
     if (this.running.size >= this.#max) return undefined;
+    let now: number | undefined;
     let best: Queue | undefined;
     let bestKey: { due: number; seq: number } | undefined;
     for (const q of this.#queues.values()) {
-      if (q.inFlight >= q.concurrency) continue;
+      if (q.backlog.size === 0 || q.inFlight >= q.concurrency) continue;
+      if (q.bucket !== undefined && !q.bucket.has((now ??= this.#now()))) continue;
       const head = q.backlog.peek();
       if (!head) continue;
       if (!best || q.priority > best.priority || (q.priority === best.priority && (head.due < bestKey!.due || (head.due === bestKey!.due && head.seq < bestKey!.seq)))) {

@@ -26,11 +26,15 @@ export interface GaugeSource {
   statusCounts(): Record<string, number>;
   freshness(): { stale: number; maxStalenessMs: number | null };
   isQueuePaused(name: string): boolean;
+  /** Fabrics behind the failure breaker now. */
+  breakerOpen(): number;
 }
 
 export class RunMetrics {
   readonly #otel: OtelInstruments;
   readonly #gauges: GaugeSource;
+  /** Runs made while their fabric was behind the failure breaker. */
+  #probes = 0;
 
   constructor(provider: MeterProvider | undefined, gauges: GaugeSource) {
     this.#gauges = gauges;
@@ -72,6 +76,10 @@ export class RunMetrics {
     this.#otel.finished(q.name, trigger, durationMs, failure);
   }
 
+  breakerProbe(): void {
+    this.#probes++;
+  }
+
   skipped(q: QueueGauge, reason: SkipReason): void {
     q.stats.skipped++;
     q.stats.skippedByReason[reason]++;
@@ -89,6 +97,6 @@ export class RunMetrics {
     for (const q of this.#gauges.queues()) {
       queues[q.name] = { name: q.name, concurrency: q.concurrency, priority: q.priority, paused: this.#gauges.isQueuePaused(q.name), ...q.stats.counts(q.inFlight, q.backlogSize) };
     }
-    return { at, running, paused, fabrics: this.#gauges.statusCounts(), ...this.#gauges.freshness(), ...sumCounts(Object.values(queues)), queues };
+    return { at, running, paused, fabrics: this.#gauges.statusCounts(), ...this.#gauges.freshness(), breaker: { open: this.#gauges.breakerOpen(), probes: this.#probes }, ...sumCounts(Object.values(queues)), queues };
   }
 }

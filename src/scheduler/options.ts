@@ -11,6 +11,7 @@ import { InProcessSingleFlight, type SingleFlight } from '../single-flight.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { Storage } from '../storage/types.js';
 import type { Executor } from './types.js';
+import type { BreakerOptions, ResolvedBreaker } from './breaker.js';
 import { systemClock } from '../clock.js';
 
 export type { MissedRunPolicy, Phase } from '../definition.js';
@@ -51,8 +52,26 @@ export interface StopOptions {
   drainTimeout?: number;
 }
 
+/** A queue's rate limit (see {@link QueueOptions.rate}). */
+export interface RateOptions {
+  /** Runs allowed per `per` (also the largest burst): a positive integer. */
+  runs: number;
+  /** The period, ms or an ISO 8601 duration (`'PT1S'`, `'PT1M'`). */
+  per: number | string;
+}
+
 /** One named queue (see {@link SchedulerOptions.queues}). */
 export interface QueueOptions {
+  /**
+   * Most runs of this queue started per period, as a token bucket of `runs` tokens refilled one
+   * every `per / runs` ms: a burst of up to `runs` starts at once, then one run per `per / runs`.
+   * Runs beyond it wait in the backlog in due-time order (their lateness is reported as usual).
+   * The bucket is per scheduler instance, i.e. per replica: N replicas sharing a storage start up
+   * to N times the rate together.
+   * @default undefined (no rate limit)
+   * @example { runs: 10, per: 'PT1S' }
+   */
+  rate?: RateOptions;
   /**
    * Most runs of this queue at once.
    * @default Infinity
@@ -131,6 +150,17 @@ export interface SchedulerOptions {
    * @default { initialDelay: 1_000, multiplier: 2, maxDelay: 60_000 }
    */
   retry?: RetryOptions | false;
+  /**
+   * The failure breaker, or `false`. After `after` consecutive failed runs (retries count; no
+   * retry is planned once it is open) a fabric is only probed, on slots of its grid, at waits
+   * that double from two grid intervals up to `maxProbeInterval` (never more often than its grid);
+   * its status stays `error` and `FabricStatus.breaker` shows the probing. The first success puts
+   * it back on its grid. Derived from the stored failures and last attempt, so every replica
+   * sharing the storage honours it. Manual runs (`syncNow`, `requestSync`) are not held back.
+   * @default false
+   * @example { after: 3, maxProbeInterval: 'PT5M' }
+   */
+  breaker?: BreakerOptions | false;
   /**
    * How `stop()` treats running syncs unless its own options say otherwise.
    * @default { inFlight: 'wait', drainTimeout: 30_000 }
@@ -211,6 +241,8 @@ export interface ResolvedQueue {
   readonly name: string;
   readonly concurrency: number;
   readonly priority: number;
+  /** Token bucket: `runs` tokens, one back every `per / runs` ms; undefined when unlimited. */
+  readonly rate: { readonly runs: number; readonly per: number } | undefined;
 }
 
 /** Every option filled in and checked. */
@@ -227,6 +259,7 @@ export interface ResolvedOptions {
   readonly jitter: number;
   readonly defaultSyncTimeout: number;
   readonly retry: Readonly<Required<RetryOptions>> | false;
+  readonly breaker: ResolvedBreaker | false;
   readonly shutdown: Readonly<Required<StopOptions>>;
   readonly lockTtl: number;
   readonly clockJumpThreshold: number;
@@ -256,7 +289,8 @@ export const DEFAULTS = Object.freeze({
   shutdown: Object.freeze({ inFlight: 'wait' as const, drainTimeout: 30_000 }),
   lockTtl: 30_000,
   clockJumpThreshold: 1_000,
-  queue: Object.freeze({ concurrency: Number.POSITIVE_INFINITY, priority: 0 }),
+  queue: Object.freeze({ concurrency: Number.POSITIVE_INFINITY, priority: 0, rate: undefined }),
+  breaker: false as const,
   housekeepingInterval: 5_000,
   fullScanInterval: 600_000,
   operationTimeout: 10_000,
@@ -266,7 +300,7 @@ export const DEFAULTS = Object.freeze({
 const OPTION_KEYS: ReadonlySet<string> = new Set([
   'executor', 'clock', 'storage', 'singleFlight', 'maxConcurrentSyncs', 'missedRunPolicy', 'maxCatchUpRuns',
   'catchUpWindow', 'phase', 'jitter',
-  'defaultSyncTimeout', 'retry', 'shutdown', 'lockTtl', 'clockJumpThreshold', 'clockSteps', 'queues',
+  'defaultSyncTimeout', 'retry', 'breaker', 'shutdown', 'lockTtl', 'clockJumpThreshold', 'clockSteps', 'queues',
   'housekeepingInterval', 'fullScanInterval', 'operationTimeout', 'meterProvider', 'historySize',
 ]);
 
@@ -314,6 +348,7 @@ export function normalizeOptions(options: SchedulerOptions): ResolvedOptions {
     jitter: durationOption('jitter', o.jitter, DEFAULTS.jitter, { allowZero: true }),
     defaultSyncTimeout: durationOption('defaultSyncTimeout', o.defaultSyncTimeout, DEFAULTS.defaultSyncTimeout, { allowZero: true }),
     retry: normalizeRetry(o.retry),
+    breaker: normalizeBreaker(o.breaker),
     shutdown: normalizeStop(o.shutdown, DEFAULTS.shutdown, 'shutdown'),
     lockTtl: durationOption('lockTtl', o.lockTtl, DEFAULTS.lockTtl),
     clockJumpThreshold: durationOption('clockJumpThreshold', o.clockJumpThreshold, DEFAULTS.clockJumpThreshold),
@@ -343,18 +378,38 @@ function normalizeRetry(value: RetryOptions | false | undefined): Readonly<Requi
   });
 }
 
+function normalizeBreaker(value: BreakerOptions | false | undefined): ResolvedBreaker | false {
+  if (value === undefined || value === false) return DEFAULTS.breaker;
+  if (!isObject(value) || Array.isArray(value)) throw new InvalidOptionError('breaker', 'an object { after, maxProbeInterval } or false', value);
+  refuseUnknownKeys(value, new Set(['after', 'maxProbeInterval']), 'breaker.');
+  const after = value.after;
+  if (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 1) throw new InvalidOptionError('breaker.after', 'a positive integer', after);
+  if (value.maxProbeInterval === undefined) throw new InvalidOptionError('breaker.maxProbeInterval', 'a positive duration (ms or ISO 8601)', undefined);
+  return Object.freeze({ after, maxProbeInterval: durationOption('breaker.maxProbeInterval', value.maxProbeInterval, 0) });
+}
+
+function normalizeRate(name: string, value: unknown): ResolvedQueue['rate'] {
+  if (value === undefined) return undefined;
+  if (!isObject(value) || Array.isArray(value)) throw new InvalidOptionError(`queues.${name}.rate`, "an object { runs, per } (e.g. { runs: 10, per: 'PT1S' })", value);
+  refuseUnknownKeys(value, new Set(['runs', 'per']), `queues.${name}.rate.`);
+  const runs = value['runs'];
+  if (typeof runs !== 'number' || !Number.isSafeInteger(runs) || runs < 1) throw new InvalidOptionError(`queues.${name}.rate.runs`, 'a positive integer', runs);
+  if (value['per'] === undefined) throw new InvalidOptionError(`queues.${name}.rate.per`, "a positive duration (ms or ISO 8601, e.g. 'PT1S')", undefined);
+  return Object.freeze({ runs, per: durationOption(`queues.${name}.rate.per`, value['per'], 0) });
+}
+
 function normalizeQueues(value: SchedulerOptions['queues']): ResolvedQueue[] {
   const out: ResolvedQueue[] = [{ name: DEFAULT_QUEUE, ...DEFAULTS.queue }];
   if (value === undefined) return out;
-  if (!isObject(value) || Array.isArray(value)) throw new InvalidOptionError('queues', 'an object of queue name -> { concurrency, priority }', value);
+  if (!isObject(value) || Array.isArray(value)) throw new InvalidOptionError('queues', 'an object of queue name -> { concurrency, priority, rate }', value);
   for (const [name, q] of Object.entries(value)) {
     if (!isQueueName(name)) throw new InvalidOptionError('queues', 'keyed by non-empty queue names of at most 100 characters', name);
     if (!isObject(q)) throw new InvalidOptionError(`queues.${name}`, 'an object { concurrency?, priority? }', q);
-    refuseUnknownKeys(q, new Set(['concurrency', 'priority']), `queues.${name}.`);
+    refuseUnknownKeys(q, new Set(['concurrency', 'priority', 'rate']), `queues.${name}.`);
     const concurrency = positiveCount(`queues.${name}.concurrency`, q.concurrency, DEFAULTS.queue.concurrency);
     const priority = q.priority ?? DEFAULTS.queue.priority;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new InvalidOptionError(`queues.${name}.priority`, 'a finite number', q.priority);
-    const queue = { name, concurrency, priority };
+    const queue = { name, concurrency, priority, rate: normalizeRate(name, q.rate) };
     if (name === DEFAULT_QUEUE) out[0] = queue;
     else out.push(queue);
   }

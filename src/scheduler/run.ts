@@ -4,7 +4,7 @@
  * Every storage and lock call is bounded by `operationTimeout`; `execute` never rejects.
  */
 import { ClockSkewError, SyncAbortedError, SyncTimeoutError, errorMessage, toError } from '../errors.js';
-import type { FailureReason, SyncResult, SyncTrigger } from '../events.js';
+import type { FailureReason, SkipReason, SyncResult, SyncTrigger } from '../events.js';
 import type { Lease } from '../single-flight.js';
 import { initialState, type FabricRecord } from '../storage/types.js';
 import { isThenable, type ClaimWrite } from './cas.js';
@@ -16,6 +16,7 @@ import { cadenceOf, nextFreeSlot } from './cadence.js';
 import { historyWrite } from './history.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
+import { claimHeldBack, isOpen, noteOutcome } from './breaker.js';
 import { singleFlightMembership } from './stand-down.js';
 import { claimState, outcomeState, restoreState } from './transitions.js';
 import type { SyncContext } from './types.js';
@@ -56,6 +57,10 @@ export interface Run {
   done?: Promise<void>;
   /** Set when the run was not made: the fabric just waits for its next slot. */
   skipped?: boolean;
+  /** Why it was not made (with `skipped`). */
+  skipReason?: SkipReason;
+  /** Made to serve a pending sync request: claims only while one is still pending (see requests.ts). */
+  forRequest?: boolean;
   /**
    * Set when the run's slot was not served because its lease turned out lost after the lock was
    * taken (the claim was refused as lease-lost, or the lease ran out before the executor started,
@@ -120,6 +125,7 @@ function skip(core: Core, run: Run, reason: Parameters<typeof reportSkipped>[2])
   reportSkipped(core, run, reason);
   // The fabric waits for its next slot (armed once the run's lease is released).
   run.skipped = true;
+  run.skipReason = reason;
 }
 
 /** Whether the run may still start its executor (checked after every wait). */
@@ -138,7 +144,7 @@ interface Claim extends ClaimWrite {
   startedAt: number;
   generation: number;
   from: FabricRecord['state']['status'];
-  declined: 'already-claimed' | 'cancelled';
+  declined: 'already-claimed' | 'cancelled' | 'breaker';
   attempt: FabricRecord['state'] | undefined;
   written: number | undefined;
 }
@@ -160,6 +166,9 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
         const current = rt.view(stored) ?? (rt.removed ? undefined : { definition: rt.fabric, state: rt.record ? rt.record.state : initialState(), version: 0 });
         if (!current) return null;
         c.attempt = current.state;
+        // A request served already, or the failure breaker's probe not due (breaker.ts).
+        const held = claimHeldBack(core.opts.breaker, current, run);
+        if (held !== null) { c.declined = held; return null; }
         // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
         c.startedAt = core.time.now();
         c.options.claim.at = c.startedAt;
@@ -306,7 +315,10 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
   const failed = outcome.kind === 'fail' && !abandoned;
   const s = rt.record?.state;
   const nextSlot = nextFreeSlot(cadenceOf(rt.fabric), s?.anchorAt ?? run.scheduledAt, s?.lastSlotAt ?? null, finishedAt);
-  const retry = failed ? retryAt(core.opts.retry, (s?.consecutiveFailures ?? 0) + 1, finishedAt, nextSlot) : null;
+  const failures = (s?.consecutiveFailures ?? 0) + 1;
+  // Behind the failure breaker no retry is planned: the next try is its probe.
+  const retry = failed && !isOpen(core.opts.breaker, failures) ? retryAt(core.opts.retry, failures, finishedAt, nextSlot) : null;
+  const before = s?.consecutiveFailures ?? 0;
   const w: Recorded = { to: undefined, from: 'syncing', generation: core.time.generation };
   let update: FabricRecord | undefined | Promise<FabricRecord | undefined>;
   try {
@@ -321,6 +333,7 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
           finishedAt,
           retryAt: retry,
           scheduledAt: run.startedSlot!,
+          breaker: core.opts.breaker,
         });
         if (!next) return null;
         w.from = next.from;
@@ -332,14 +345,14 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
     );
   } catch (error) {
     core.reportError('storage', error, id);
-    return recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry);
+    return recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry, before);
   }
-  if (!isThenable<FabricRecord | undefined>(update)) return recorded(core, run, outcome, w, update, finishedAt, durationMs, retry);
+  if (!isThenable<FabricRecord | undefined>(update)) return recorded(core, run, outcome, w, update, finishedAt, durationMs, retry, before);
   return update.then(
-    (written) => recorded(core, run, outcome, w, written, finishedAt, durationMs, retry),
+    (written) => recorded(core, run, outcome, w, written, finishedAt, durationMs, retry, before),
     (error: unknown) => {
       core.reportError('storage', error, id);
-      recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry);
+      recorded(core, run, outcome, w, undefined, finishedAt, durationMs, retry, before);
     },
   );
 }
@@ -351,10 +364,11 @@ interface Recorded {
   generation: number;
 }
 
-function recorded(core: Core, run: Run, outcome: Outcome, w: Recorded, written: FabricRecord | undefined, finishedAt: number, durationMs: number, retry: number | null): void {
+function recorded(core: Core, run: Run, outcome: Outcome, w: Recorded, written: FabricRecord | undefined, finishedAt: number, durationMs: number, retry: number | null, before: number): void {
   const rt = run.rt;
   const id = rt.fabric.id;
   if (written) rt.cacheWritten(written, core.time.movedSince(w.generation));
+  if (written && w.to !== undefined) noteOutcome(core, rt, before, written, finishedAt);
   if (written && w.to !== undefined) emitStatus(core, id, w.from, w.to, finishedAt);
   run.retryAt = written && retry !== null ? retry : null;
   const ok = outcome.kind === 'ok';

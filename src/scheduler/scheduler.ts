@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'eventemitter3';
 import type { Fabric, FabricDefinition } from '../definition.js';
-import { FabricDisabledError, InvalidOptionError, SchedulerNotRunningError, StorageError, UnknownFabricError } from '../errors.js';
+import { InvalidOptionError, StorageError } from '../errors.js';
 import type { SchedulerEvents, SyncResult } from '../events.js';
 import type { MetricsSnapshot } from '../metrics.js';
 import { CONTROL_RECORD_ID, loadControl } from '../ops/control.js';
@@ -33,6 +33,9 @@ import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCh
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
 import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
+import { manualRuntime } from './manual.js';
+import { countOpen } from './breaker.js';
+import { requestSync as requestSyncOf, type SyncRequestOutcome } from './requests.js';
 
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
@@ -64,13 +67,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       rt?.cache(record);
     });
     const { emit, reportError } = safeEmitter(this);
-    const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs));
+    const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs, time));
     const pauses = new Pauses();
     const metrics = new RunMetrics(opts.meterProvider, {
       queues: () => lanes.queues(),
       statusCounts: () => statusCounts(this.#core.fabrics.values(), this.#core.time.now()),
       freshness: () => freshnessGauge(this.#core.fabrics.values(), this.#core.time.now()),
       isQueuePaused: (name) => pauses.isQueuePaused(name),
+      breakerOpen: () => countOpen(opts.breaker, this.#core.fabrics.values()),
     });
     this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock(), removedElsewhere: (id) => this.#dispatcher.removedElsewhere(id), standDown: new StandDown() };
     this.#dispatcher = new Dispatcher(this.#core, lanes);
@@ -87,7 +91,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       reportError,
     };
     this.#pauseControl = new PauseControl(this.#core, this.#dispatcher, lanes);
-    this.#housekeeper = new Housekeeper(this.#core, this.#dispatcher, { applyControl: (d, r) => this.#pauseControl.apply(d, r), requestSync: (id) => this.#requestSync(id) }, this.#check);
+    this.#housekeeper = new Housekeeper(this.#core, this.#dispatcher, { applyControl: (d, r) => this.#pauseControl.apply(d, r) }, this.#check);
   }
 
   /** True between `start()` resolving and `stop()` being called. */
@@ -272,22 +276,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * `{ status: 'skipped', reason: 'in-flight' }` when the fabric is already syncing or queued.
    */
   async syncNow(id: string): Promise<SyncResult> {
-    if (typeof id !== 'string' || id.length === 0) throw new InvalidOptionError('id', 'a non-empty fabric id string', id);
-    if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
+    const rt = await this.#runtimeOf(id, 'syncNow');
     const core = this.#core;
-    // A fabric stored by another scheduler gets its runtime here, in turn with upserts and
-    // removals of the same id, so a concurrent removeFabric is never undone.
-    const rt =
-      core.fabrics.get(id) ??
-      (await this.#ops.run(id, async () => {
-        const known = core.fabrics.get(id);
-        if (known) return known;
-        const record = id === CONTROL_RECORD_ID || this.#dispatcher.isRemoved(id) ? undefined : await core.io.get(id);
-        if (!record) throw new UnknownFabricError(id);
-        if (this.#state !== 'running') throw new SchedulerNotRunningError('syncNow');
-        return this.#dispatcher.ensure(record.definition, record);
-      }));
-    if (!rt.fabric.enabled) throw new FabricDisabledError(id);
     this.#dispatcher.observeClock();
     const now = core.time.now();
     if (rt.run) {
@@ -304,8 +294,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     });
   }
 
-  #requestSync(id: string): void {
-    this.syncNow(id).catch((error: unknown) => this.#core.reportError('sync-request', error, id));
+  /**
+   * Asks for a sync; resolves at once: `'started'` (idle: a manual run starts now), `'queued'`
+   * (syncing here or on another replica, or paused: one follow-up run when that run ends or on
+   * resume) or `'coalesced'` (a request was pending). Any run that starts after the request
+   * satisfies it; stored with the fabric, whoever runs it serves it. Errors as `syncNow`.
+   */
+  async requestSync(id: string): Promise<SyncRequestOutcome> {
+    const rt = await this.#runtimeOf(id, 'requestSync');
+    return requestSyncOf(this.#core, this.#dispatcher, rt);
+  }
+
+  /** The runtime of an enabled fabric for a manual run; the typed errors of `syncNow` otherwise. */
+  #runtimeOf(id: string, operation: string): Promise<FabricRuntime> {
+    return manualRuntime({ core: this.#core, dispatcher: this.#dispatcher, ops: this.#ops, running: () => this.#state === 'running' }, id, operation);
   }
 
   /** The fabric's status read from storage (so it reflects other replicas); undefined when unknown. */
@@ -403,7 +405,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   #toStatus(record: FabricRecord, now: number): FabricStatus {
     const rt = this.#core.fabrics.get(record.definition.id);
-    return fabricStatusOf(record, now, this.#core.pauses.isPaused(record.definition), rt?.lastLateness ?? null);
+    return fabricStatusOf(record, now, this.#core.pauses.isPaused(record.definition), rt?.lastLateness ?? null, this.#opts.breaker);
   }
 }
 

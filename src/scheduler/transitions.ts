@@ -8,6 +8,8 @@ import type { SkipReason, SyncTrigger } from '../events.js';
 import { assertTransition, type SyncStatus } from '../status.js';
 import { initialState, type FabricRecord, type FabricState } from '../storage/types.js';
 import { cadenceOf, fabricStatusAt, nextFreeSlot, restingStatusOf, sameCadence } from './cadence.js';
+import { withoutRequest } from './requests.js';
+import { nextProbeOf, type ResolvedBreaker } from './breaker.js';
 
 /** What an upsert writes, and what the status was before it. */
 export interface UpsertChange {
@@ -93,7 +95,8 @@ export function claimState(current: FabricRecord, definition: Fabric, req: Claim
     from,
     slot,
     state: {
-      ...s,
+      // Any run that starts satisfies a pending sync request.
+      ...withoutRequest(s),
       status: 'syncing',
       lastAttemptAt: req.startedAt,
       lastSlotAt: isSlot ? slot : s.lastSlotAt,
@@ -115,6 +118,8 @@ export interface RunOutcome {
   readonly retryAt: number | null;
   /** The slot served (used only when the record has no grid yet). */
   readonly scheduledAt: number;
+  /** The failure breaker: a fabric behind it plans its next probe instead of its next slot. */
+  readonly breaker?: ResolvedBreaker | false;
 }
 
 /**
@@ -143,6 +148,8 @@ export function outcomeState(current: FabricRecord | undefined, token: number, o
   } else {
     state.status = o.ok ? 'in_sync' : o.abandoned ? restingStatusOf(d, state.lastSyncAt, state.consecutiveFailures, o.finishedAt) : 'error';
     state.nextSyncAt = o.retryAt ?? nextFreeSlot(cadenceOf(d), s.anchorAt ?? o.scheduledAt, s.lastSlotAt ?? o.scheduledAt, o.finishedAt);
+    const probe = o.retryAt === null && o.breaker ? nextProbeOf(o.breaker, { definition: d, state }) : null;
+    if (probe && probe.nextProbeAt > state.nextSyncAt) state.nextSyncAt = probe.nextProbeAt;
   }
   if (s.status !== state.status) assertTransition(d.id, s.status, state.status);
   return { state, from: s.status };

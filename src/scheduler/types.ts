@@ -5,6 +5,7 @@
 import type { Fabric } from '../definition.js';
 import type { StateIssueKind, SyncTrigger } from '../events.js';
 import type { SyncStatus } from '../status.js';
+import type { BreakerState } from './breaker.js';
 
 /** What the executor receives besides the fabric. */
 export interface SyncContext {
@@ -80,6 +81,13 @@ export interface FabricStatus {
   paused: boolean;
   /** Start minus slot time of the last run this scheduler started, ms (null if none). */
   lastLateness: number | null;
+  /**
+   * Present only while the fabric is behind the failure breaker (option `breaker`): its
+   * consecutive failures, the wait between probes and the next probe (epoch ms).
+   */
+  breaker?: BreakerState;
+  /** Present while a sync requested with `requestSync` (or the CLI) waits to be served: when, epoch ms. */
+  requestedAt?: number;
 }
 
 /** What {@link Scheduler.upsertFabrics} did: how many fabrics it added, updated, and found unchanged (not written). */

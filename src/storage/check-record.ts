@@ -29,7 +29,7 @@ const RECORD_KEYS = ['definition', 'state', 'version'] as const;
  * valid `definition` (the rules of `normalizeFabric`, its id equal to `id`), a `state` (status one
  * of `SYNC_STATUSES`; `lastSyncAt`, `lastAttemptAt`, `anchorAt`, `lastSlotAt`, `nextSyncAt` null
  * or finite numbers within ±{@link MAX_TIMESTAMP_MS}; `consecutiveFailures` and `fencingToken`
- * non-negative safe integers; `lastError` a string or null) and a positive safe-integer `version`.
+ * non-negative safe integers; `lastError` a string or null; `requestedAt` absent or a timestamp) and a positive safe-integer `version`.
  *
  * Returns the record itself when it is frozen with data properties only, otherwise a frozen copy of
  * what was read. Throws {@link CorruptStateError} (whose message gives the reason) otherwise.
@@ -138,8 +138,9 @@ function validateUntrusted(id: string, value: unknown): FabricRecord | string {
   if (bad !== null) return bad;
   const fresh = {} as Record<string, unknown>;
   for (const key of STATE_KEYS) fresh[key] = s[key];
+  if (typeof s['requestedAt'] === 'number') fresh['requestedAt'] = s['requestedAt'];
   // Keep the adapter's own object when nothing about it can change any more; else a frozen copy.
-  if (definition === fabric && Object.isFrozen(value) && Object.isFrozen(state) && dataOnly(value, RECORD_KEYS) && dataOnly(state, STATE_KEYS)) {
+  if (definition === fabric && Object.isFrozen(value) && Object.isFrozen(state) && dataOnly(value, RECORD_KEYS) && dataOnly(state, STATE_KEYS) && (!('requestedAt' in state) || dataOnly(state, ['requestedAt']))) {
     TRUSTED.add(value);
     return value as FabricRecord;
   }
@@ -167,6 +168,10 @@ export function stateProblem(s: Readonly<Record<string, unknown>>): string | nul
   for (const key of COUNTERS) {
     const v = s[key];
     if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return `expected state.${key} to be a non-negative safe integer, got ${show(v)}`;
+  }
+  const requested = s['requestedAt'];
+  if (requested !== undefined && requested !== null && !(typeof requested === 'number' && requested >= -MAX_TIMESTAMP_MS && requested <= MAX_TIMESTAMP_MS)) {
+    return `expected state.requestedAt to be absent or a number of ms within ±8.64e15 (the Date range), got ${show(requested)}`;
   }
   return null;
 }

@@ -80,6 +80,7 @@ export class MemoryStorage implements Storage {
       nextSyncAt: s.nextSyncAt,
       fencingToken: s.fencingToken,
     };
+    if (typeof s.requestedAt === 'number') state.requestedAt = s.requestedAt;
     // Re-created after a delete: its tokens go on above every token the deleted record handed out.
     if (tomb) state.fencingToken = Math.max(state.fencingToken, tomb.fencingToken + 1);
     const record: FabricRecord = Object.freeze({
@@ -90,7 +91,8 @@ export class MemoryStorage implements Storage {
     this.#records.set(id, record);
     if (tomb) this.#tombstones.delete(id);
     if (options?.history !== undefined) this.#appendHistory(id, options.history);
-    if (!current || (current.definition !== definition && JSON.stringify(current.definition) !== JSON.stringify(definition))) this.#append(id, 'defined');
+    // A sync request set or cleared is reported too: the replica running the fabric serves it.
+    if (!current || current.state.requestedAt !== state.requestedAt || (current.definition !== definition && JSON.stringify(current.definition) !== JSON.stringify(definition))) this.#append(id, 'defined');
     return { ok: true, record };
   }
 

@@ -21,6 +21,13 @@ export interface FabricState {
   nextSyncAt: number | null;
   /** Last fencing token handed to an executor for this fabric; strictly increasing. */
   fencingToken: number;
+  /**
+   * Optional: a sync requested (`scheduler.requestSync`, the CLI's `sync`) and not yet served,
+   * epoch ms of the request; absent when none is pending. The claim of any run that starts
+   * after it removes it; whoever runs the fabric serves it. A storage that drops it keeps
+   * working, but requests are then served only by a run started at the request itself.
+   */
+  requestedAt?: number;
 }
 
 /** One stored fabric: definition, state and the compare-and-set version. */
@@ -158,7 +165,9 @@ export interface Storage {
   delete(id: string, expectedVersion?: number): Promise<boolean>;
   /**
    * Optional change feed: which records were defined (created, definition changed) or removed
-   * since `cursor`. Writes that change only the state (claims, outcomes) are not reported.
+   * since `cursor`. Writes that change only the state (claims, outcomes) are not reported,
+   * except those that set or clear a sync request (`state.requestedAt`), reported as `defined`
+   * so the replica that runs the fabric learns of the request.
    * With it, schedulers learn of other replicas' changes by reading the feed instead of listing
    * every record each `housekeepingInterval` (a full listing then runs only after a reset and
    * every `fullScanInterval`). Absent: full listings, as before.

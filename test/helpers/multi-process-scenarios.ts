@@ -9,7 +9,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, expect } from 'vitest';
 import { cleanupPrefix, randomPrefix, realClient } from './redis.js';
-import { fabricIds, linesOf, runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig, type RunRecord } from './replicas.js';
+import { fabricIds, linesOf, runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig, type ReplicaLine, type RunRecord } from './replicas.js';
 import { sleep } from './wait.js';
 import { RedisStorage, type RedisStorageClient } from '../../src/redis/index.js';
 
@@ -267,4 +267,81 @@ export async function historyAcrossReplicas(o: HistoryScenarioTarget): Promise<v
   expect(history[0]!.replica).toBe('h2');
   expect(history.at(-1)!.replica).toBe('h1');
   console.log(`${o.label} history: ${ended.length} runs (h1 ${ended.filter((r) => r.replica === 'h1').length}, h2 ${ended.filter((r) => r.replica === 'h2').length}), 20 kept: ${JSON.stringify(byReplica)}`);
+}
+
+// ---------------------------------------------------------------- requestSync and the breaker (issue 13)
+
+/** What {@link requestSyncAcrossReplicas} needs: a scheduler in the test process sharing the fleet's Redis prefix. */
+export interface RequestingReplica {
+  requestSync(id: string): Promise<string>;
+  /** Manual runs this replica made itself. */
+  manualRuns(): number;
+}
+
+/**
+ * A child replica runs one 3 s fabric (runs of ~1.5 s); while it runs, another replica (in the
+ * test process, `makeRequester(prefix)`) calls requestSync twice: 'queued', then 'coalesced'.
+ * Exactly one follow-up run (trigger 'manual') starts, on the child, right after the running
+ * one ends (before its next slot), and no other manual run happens.
+ */
+export async function requestSyncAcrossReplicas(o: ScenarioTarget & { makeRequester: (prefix: string) => Promise<RequestingReplica & { close(): Promise<void> }> }): Promise<void> {
+  const prefix = o.fleet.newPrefix('req');
+  const [child] = await o.fleet.start(prefix, ['c1'], { fabrics: 1, interval: 3_000, minRunMs: 1_500, maxRunMs: 1_600, partition: false, fencedCommit: false });
+  const requester = await o.makeRequester(prefix);
+  try {
+    const startLine = await waitForLine(child!, (l) => l.type === 'start' && l.trigger !== 'manual', 10_000);
+    await sleep(300);
+    const first = await requester.requestSync(startLine.fabricId!);
+    const second = await requester.requestSync(startLine.fabricId!);
+    expect([first, second]).toEqual(['queued', 'coalesced']);
+    await sleep(4_000);
+    const runs = runsOf([child!]);
+    const running = runs.find((r) => r.token === startLine.token)!;
+    const manual = runs.filter((r) => r.trigger === 'manual');
+    expect(manual, 'exactly one follow-up run').toHaveLength(1);
+    expect(requester.manualRuns()).toBe(0);
+    expect(manual[0]!.start).toBeGreaterThanOrEqual(running.end!);
+    // It follows the running run at once, not at the next slot.
+    expect(manual[0]!.start - running.end!).toBeLessThan(1_000);
+    checkInvariants(runs, new Map(), o);
+    console.log(`${o.label} requestSync: ${first}, ${second}; follow-up started ${manual[0]!.start - running.end!} ms after the running run ended`);
+  } finally {
+    await requester.close();
+  }
+}
+
+/**
+ * Two replicas (not partitioned: both try every slot) share one 1 s fabric that always fails,
+ * breaker { after: 3, maxProbeInterval: 4000 }: after the third failure, no attempt comes sooner
+ * than the probe wait after the previous one (2 s, then 4 s), whichever replica made it.
+ */
+export async function breakerAcrossReplicas(o: ScenarioTarget): Promise<void> {
+  const prefix = o.fleet.newPrefix('breaker');
+  const reps = await o.fleet.start(prefix, ['b1', 'b2'], { fabrics: 1, interval: 1_000, minRunMs: 20, maxRunMs: 40, partition: false, fencedCommit: false, failing: true, breaker: { after: 3, maxProbeInterval: 4_000 } });
+  await sleep(14_000);
+  await stopReplicas(reps);
+  const runs = runsOf(reps);
+  checkInvariants(runs, new Map(), o);
+  expect(runs.length).toBeGreaterThanOrEqual(5);
+  const gaps = runs.slice(1).map((r, i) => r.scheduledAt - runs[i]!.scheduledAt);
+  // The first three follow the 1 s grid; from the third failure on, probes 2 s, 4 s, 4 s… apart (slots of the grid).
+  for (const [i, g] of gaps.entries()) {
+    if (i < 2) continue;
+    expect(g, `gap ${i} between attempts ${JSON.stringify(runs.map((r) => [r.replica, r.scheduledAt]))}`).toBeGreaterThanOrEqual(i === 2 ? 2_000 : 4_000);
+  }
+  // Without the breaker 14 s of a 1 s grid is ~14 attempts.
+  expect(runs.length).toBeLessThanOrEqual(8);
+  const byReplica = Object.fromEntries(reps.map((r) => [r.name, runs.filter((x) => x.replica === r.name).length]));
+  console.log(`${o.label} breaker: ${runs.length} attempts in 14 s (${JSON.stringify(byReplica)}), gaps ${gaps.join(', ')} ms; opened events ${linesOf(reps, 'breaker-opened').length}; held-back claims ${linesOf(reps, 'skipped').filter((l) => l['reason'] === 'breaker').length}`);
+}
+
+/** Resolves with the first line of `replica` matching `match` (polling its lines), or fails after `ms`. */
+async function waitForLine(replica: Replica, match: (l: ReplicaLine) => boolean, ms: number): Promise<ReplicaLine> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const found = replica.lines.find(match);
+    if (found) return found;
+    if (Date.now() > until) throw new Error(`no matching line from ${replica.name} within ${ms} ms`);
+    await sleep(20);
+  }
 }

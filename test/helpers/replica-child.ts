@@ -58,6 +58,10 @@ export interface ReplicaConfig {
    * is printed once all are defined.
    */
   upsertSpreadMs?: number;
+  /** The scheduler's failure breaker (option `breaker`); absent: off. */
+  breaker?: { after: number; maxProbeInterval: number };
+  /** Every run fails (after its sleep): the executor throws. */
+  failing?: boolean;
 }
 
 /**
@@ -125,6 +129,7 @@ if (process.env['SWREPLICA']) {
     ...(uses('lockTtl') ? { lockTtl: cfg.lockTtl } : {}),
     missedRunPolicy: cfg.missedRunPolicy,
     retry: false,
+    ...(cfg.breaker ? { breaker: cfg.breaker } : {}),
     executor: async (fabric, ctx) => {
       const base = { fabricId: fabric.id, scheduledAt: ctx.scheduledAt, token: ctx.fencingToken, trigger: ctx.trigger };
       out({ type: 'start', ...base, at: Date.now() });
@@ -132,17 +137,20 @@ if (process.env['SWREPLICA']) {
       await new Promise((r) => setTimeout(r, ms)); // ignores ctx.signal on purpose
       if (!cfg.fencedCommit) {
         out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted });
+        if (cfg.failing) throw new Error('target down');
         return;
       }
       const { committed, commitError, highest, committedAt } = await commit(fabric.id, ctx.fencingToken, base);
       out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted, committed, commitError, highest, committedAt });
       if (commitError) throw new Error('downstream unreachable');
       if (!committed) throw new Error(`downstream refused fencing token ${ctx.fencingToken} (highest ${highest})`);
+      if (cfg.failing) throw new Error('target down');
     },
   });
   scheduler.on('sync:missed', (e) => out({ type: 'missed', ...e, at: Date.now() }));
   scheduler.on('sync:skipped', (e) => out({ type: 'skipped', ...e, at: Date.now() }));
   scheduler.on('sync:failed', (e) => out({ type: 'failed', fabricId: e.fabricId, scheduledAt: e.scheduledAt, token: e.fencingToken, reason: e.reason, message: e.error.message, at: Date.now() }));
+  scheduler.on('breaker:opened', (e) => out({ type: 'breaker-opened', ...e }));
   scheduler.on('error', (e) => out({ type: 'error', operation: e.operation, fabricId: e.fabricId, message: e.error.message, at: Date.now() }));
   process.on('unhandledRejection', (reason) => out({ type: 'unhandled', message: String(reason) }));
 

@@ -155,7 +155,7 @@ describe('syncwheel CLI', () => {
     expect((await cli(['resume', '--queue', 'git', ...base])).code).toBe(0);
   });
 
-  it('sync of a fabric that is mid-run says the request may be skipped (in-flight) until that run ends', async () => {
+  it("sync of a fabric that is mid-run says a follow-up run is queued; a second sync says it coalesced", async () => {
     const prefix = randomPrefix('cli-midrun');
     prefixes.push(prefix);
     const storage = new RedisStorage({ client, prefix });
@@ -164,9 +164,12 @@ describe('syncwheel CLI', () => {
     const base = ['--redis', REDIS_URL, '--prefix', prefix];
     const r = await cli(['sync', 'busy', ...base]);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^Sync of busy requested, but it is syncing now \(since \d+s ago\): a replica that takes the request before this sync ends skips it \(in-flight\)\. Run this again once status shows it finished\.\n$/);
+    expect(r.out).toMatch(/^Sync of busy queued: it is syncing now \(since \d+s ago\); one follow-up run starts when that run ends\.\n$/);
+    expect((await storage.get('busy'))!.state.requestedAt).toBeTypeOf('number');
+    const again = await cli(['sync', 'busy', ...base]);
+    expect(again.out).toMatch(/^Sync of busy was already requested \(\d+s ago\) and not yet served: one run serves both\.\n$/);
     const json = await cli(['sync', 'busy', '--json', ...base]);
-    expect(JSON.parse(json.out)).toMatchObject({ requested: 'busy', syncing: true, note: expect.stringMatching(/mid-run/) });
+    expect(JSON.parse(json.out)).toMatchObject({ requested: 'busy', syncing: true, result: 'coalesced', pendingSince: expect.any(Number) });
   });
 
   it('status prints the fabric table (colour only when asked or on a terminal) and JSON with --json', async () => {

@@ -91,9 +91,7 @@ describe('status handler: JSON and actions', () => {
       expect((await post(rw.url, '/fabrics/dc1-spine/sync', { [ACTION_HEADER]: '1', authorization: 'wrong' })).status).toBe(403);
       const ok = await post(rw.url, '/fabrics/dc1-spine/sync', { [ACTION_HEADER]: '1', authorization: 'secret' });
       expect(ok.status).toBe(200);
-      // requestSync when the scheduler has it (issue 13 item 2), else syncNow's result
-      if (typeof (s as { requestSync?: unknown }).requestSync === 'function') expect(await ok.json()).toEqual({ requested: 'started' });
-      else expect(await ok.json()).toMatchObject({ status: 'succeeded', trigger: 'manual', fabricId: 'dc1-spine' });
+      expect(await ok.json()).toEqual({ fabricId: 'dc1-spine', requested: 'started' });
       const h = { [ACTION_HEADER]: '1', authorization: 'secret' };
       expect((await post(rw.url, '/queues/git/pause', h)).status).toBe(200);
       expect(s.pauses().queues).toEqual(['git']);
