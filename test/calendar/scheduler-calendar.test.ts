@@ -176,3 +176,31 @@ describe('wall-clock steps on a calendar', () => {
     await h.scheduler.stop({ inFlight: 'abort' });
   });
 });
+
+describe('the failure breaker on a calendar', () => {
+  it('probes a failing calendar fabric on its own occurrences, less often, and puts it back on every occurrence after a success', async () => {
+    let ok = false;
+    const h = makeHarness({
+      now: T0 + 10 * 60_000,
+      breaker: { after: 2, maxProbeInterval: 'PT4H' },
+      behaviour: () => {
+        if (!ok) throw new Error('down');
+      },
+    });
+    await h.scheduler.upsertFabric({ id: 'c', schedule: { cron: '0 * * * *' } });
+    await h.scheduler.start();
+    await h.clock.tickAsync(24 * HOUR);
+    const failing = h.runsOf('c');
+    expect(failing[0]!.start).toBe(T0 + 10 * 60_000); // at once
+    for (const r of failing.slice(1)) expect(r.start % HOUR).toBe(0); // on occurrences only
+    expect(failing.length).toBeLessThan(12); // probed, not every hour
+    const gaps = failing.slice(2).map((r, i) => r.start - failing[i + 1]!.start);
+    expect(Math.max(...gaps)).toBe(4 * HOUR); // doubling up to maxProbeInterval
+    ok = true;
+    await h.clock.tickAsync(4 * HOUR);
+    const recovered = h.runsOf('c').slice(failing.length);
+    const firstOk = recovered[0]!.start;
+    expect(recovered.map((r) => r.start - firstOk)).toEqual(recovered.map((_, k) => k * HOUR)); // every occurrence again
+    await h.scheduler.stop({ inFlight: 'abort' });
+  });
+});
