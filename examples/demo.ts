@@ -7,7 +7,8 @@
  *
  * One fabric is flaky (fails about a third of its runs and retries with backoff), one is slow
  * (its sync takes longer than its interval: the slots it covers are counted as missed, it never
- * overlaps itself), one is disabled half-way and enabled again. A live table shows each fabric's
+ * overlaps itself), one is disabled half-way and enabled again, and one (`cron-audit`) runs on a
+ * calendar rule instead of an interval. A live table shows each fabric's
  * status; at the end a summary shows lateness (start minus slot time) and exits 0.
  *
  * Three queues keep work apart, as the service this comes from did: `fabric` (4 lanes, priority
@@ -57,6 +58,8 @@ const fabrics = [
   { id: 'flaky-fabric', syncInterval: 4000, queue: 'fabric' }, // fails ~1/3 of runs
   { id: 'slow-fabric', syncInterval: 3000, syncTimeout: 10_000 }, // takes ~4.5 s
   { id: 'backup-site', syncInterval: 10_000 },
+  // a calendar fabric: every 5 s on the wall clock (:00, :05, …), six-field cron with seconds first
+  { id: 'cron-audit', schedule: { cron: '*/5 * * * * *', timeZone: 'Europe/Berlin' } },
   { id: 'dead-target', syncInterval: 1000 }, // always fails: behind the breaker after 3 runs
   { id: 'repo-configs', syncInterval: 5000, queue: 'git' }, // git clones: ~1 s each, one at a time
   { id: 'repo-templates', syncInterval: 5000, queue: 'git' },

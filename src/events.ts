@@ -34,7 +34,9 @@ export type MissedReason =
   /** They came due while the fabric, its queue or the scheduler was paused (counted on resume). */
   | 'paused'
   /** `clearBacklog()` dropped the run that was waiting to serve them. */
-  | 'cleared';
+  | 'cleared'
+  /** They were older than the catch-up window (`catchUpWindow`) when seen, whatever the policy. */
+  | 'catch-up-window';
 
 export interface StatusChangedEvent {
   fabricId: string;
@@ -89,6 +91,23 @@ export interface SyncMissedEvent {
   firstSlotAt: number;
   lastSlotAt: number;
   reason: MissedReason;
+}
+
+/**
+ * A fabric's last success became older than its staleness bound (`maxStaleness`, by default
+ * 2 × `syncInterval` or the last two occurrences of its schedule). Emitted once per crossing, by
+ * the scheduler running it, when it next looks at the fabric (its next slot or retry, a run's
+ * end) or by its freshness sweep (see docs/operations.md#freshness for the bound). A success makes
+ * it fresh again.
+ */
+export interface FabricStaleEvent {
+  fabricId: string;
+  /** Its last successful sync, epoch ms. */
+  lastSyncAt: number;
+  /** When it crossed its bound, epoch ms. */
+  staleSince: number;
+  /** When the scheduler saw it, epoch ms (`at - staleSince` is how late the event is). */
+  at: number;
 }
 
 export interface FabricChangedEvent {
@@ -182,6 +201,7 @@ export interface SchedulerEvents {
   'sync:failed': (event: SyncFailedEvent) => void;
   'sync:skipped': (event: SyncSkippedEvent) => void;
   'sync:missed': (event: SyncMissedEvent) => void;
+  'fabric:stale': (event: FabricStaleEvent) => void;
   'fabric:added': (event: FabricChangedEvent) => void;
   'fabric:updated': (event: FabricChangedEvent) => void;
   'fabric:removed': (event: FabricChangedEvent) => void;

@@ -5,7 +5,8 @@
 export { createScheduler, Scheduler } from './scheduler/scheduler.js';
 export { slotAtOrAfter } from './scheduler/grid.js';
 export { fabricStatusOf } from './scheduler/fabric-status.js';
-export type { ClockStepMode, MissedRunPolicy, QueueOptions, RateOptions, RetryOptions, SchedulerOptions, StopOptions } from './scheduler/options.js';
+export type { ClockStepMode, MissedRunPolicy, Phase, QueueOptions, RateOptions, RetryOptions, SchedulerOptions, StopOptions } from './scheduler/options.js';
+export type { ScheduleInput } from './calendar/index.js';
 export type { BreakerOptions, BreakerState } from './scheduler/breaker.js';
 export type { SyncRequestOutcome } from './scheduler/requests.js';
 export type { Executor, FabricStatus, UpsertCounts, PauseTarget, StateIssue, StateReport, SyncContext, ValidateOptions } from './scheduler/types.js';
@@ -17,6 +18,7 @@ export type {
   ClockJumpEvent,
   ErrorEvent,
   FabricChangedEvent,
+  FabricStaleEvent,
   FailureReason,
   MissedReason,
   PauseChangedEvent,

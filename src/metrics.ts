@@ -77,6 +77,10 @@ export interface MetricsSnapshot extends RunCounts {
   paused: boolean;
   /** Fabrics this scheduler knows, by effective status. */
   fabrics: Record<string, number>;
+  /** Enabled fabrics whose last success is past their staleness bound (`maxStaleness` or its default), whatever their status. */
+  stale: number;
+  /** Age of the oldest last success among enabled fabrics that have one, ms (null when none has). */
+  maxStalenessMs: number | null;
   /**
    * The failure breaker (option `breaker`): `open` fabrics this scheduler knows that are behind
    * it now (gauge), `probes` runs this scheduler made while their fabric was behind it (counter).
@@ -87,7 +91,7 @@ export interface MetricsSnapshot extends RunCounts {
 
 const FAILURES: readonly FailureReason[] = ['error', 'timeout', 'aborted', 'lock-lost'];
 const SKIPS: readonly SkipReason[] = ['in-flight', 'locked', 'already-claimed', 'unavailable', 'cancelled', 'paused', 'breaker'];
-const MISSES: readonly MissedReason[] = ['overrun', 'downtime', 'late', 'paused', 'cleared'];
+const MISSES: readonly MissedReason[] = ['overrun', 'downtime', 'late', 'paused', 'cleared', 'catch-up-window'];
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
@@ -238,7 +242,20 @@ export const METRIC_NAMES = Object.freeze({
   backlog: 'syncwheel.queue.backlog',
   /** Gauge, {fabric}: fabrics known to this scheduler; attribute `syncwheel.status`. */
   fabrics: 'syncwheel.fabrics',
+  /** Gauge, {fabric}: enabled fabrics past their staleness bound. */
+  stale: 'syncwheel.fabrics.stale',
+  /** Gauge, s: age of the oldest last success among enabled fabrics (not reported while none has one). */
+  staleness: 'syncwheel.fabrics.staleness',
 });
+
+/** The observable gauges' results, handed to the scheduler's callback. */
+export interface GaugeResults {
+  inFlight: ObservableResult;
+  backlog: ObservableResult;
+  fabrics: ObservableResult;
+  stale: ObservableResult;
+  staleness: ObservableResult;
+}
 
 /** The API's shared no-op histogram: what every meter hands out while no SDK is installed. */
 const NOOP_HISTOGRAM = createNoopMeter().createHistogram('syncwheel.noop');
@@ -253,7 +270,7 @@ export class OtelInstruments {
   readonly #missed: Counter;
   readonly #gauges: ObservableGauge[];
   readonly #meter: Meter;
-  readonly #observe: (result: { inFlight: ObservableResult; backlog: ObservableResult; fabrics: ObservableResult }) => void;
+  readonly #observe: (result: GaugeResults) => void;
   #callback: BatchObservableCallback | undefined;
   /** False when no SDK is installed (the instruments are the API's no-ops): recording is skipped. */
   readonly #live: boolean;
@@ -262,7 +279,7 @@ export class OtelInstruments {
   constructor(
     provider: MeterProvider | undefined,
     version: string,
-    observe: (result: { inFlight: ObservableResult; backlog: ObservableResult; fabrics: ObservableResult }) => void,
+    observe: (result: GaugeResults) => void,
   ) {
     this.#meter = (provider ?? otelMetrics.getMeterProvider()).getMeter('syncwheel', version);
     const m = this.#meter;
@@ -276,6 +293,8 @@ export class OtelInstruments {
       m.createObservableGauge(METRIC_NAMES.inFlight, { unit: '{run}', description: 'Sync runs executing' }),
       m.createObservableGauge(METRIC_NAMES.backlog, { unit: '{run}', description: 'Sync runs waiting for a concurrency lane' }),
       m.createObservableGauge(METRIC_NAMES.fabrics, { unit: '{fabric}', description: 'Fabrics known to this scheduler, by status' }),
+      m.createObservableGauge(METRIC_NAMES.stale, { unit: '{fabric}', description: 'Enabled fabrics whose last success is past their staleness bound' }),
+      m.createObservableGauge(METRIC_NAMES.staleness, { unit: 's', description: 'Age of the oldest last success among enabled fabrics' }),
     ];
     this.#observe = observe;
     this.#live = this.#duration !== NOOP_HISTOGRAM;
@@ -284,12 +303,14 @@ export class OtelInstruments {
   /** Starts reporting gauges (batch callback). */
   attach(): void {
     if (this.#callback) return;
-    const [inFlight, backlog, fabrics] = this.#gauges as [ObservableGauge, ObservableGauge, ObservableGauge];
+    const [inFlight, backlog, fabrics, stale, staleness] = this.#gauges as [ObservableGauge, ObservableGauge, ObservableGauge, ObservableGauge, ObservableGauge];
     this.#callback = (r) =>
       this.#observe({
         inFlight: { observe: (v: number, a?: Attributes) => r.observe(inFlight, v, a) },
         backlog: { observe: (v: number, a?: Attributes) => r.observe(backlog, v, a) },
         fabrics: { observe: (v: number, a?: Attributes) => r.observe(fabrics, v, a) },
+        stale: { observe: (v: number, a?: Attributes) => r.observe(stale, v, a) },
+        staleness: { observe: (v: number, a?: Attributes) => r.observe(staleness, v, a) },
       });
     this.#meter.addBatchObservableCallback(this.#callback, this.#gauges);
   }

@@ -39,17 +39,28 @@ export function isSyncStatus(value: unknown): value is SyncStatus {
 }
 
 /**
- * The status a reader should see: a stored `in_sync` whose last success is older than twice
- * the interval reads `out_of_sync`.
+ * The status a reader should see for an interval fabric with the default staleness rule: a
+ * stored `in_sync` whose last success is older than twice the interval reads `out_of_sync`.
  */
 export function effectiveStatus(stored: SyncStatus, lastSyncAt: number | null, syncInterval: number, now: number): SyncStatus {
-  if (stored === 'in_sync' && lastSyncAt !== null && now - lastSyncAt > 2 * syncInterval) return 'out_of_sync';
+  return statusGiven(stored, lastSyncAt, now - 2 * syncInterval);
+}
+
+/**
+ * The status a reader should see given the fabric's staleness threshold (`Cadence.staleBefore(now)`):
+ * a stored `in_sync` whose last success is before `staleBefore` reads `out_of_sync`.
+ */
+export function statusGiven(stored: SyncStatus, lastSyncAt: number | null, staleBefore: number): SyncStatus {
+  if (stored === 'in_sync' && lastSyncAt !== null && lastSyncAt < staleBefore) return 'out_of_sync';
   return stored;
 }
 
-/** The resting status implied by history, used when a fabric is re-enabled or a run is abandoned. */
-export function restingStatus(lastSyncAt: number | null, consecutiveFailures: number, syncInterval: number, now: number): SyncStatus {
+/**
+ * The resting status implied by history, used when a fabric is re-enabled or a run is abandoned
+ * (`staleBefore` as in {@link statusGiven}).
+ */
+export function restingStatus(lastSyncAt: number | null, consecutiveFailures: number, staleBefore: number): SyncStatus {
   if (consecutiveFailures > 0) return 'error';
   if (lastSyncAt === null) return 'never_synced';
-  return now - lastSyncAt > 2 * syncInterval ? 'out_of_sync' : 'in_sync';
+  return lastSyncAt < staleBefore ? 'out_of_sync' : 'in_sync';
 }

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CorruptStateError } from '../src/errors.js';
 import { normalizeFabric, type Fabric } from '../src/definition.js';
+import { cadenceOf } from '../src/scheduler/cadence.js';
 import type { Lease } from '../src/single-flight.js';
 import type { RunHistoryEntry } from '../src/storage/history.js';
 import { initialState, type FabricRecord, type FabricState, type Storage, type StorageChange, type WriteOptions, type WriteResult } from '../src/storage/types.js';
@@ -208,6 +209,20 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       expect((await s.get('m'))!.definition).toEqual(def);
       expect(r.record.state.fencingToken).toBeGreaterThanOrEqual(9); // raised, never lowered
       expect((await s.get('m'))!.state).toEqual({ ...st, fencingToken: r.record.state.fencingToken });
+    });
+
+    it('keeps calendar and spread definitions with every cadence field as written (and reads back to the same cadence)', async () => {
+      const cal = normalizeFabric({ id: 'cal', schedule: { cron: '0 2 * * 1-5', timeZone: 'Europe/Berlin' }, missedRunPolicy: 'all', catchUpWindow: 'PT6H', maxStaleness: 'P3D' }, { syncTimeout: 0 });
+      const spread = normalizeFabric({ id: 'spr', syncInterval: 60_000, phase: 'spread', jitter: 500 }, { syncTimeout: 0 });
+      for (const def of [cal, spread]) {
+        const r = await s.write(def.id, { definition: def, state: state({ anchorAt: 4, lastSlotAt: 5, nextSyncAt: 6 }) }, null);
+        expect(r.ok).toBe(true);
+        const back = (await s.get(def.id))!.definition;
+        expect(back).toEqual(def);
+        expect(cadenceOf(back).label).toBe(cadenceOf(def).label);
+      }
+      expect((await s.get('cal'))!.definition).toMatchObject({ syncInterval: null, schedule: { cron: '0 2 * * 1-5', timeZone: 'Europe/Berlin' }, missedRunPolicy: 'all', catchUpWindow: 6 * 3_600_000, maxStaleness: 3 * 86_400_000 });
+      expect((await s.list()).records.map((r) => r.definition.id).sort()).toEqual(['cal', 'spr']);
     });
 
     it('hands out frozen snapshots that later writes and caller mutations do not change', async () => {

@@ -18,8 +18,8 @@ export async function status(storage: RedisStorage, cmd: Cmd, io: Io): Promise<n
   }
   const paint = (code: string, s: string) => (cmd.colour ? `\x1b[${code}m${s}\x1b[0m` : s);
   const COLOURS: Record<string, string> = { in_sync: '32', syncing: '36', error: '31', out_of_sync: '33', never_synced: '90', disabled: '90' };
-  const header = ['FABRIC', 'QUEUE', 'STATUS', 'LAST SYNC', 'NEXT SYNC', 'FAIL', 'LAST ERROR'];
-  const table = rows.map((f) => [show(f.id), show(f.queue), f.status + (f.paused ? ' (paused)' : ''), ago(f.lastSyncAt, now), f.enabled ? until(f.nextSyncAt, now) : 'disabled', String(f.consecutiveFailures), show(f.lastError ?? '').slice(0, 80)]);
+  const header = ['FABRIC', 'QUEUE', 'STATUS', 'SCHEDULE', 'LAST SYNC', 'NEXT SYNC', 'FAIL', 'LAST ERROR'];
+  const table = rows.map((f) => [show(f.id), show(f.queue), f.status + (f.paused ? ' (paused)' : ''), f.cadence, ago(f.lastSyncAt, now), f.enabled ? until(f.nextSyncAt, now) : 'disabled', String(f.consecutiveFailures), show(f.lastError ?? '').slice(0, 80)]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
   const line = (cells: string[], colourStatus?: string) =>
     cells.map((c, i) => {

@@ -210,7 +210,7 @@ function renderDetail(f, runs, note) {
   const fields = $('#detail-fields'); fields.replaceChildren();
   const row = (k, v, cls) => fields.append(el('dt', null, k), el('dd', cls ? { class: cls } : null, ...(Array.isArray(v) ? v : [v])));
   row('Status', [...statusCell(f, now).childNodes]);
-  row('Queue', f.queue); row('Interval', ms(f.syncInterval));
+  row('Queue', f.queue); if (f.syncInterval == null) row('Schedule', f.cadence); else row('Interval', ms(f.syncInterval));
   row('Last successful sync', f.lastSyncAt == null ? 'never' : rel(f.lastSyncAt, now) + ' (' + iso(f.lastSyncAt) + ')');
   row('Next sync', f.enabled ? rel(f.nextSyncAt, now) + (f.nextSyncAt == null ? '' : ' (' + iso(f.nextSyncAt) + ')') : 'disabled');
   row('Failures in a row', f.consecutiveFailures);

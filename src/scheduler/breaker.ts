@@ -12,7 +12,7 @@
 import type { FabricRecord, FabricState } from '../storage/types.js';
 import type { Core } from './core.js';
 import type { FabricRuntime } from './fabric-runtime.js';
-import { slotAtOrAfter } from './grid.js';
+import { cadenceOf } from './cadence.js';
 
 /** `breaker` option of the scheduler. */
 export interface BreakerOptions {
@@ -72,9 +72,15 @@ export function isOpen(breaker: ResolvedBreaker | false, failures: number): bool
 export function nextProbeOf(breaker: ResolvedBreaker | false, record: Pick<FabricRecord, 'definition'> & { readonly state: Readonly<FabricState> }): BreakerState | null {
   const s = record.state;
   if (!isOpen(breaker, s.consecutiveFailures)) return null;
-  const interval = record.definition.syncInterval;
+  const cadence = cadenceOf(record.definition);
   const anchor = s.anchorAt ?? s.lastSlotAt ?? s.lastAttemptAt ?? 0;
-  return breakerState(breaker, s.consecutiveFailures, s.lastAttemptAt, interval, (t) => slotAtOrAfter(anchor, interval, t));
+  // A calendar has no fixed interval: its gap between the two slots after the last attempt serves.
+  let interval = cadence.interval;
+  if (interval === null) {
+    const next = cadence.slotAtOrAfter(anchor, (s.lastAttemptAt ?? anchor) + 1);
+    interval = cadence.slotAtOrAfter(anchor, next + 1) - next;
+  }
+  return breakerState(breaker, s.consecutiveFailures, s.lastAttemptAt, interval, (t) => cadence.slotAtOrAfter(anchor, t));
 }
 
 /** `due`, or the fabric's next probe when the breaker holds it back until later. */

@@ -3,22 +3,23 @@
  * arming (one entry per fabric on a wheel keyed by monotonic time), catch-up and retry planning
  * at each wake, pauses (hold/unhold), definition changes, removal, and wall-clock steps.
  */
-import type { Fabric } from '../definition.js';
+import { sameTiming, type Fabric } from '../definition.js';
 import type { FabricRecord } from '../storage/types.js';
 import { TimingWheel } from '../wheel.js';
-import { planCatchUp, planWaited, slotsBefore } from './catch-up.js';
+import { cadenceOf, jitterDelay, nextFreeSlot, sameCadence } from './cadence.js';
+import { planCatchUp, planWaited, slotAfter, slotsBefore, type CatchUpRules } from './catch-up.js';
 import { reportMissed, reportSkipped, type Core } from './core.js';
 import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
-import { nextFreeSlot, slotAtOrAfter } from './grid.js';
 import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
+import { movedRecord, observeClockSteps } from './clock-steps.js';
+import { checkFreshness, sweepFreshnessEvery } from './freshness.js';
 import { recheckRequest, serveRequest } from './requests.js';
 import { deferByBreaker } from './breaker.js';
-import { shiftState } from './transitions.js';
 
-/** Whether two definitions schedule alike (interval, enabled, timeout, queue). */
+/** Whether two definitions schedule alike (cadence and timing fields, enabled, timeout, queue). */
 export function sameSchedule(a: Fabric, b: Fabric): boolean {
-  return a.syncInterval === b.syncInterval && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
+  return sameTiming(a, b) && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
 }
 
 /** How soon a slot whose claim was given back (lease lost before the start) is tried again, ms. */
@@ -47,7 +48,9 @@ export class Dispatcher {
       now: () => core.time.mono(),
       onExpire: (due) => {
         this.observeClock();
-        this.#serve(due, 0, core.time.now());
+        const now = core.time.now();
+        sweepFreshnessEvery(core, now);
+        this.#serve(due, 0, now);
       },
     });
   }
@@ -90,6 +93,25 @@ export class Dispatcher {
     return this.#lanes.queueOf(fabric);
   }
 
+  /**
+   * Arms the fabric's entry for the slot `next` (or the breaker's next probe): due at the slot, or
+   * later by the fabric's jitter (deterministic per fabric and slot, always before the next slot).
+   */
+  armSlot(rt: FabricRuntime, next: number): void {
+    // Behind the failure breaker: its next probe (a slot of its own) instead.
+    const slot = deferByBreaker(this.#core, rt, next);
+    const jitter = rt.fabric.jitter ?? this.#core.opts.jitter;
+    if (jitter === 0 || !Number.isFinite(slot)) return this.arm(rt, 'slot', slot, 1);
+    const gap = slotAfter(cadenceOf(rt.fabric), slot) - slot;
+    this.arm(rt, 'slot', slot, 1, slot + Math.min(jitterDelay(rt.fabric.id, slot, jitter), gap - 1));
+  }
+
+  /** How the fabric's late slots are handled (its own fields, else the scheduler's). */
+  #rules(fabric: Fabric): CatchUpRules {
+    const o = this.#core.opts;
+    return { policy: fabric.missedRunPolicy ?? o.missedRunPolicy, maxCatchUp: o.maxCatchUpRuns, window: fabric.catchUpWindow ?? o.catchUpWindow };
+  }
+
   /** Arms an idle fabric's next slot from its stored state (on the stored grid); a pending sync request runs now. */
   armNext(rt: FabricRuntime, now: number): void {
     if (!rt.fabric.enabled || rt.removed || rt.run) return;
@@ -99,9 +121,12 @@ export class Dispatcher {
     let due: number;
     if (!s || s.anchorAt === null) due = now;
     else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
-    else due = deferByBreaker(this.#core, rt, slotAtOrAfter(s.anchorAt, rt.fabric.syncInterval, s.lastSlotAt + 1));
+    else due = deferByBreaker(this.#core, rt, cadenceOf(rt.fabric).slotAtOrAfter(s.anchorAt, s.lastSlotAt + 1));
     // Nothing came due while it was not scheduled (downtime, a pause): its next run is on time.
-    if (due >= now) rt.missedReason = 'late';
+    if (due >= now) {
+      rt.missedReason = 'late';
+      if (s && s.lastSlotAt !== null) return this.armSlot(rt, due);
+    }
     this.arm(rt, 'slot', due, 1);
   }
 
@@ -145,31 +170,34 @@ export class Dispatcher {
   #onTimer(rt: FabricRuntime, now: number): void {
     const core = this.#core;
     if (rt.removed || !rt.fabric.enabled || core.lifecycle() !== 'running' || rt.run) return;
+    checkFreshness(core, rt, now);
     if (core.pauses.isPaused(rt.fabric)) return this.hold(rt);
     const id = rt.fabric.id;
-    const interval = rt.fabric.syncInterval;
+    const cadence = cadenceOf(rt.fabric);
     const shouldRun = core.opts.singleFlight.shouldRun;
     if (shouldRun && !shouldRun.call(core.opts.singleFlight, id)) {
       // Another replica is responsible: follow the grid quietly, touching neither lock nor storage.
       const anchor = rt.record?.state.anchorAt ?? rt.slot;
-      return this.arm(rt, 'slot', deferByBreaker(core, rt, slotAtOrAfter(anchor, interval, Math.max(now, rt.slot) + 1)), 1);
+      return this.armSlot(rt, cadence.slotAtOrAfter(anchor, Math.max(now, rt.slot) + 1));
     }
     const queue = this.#lanes.queueOf(rt.fabric);
     if (rt.kind === 'retry') return this.enqueue(newRun(rt, queue, rt.slot, 'retry', rt.attempt, rt.due));
     // A slot that came due while the fabric was not scheduled (downtime, a pause) is a catch-up,
     // however many others were missed with it; otherwise only a run that skips slots is.
     const resuming = rt.missedReason !== 'late';
-    if (now < rt.slot + interval) {
-      // On time (no later slot due yet): what planCatchUp answers, without planning.
+    const window = rt.fabric.catchUpWindow ?? core.opts.catchUpWindow;
+    if (now < slotAfter(cadence, rt.slot) && (window === Number.POSITIVE_INFINITY || rt.slot >= now - window)) {
+      // On time (no later slot due yet, inside the catch-up window): what planCatchUp answers, without planning.
       rt.missedReason = 'late';
       rt.catchUpUntil = null;
       return this.enqueue(newRun(rt, queue, rt.slot, resuming ? 'catch-up' : 'schedule', 1));
     }
-    const plan = planCatchUp(core.opts.missedRunPolicy, core.opts.maxCatchUpRuns, rt.slot, interval, now);
+    const plan = planCatchUp(cadence, this.#rules(rt.fabric), rt.slot, now);
+    reportMissed(core, id, queue, plan.expired, 'catch-up-window');
     reportMissed(core, id, queue, plan.missed, rt.missedReason);
     rt.missedReason = 'late';
     rt.catchUpUntil = plan.catchUpUntil;
-    if (plan.serve === null) return this.arm(rt, 'slot', plan.next, 1);
+    if (plan.serve === null) return this.armSlot(rt, plan.next);
     this.enqueue(newRun(rt, queue, plan.serve, plan.serve === rt.slot && plan.missed === null && !resuming ? 'schedule' : 'catch-up', 1));
   }
 
@@ -188,7 +216,7 @@ export class Dispatcher {
       if (!run) return this.#lanes.armTokenTimer();
       if ((run.trigger === 'schedule' || run.trigger === 'catch-up') && run.rt.catchUpUntil === null) {
         // Waited in the backlog: serve the latest slot that has come due, count the rest as missed.
-        const waited = planWaited(run.scheduledAt, run.rt.fabric.syncInterval, core.time.now());
+        const waited = planWaited(cadenceOf(run.rt.fabric), run.scheduledAt, core.time.now());
         if (waited) {
           reportMissed(core, run.rt.fabric.id, run.queue, waited.missed, 'late');
           run.scheduledAt = waited.serve;
@@ -215,6 +243,7 @@ export class Dispatcher {
     if (rt.pendingShift) void persistShift(core, rt);
     if (rt.run === run) rt.run = undefined;
     if (core.lifecycle() !== 'running') return;
+    checkFreshness(core, rt, core.time.now());
     if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
       const stored = rt.record;
       // Another replica changed the definition meanwhile: follow it from here on.
@@ -232,26 +261,26 @@ export class Dispatcher {
     if (!run.skipped && serveRequest(this.#core, this, rt, now, false)) return;
     if (run.skipped && run.forRequest && run.skipReason === 'locked') recheckRequest(this.#core, this, rt);
     const s = rt.record?.state;
-    const interval = rt.fabric.syncInterval;
+    const cadence = cadenceOf(rt.fabric);
     const lastSlot = s?.lastSlotAt ?? null;
     if (run.skipped) {
-      const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, Math.max(lastSlot ?? run.scheduledAt, run.scheduledAt), now);
+      const next = nextFreeSlot(cadence, s?.anchorAt ?? run.scheduledAt, Math.max(lastSlot ?? run.scheduledAt, run.scheduledAt), now);
       if (run.givenBack && (run.trigger === 'schedule' || run.trigger === 'catch-up')) {
         // Its claim was given back: try the slot again shortly, or report it when the next slot comes first.
         const again = now + GIVEN_BACK_RETRY_MS;
         if (again < next) return this.arm(rt, 'slot', run.scheduledAt, 1, again);
         reportMissed(this.#core, rt.fabric.id, run.queue, { count: 1, first: run.scheduledAt, last: run.scheduledAt }, 'late');
       }
-      return this.arm(rt, 'slot', deferByBreaker(this.#core, rt, next), 1);
+      return this.armSlot(rt, next);
     }
     if (run.retryAt != null) return this.arm(rt, 'retry', run.scheduledAt, run.attempt + 1, run.retryAt);
     if (rt.catchUpUntil !== null && lastSlot !== null && lastSlot < rt.catchUpUntil) {
-      return this.enqueue(newRun(rt, this.#lanes.queueOf(rt.fabric), lastSlot + interval, 'catch-up', 1));
+      return this.enqueue(newRun(rt, this.#lanes.queueOf(rt.fabric), slotAfter(cadence, lastSlot), 'catch-up', 1));
     }
     rt.catchUpUntil = null;
-    const next = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, interval, lastSlot, now);
-    if (lastSlot !== null) reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(lastSlot + interval, next, interval), 'overrun');
-    this.arm(rt, 'slot', deferByBreaker(this.#core, rt, next), 1);
+    const next = nextFreeSlot(cadence, s?.anchorAt ?? run.scheduledAt, lastSlot, now);
+    if (lastSlot !== null) reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(cadence, slotAfter(cadence, lastSlot), next), 'overrun');
+    this.armSlot(rt, next);
   }
 
   // ------------------------------------------------------------ host changes
@@ -280,7 +309,8 @@ export class Dispatcher {
   apply(record: FabricRecord, previous: Fabric | undefined, now: number): void {
     const existing = this.#core.fabrics.get(record.definition.id);
     const rt = existing ?? this.ensure(record.definition, record);
-    const timingChanged = !existing || !previous || previous.syncInterval !== record.definition.syncInterval || previous.enabled !== record.definition.enabled;
+    const d = record.definition;
+    const timingChanged = !existing || !previous || !sameCadence(previous, d) || previous.jitter !== d.jitter || previous.enabled !== d.enabled;
     rt.fabric = record.definition;
     rt.cache(record);
     if (!record.definition.enabled) {
@@ -356,51 +386,23 @@ export class Dispatcher {
       rt.run = undefined;
       rt.catchUpUntil = null;
       reportSkipped(this.#core, run, 'cancelled');
-      const interval = rt.fabric.syncInterval;
-      const next = slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, interval, now + 1);
-      if (run.trigger === 'schedule' || run.trigger === 'catch-up') reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(run.scheduledAt, next, interval), 'cleared');
-      if (!rt.removed && rt.fabric.enabled && this.#core.lifecycle() === 'running') this.arm(rt, 'slot', next, 1);
+      const cadence = cadenceOf(rt.fabric);
+      const next = cadence.slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, now + 1);
+      if (run.trigger === 'schedule' || run.trigger === 'catch-up') reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(cadence, run.scheduledAt, next), 'cleared');
+      if (!rt.removed && rt.fabric.enabled && this.#core.lifecycle() === 'running') this.armSlot(rt, next);
     }
     return runs.length;
   }
 
-  // ------------------------------------------------------------ wall-clock steps
+  // ------------------------------------------------------------ wall-clock steps (clock-steps.ts)
 
-  /**
-   * A record read before steps moved the grid (a listing taken while they were seen): returns it
-   * moved by `skew` for immediate use, and moves the stored one too (once: only while it is still
-   * that version). Errors are reported; the caller goes on with the moved copy.
-   */
+  /** A record read before steps moved the grid, moved by `skew` (see {@link movedRecord}). */
   moved(record: FabricRecord, skew: number): FabricRecord {
-    if (skew === 0) return record;
-    const core = this.#core;
-    const update = core.io.update(record.definition.id, (current) => {
-      if (!current || current.version !== record.version) return null;
-      return { definition: current.definition, state: shiftState(current.state, skew) };
-    }, record);
-    if (update instanceof Promise) update.catch((error: unknown) => core.reportError('storage', error, record.definition.id));
-    else if (update) return update;
-    return { definition: record.definition, state: shiftState(record.state, skew), version: record.version };
+    return movedRecord(this.#core, record, skew);
   }
 
-  /**
-   * Looks for a wall-clock step (called at every wake and host call while running). Deadlines never move (they
-   * are monotonic); with `'move-grid'` every slot this scheduler holds is renamed by the step,
-   * once, and the stored grids with it (only where the stored anchor is still the one this
-   * scheduler knew, so schedulers sharing a storage shift it once).
-   */
+  /** Looks for a wall-clock step (see {@link observeClockSteps}). */
   observeClock(): void {
-    const core = this.#core;
-    // Only a running scheduler holds every fabric it owns; start() looks once all are loaded.
-    if (core.lifecycle() !== 'running') return;
-    const skew = core.time.observe();
-    if (skew === 0) return;
-    if (core.time.movesGrid) {
-      for (const rt of core.fabrics.values()) {
-        rt.shift(skew);
-        if (rt.pendingShift) void persistShift(core, rt);
-      }
-    }
-    core.emit('clock:jump', { skewMs: skew, at: core.time.now() });
+    observeClockSteps(this.#core);
   }
 }

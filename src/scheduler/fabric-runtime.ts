@@ -24,7 +24,8 @@ const HELD = 2;
 const RETRY = 4;
 const MISSED_SHIFT = 3;
 const MISSED_MASK = 7 << MISSED_SHIFT;
-const ATTEMPT_SHIFT = 6;
+const STALE = 64;
+const ATTEMPT_SHIFT = 7;
 
 /**
  * The scheduler's view of one fabric. It is also the fabric's one wheel entry (the wheel links
@@ -56,7 +57,7 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    * state it was made from) instead of from the ghost's slot.
    */
   ghostClaim: { readonly token: number; readonly basis: Readonly<FabricState> } | null = null;
-  /** removed, held, retry, missed reason and attempt, packed (see the accessors). */
+  /** removed, held, retry, missed reason, stale and attempt, packed (see the accessors). */
   #flags = 1 << ATTEMPT_SHIFT;
   // The wheel entry (IntrusiveEntry): this runtime is its own item (see the `item` getter).
   dueAt = 0;
@@ -72,6 +73,15 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   /** As a wheel entry, the runtime is its own item. */
   get item(): FabricRuntime {
     return this;
+  }
+
+  /** Seen past its staleness bound (`fabric:stale` emitted for this crossing). */
+  get stale(): boolean {
+    return (this.#flags & STALE) !== 0;
+  }
+
+  set stale(v: boolean) {
+    this.#flags = v ? this.#flags | STALE : this.#flags & ~STALE;
   }
 
   /** Removed in this process: never armed or run again (a new upsert makes a new runtime). */

@@ -1,5 +1,5 @@
 /** The reader's view of a stored record, shared by the scheduler and the CLI. */
-import { effectiveStatus } from '../status.js';
+import { cadenceOf, fabricStatusAt } from './cadence.js';
 import type { FabricRecord } from '../storage/types.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import type { FabricStatus } from './types.js';
@@ -15,13 +15,15 @@ export function fabricStatusOf(record: FabricRecord, now: number, paused: boolea
   const probing = d.enabled ? nextProbeOf(breaker, record) : null;
   return {
     id: d.id,
-    status: effectiveStatus(s.status, s.lastSyncAt, d.syncInterval, now),
+    status: fabricStatusAt(d, s.status, s.lastSyncAt, now),
     lastSyncAt: s.lastSyncAt,
     lastAttemptAt: s.lastAttemptAt,
     nextSyncAt: d.enabled ? s.nextSyncAt : null,
     lastError: s.lastError,
     consecutiveFailures: s.consecutiveFailures,
     syncInterval: d.syncInterval,
+    schedule: d.schedule ?? null,
+    cadence: cadenceOf(d).label,
     enabled: d.enabled,
     queue: d.queue,
     paused,
@@ -36,7 +38,7 @@ export function statusCounts(runtimes: Iterable<FabricRuntime>, now: number): Re
   const out: Record<string, number> = {};
   for (const rt of runtimes) {
     const s = rt.record?.state;
-    const status = s ? effectiveStatus(s.status, s.lastSyncAt, rt.fabric.syncInterval, now) : 'never_synced';
+    const status = s ? fabricStatusAt(rt.fabric, s.status, s.lastSyncAt, now) : 'never_synced';
     out[status] = (out[status] ?? 0) + 1;
   }
   return out;

@@ -9,6 +9,7 @@
  * `fullScanInterval` (it repairs what a lost feed entry hid, and sweeps stale `syncing` states).
  * Without a feed every pass is a full listing.
  */
+import { sweepFreshnessEvery } from './freshness.js';
 import type { ControlData } from '../ops/control.js';
 import { CONTROL_RECORD_ID, loadControl, updateControl } from '../ops/control.js';
 import type { FabricRecord, StorageChange } from '../storage/types.js';
@@ -97,6 +98,7 @@ export class Housekeeper {
   /** One pass. Never rejects. */
   async run(): Promise<void> {
     const core = this.#core;
+    sweepFreshnessEvery(core, core.time.now());
     const storage = core.io.storage;
     const scan = core.opts.fullScanInterval;
     if (typeof storage.changes === 'function' && this.#cursor !== undefined && (scan === 0 || core.time.mono() - this.#fullAt < scan)) {

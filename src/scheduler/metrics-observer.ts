@@ -24,6 +24,7 @@ export interface QueueGauge {
 export interface GaugeSource {
   queues(): Iterable<QueueGauge>;
   statusCounts(): Record<string, number>;
+  freshness(): { stale: number; maxStalenessMs: number | null };
   isQueuePaused(name: string): boolean;
   /** Fabrics behind the failure breaker now. */
   breakerOpen(): number;
@@ -43,6 +44,9 @@ export class RunMetrics {
         r.backlog.observe(q.backlogSize, { 'syncwheel.queue': q.name });
       }
       for (const [status, n] of Object.entries(gauges.statusCounts())) r.fabrics.observe(n, { 'syncwheel.status': status });
+      const fresh = gauges.freshness();
+      r.stale.observe(fresh.stale);
+      if (fresh.maxStalenessMs !== null) r.staleness.observe(fresh.maxStalenessMs / 1000);
     });
   }
 
@@ -93,6 +97,6 @@ export class RunMetrics {
     for (const q of this.#gauges.queues()) {
       queues[q.name] = { name: q.name, concurrency: q.concurrency, priority: q.priority, paused: this.#gauges.isQueuePaused(q.name), ...q.stats.counts(q.inFlight, q.backlogSize) };
     }
-    return { at, running, paused, fabrics: this.#gauges.statusCounts(), breaker: { open: this.#gauges.breakerOpen(), probes: this.#probes }, ...sumCounts(Object.values(queues)), queues };
+    return { at, running, paused, fabrics: this.#gauges.statusCounts(), ...this.#gauges.freshness(), breaker: { open: this.#gauges.breakerOpen(), probes: this.#probes }, ...sumCounts(Object.values(queues)), queues };
   }
 }

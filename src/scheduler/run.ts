@@ -12,7 +12,7 @@ import { acquireBounded, leaseLost, releaseLease } from './leases.js';
 import { RunContext, abortRunSignal } from './run-context.js';
 import { emitStatus, finishWaiters, reportSkipped, type Core } from './core.js';
 import type { FabricRuntime } from './fabric-runtime.js';
-import { nextFreeSlot } from './grid.js';
+import { cadenceOf, nextFreeSlot } from './cadence.js';
 import { historyWrite } from './history.js';
 import type { Queue } from './lanes.js';
 import { retryAt } from './retry.js';
@@ -314,7 +314,7 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
   const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');
   const failed = outcome.kind === 'fail' && !abandoned;
   const s = rt.record?.state;
-  const nextSlot = nextFreeSlot(s?.anchorAt ?? run.scheduledAt, rt.fabric.syncInterval, s?.lastSlotAt ?? null, finishedAt);
+  const nextSlot = nextFreeSlot(cadenceOf(rt.fabric), s?.anchorAt ?? run.scheduledAt, s?.lastSlotAt ?? null, finishedAt);
   const failures = (s?.consecutiveFailures ?? 0) + 1;
   // Behind the failure breaker no retry is planned: the next try is its probe.
   const retry = failed && !isOpen(core.opts.breaker, failures) ? retryAt(core.opts.retry, failures, finishedAt, nextSlot) : null;

@@ -17,6 +17,7 @@ import { Dispatcher } from './dispatcher.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import { safeEmitter } from './emitter.js';
 import { fabricStatusOf, statusCounts } from './fabric-status.js';
+import { freshnessGauge } from './freshness.js';
 import { OpChains } from './op-chains.js';
 import { Housekeeper } from './housekeeper.js';
 import { Lanes } from './lanes.js';
@@ -71,6 +72,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const metrics = new RunMetrics(opts.meterProvider, {
       queues: () => lanes.queues(),
       statusCounts: () => statusCounts(this.#core.fabrics.values(), this.#core.time.now()),
+      freshness: () => freshnessGauge(this.#core.fabrics.values(), this.#core.time.now()),
       isQueuePaused: (name) => pauses.isQueuePaused(name),
       breakerOpen: () => countOpen(opts.breaker, this.#core.fabrics.values()),
     });

@@ -9,6 +9,7 @@ import { CONTROL_RECORD_ID } from '../ops/control.js';
 import type { SingleFlight } from '../single-flight.js';
 import type { FabricRecord } from '../storage/types.js';
 import { isThenable, type StorageIO } from './cas.js';
+import { cadenceOf } from './cadence.js';
 import { isOffGrid, regridState, restoreState } from './transitions.js';
 import type { StateIssue, StateReport, ValidateOptions } from './types.js';
 import type { SyncStatus } from '../status.js';
@@ -132,11 +133,11 @@ export async function checkState(deps: StateCheckDeps, options: ValidateOptions,
     }
     if (isOffGrid(r)) {
       const s = r.state;
-      const issue: StateIssue = { fabricId: id, kind: 'off-grid', detail: `nextSyncAt ${s.nextSyncAt} is not anchorAt ${s.anchorAt} + k * ${r.definition.syncInterval}`, repairable: true, repaired: false };
+      const issue: StateIssue = { fabricId: id, kind: 'off-grid', detail: offGridDetail(r), repairable: true, repaired: false };
       if (fix) {
         const written = await deps.io.update(id, (current) => {
           if (!current || current.version !== r.version) return null;
-          const state = regridState(current.state, current.definition.syncInterval, now);
+          const state = regridState(current.state, current.definition, now);
           return state ? { definition: current.definition, state } : null;
         }, undefined);
         if (written) {
@@ -148,4 +149,12 @@ export async function checkState(deps: StateCheckDeps, options: ValidateOptions,
     }
   }
   return { checkedAt: now, fabrics, issues };
+}
+
+/** What an off-grid record's issue says. */
+function offGridDetail(r: FabricRecord): string {
+  const s = r.state;
+  const c = cadenceOf(r.definition);
+  if (c.kind === 'interval') return `nextSyncAt ${s.nextSyncAt} is not anchorAt ${s.anchorAt} + k * ${c.interval}`;
+  return `nextSyncAt ${s.nextSyncAt} is neither anchorAt ${s.anchorAt} nor a slot of ${c.label} after it`;
 }

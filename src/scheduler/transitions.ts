@@ -5,9 +5,9 @@
  */
 import type { Fabric } from '../definition.js';
 import type { SkipReason, SyncTrigger } from '../events.js';
-import { assertTransition, effectiveStatus, restingStatus, type SyncStatus } from '../status.js';
+import { assertTransition, type SyncStatus } from '../status.js';
 import { initialState, type FabricRecord, type FabricState } from '../storage/types.js';
-import { isOnGrid, latestSlotAtOrBefore, nextFreeSlot } from './grid.js';
+import { cadenceOf, fabricStatusAt, nextFreeSlot, restingStatusOf, sameCadence } from './cadence.js';
 import { withoutRequest } from './requests.js';
 import { nextProbeOf, type ResolvedBreaker } from './breaker.js';
 
@@ -27,23 +27,25 @@ export interface UpsertChange {
 export function upsertState(current: FabricRecord | undefined, fabric: Fabric, now: number): UpsertChange {
   const previous = current?.definition;
   const state: FabricState = current ? { ...current.state } : initialState();
-  const before = current ? effectiveStatus(state.status, state.lastSyncAt, current.definition.syncInterval, now) : 'never_synced';
+  const before = current ? fabricStatusAt(current.definition, state.status, state.lastSyncAt, now) : 'never_synced';
   if (!fabric.enabled) {
     assertTransition(fabric.id, state.status, 'disabled');
     state.status = 'disabled';
     state.nextSyncAt = null;
   } else if (!previous || !previous.enabled || state.status === 'disabled') {
-    if (state.status === 'disabled') state.status = restingStatus(state.lastSyncAt, state.consecutiveFailures, fabric.syncInterval, now);
+    if (state.status === 'disabled') state.status = restingStatusOf(fabric, state.lastSyncAt, state.consecutiveFailures, now);
     state.anchorAt = now;
     state.lastSlotAt = null;
     state.nextSyncAt = now;
-  } else if (previous.syncInterval !== fabric.syncInterval && state.lastSlotAt === null) {
-    // Never served on its grid yet: it is still due now, on a grid of the new interval.
+  } else if (!sameCadence(previous, fabric) && state.lastSlotAt === null) {
+    // Never served on its grid yet: it is still due now, on the new cadence.
     state.anchorAt = now;
     state.nextSyncAt = now;
-  } else if (previous.syncInterval !== fabric.syncInterval) {
+  } else if (!sameCadence(previous, fabric)) {
+    // The new cadence goes on from the last slot served (it becomes the anchor): its first slot
+    // after it, or now when that has passed already (a new grid anchored now).
     const base = state.lastSlotAt ?? state.anchorAt ?? now;
-    const next = base + fabric.syncInterval;
+    const next = cadenceOf(fabric).slotAtOrAfter(base, base + 1);
     state.anchorAt = next <= now ? now : base;
     state.nextSyncAt = Math.max(next, now);
     if (next <= now) state.lastSlotAt = null;
@@ -76,7 +78,7 @@ export function claimState(current: FabricRecord, definition: Fabric, req: Claim
   const isSlot = req.trigger === 'schedule' || req.trigger === 'catch-up';
   let slot = req.scheduledAt;
   if (isSlot && s.lastSlotAt !== null) {
-    const snapped = latestSlotAtOrBefore(s.anchorAt ?? s.lastSlotAt, definition.syncInterval, Math.min(req.scheduledAt, req.startedAt));
+    const snapped = cadenceOf(definition).latestAtOrBefore(s.anchorAt ?? s.lastSlotAt, Math.min(req.scheduledAt, req.startedAt));
     if (snapped === null || snapped <= s.lastSlotAt) return { ok: false, reason: 'already-claimed' };
     slot = snapped;
   }
@@ -85,8 +87,8 @@ export function claimState(current: FabricRecord, definition: Fabric, req: Claim
     if (s.lastSlotAt !== null && s.lastSlotAt > req.scheduledAt) return { ok: false, reason: 'already-claimed' };
     if (s.status === 'error' && s.nextSyncAt !== null && s.nextSyncAt > req.startedAt) return { ok: false, reason: 'already-claimed' };
   }
-  const from = effectiveStatus(s.status, s.lastSyncAt, definition.syncInterval, req.startedAt);
-  const resting = s.status === 'syncing' ? restingStatus(s.lastSyncAt, s.consecutiveFailures, definition.syncInterval, req.startedAt) : from;
+  const from = fabricStatusAt(definition, s.status, s.lastSyncAt, req.startedAt);
+  const resting = s.status === 'syncing' ? restingStatusOf(definition, s.lastSyncAt, s.consecutiveFailures, req.startedAt) : from;
   assertTransition(definition.id, resting, 'syncing');
   return {
     ok: true,
@@ -144,8 +146,8 @@ export function outcomeState(current: FabricRecord | undefined, token: number, o
     state.status = 'disabled';
     state.nextSyncAt = null;
   } else {
-    state.status = o.ok ? 'in_sync' : o.abandoned ? restingStatus(state.lastSyncAt, state.consecutiveFailures, d.syncInterval, o.finishedAt) : 'error';
-    state.nextSyncAt = o.retryAt ?? nextFreeSlot(s.anchorAt ?? o.scheduledAt, d.syncInterval, s.lastSlotAt ?? o.scheduledAt, o.finishedAt);
+    state.status = o.ok ? 'in_sync' : o.abandoned ? restingStatusOf(d, state.lastSyncAt, state.consecutiveFailures, o.finishedAt) : 'error';
+    state.nextSyncAt = o.retryAt ?? nextFreeSlot(cadenceOf(d), s.anchorAt ?? o.scheduledAt, s.lastSlotAt ?? o.scheduledAt, o.finishedAt);
     const probe = o.retryAt === null && o.breaker ? nextProbeOf(o.breaker, { definition: d, state }) : null;
     if (probe && probe.nextProbeAt > state.nextSyncAt) state.nextSyncAt = probe.nextProbeAt;
   }
@@ -165,8 +167,8 @@ export function restoreState(current: FabricRecord | undefined, token: number, n
   // wake reports or serves it), keeping its fencing token.
   const s = unclaim ? { ...current.state, anchorAt: unclaim.anchorAt, lastSlotAt: unclaim.lastSlotAt, lastAttemptAt: unclaim.lastAttemptAt } : current.state;
   const d = current.definition;
-  const to = d.enabled ? restingStatus(s.lastSyncAt, s.consecutiveFailures, d.syncInterval, now) : 'disabled';
-  const next = d.enabled && s.anchorAt !== null ? nextFreeSlot(s.anchorAt, d.syncInterval, s.lastSlotAt, now) : null;
+  const to = d.enabled ? restingStatusOf(d, s.lastSyncAt, s.consecutiveFailures, now) : 'disabled';
+  const next = d.enabled && s.anchorAt !== null ? nextFreeSlot(cadenceOf(d), s.anchorAt, s.lastSlotAt, now) : null;
   return { state: { ...s, status: to, nextSyncAt: next }, to };
 }
 
@@ -183,10 +185,10 @@ export function shiftState(s: Readonly<FabricState>, skew: number): FabricState 
   };
 }
 
-/** Puts an off-grid `nextSyncAt` back on the grid (the next free slot). */
-export function regridState(s: Readonly<FabricState>, interval: number, now: number): FabricState | null {
+/** Puts an off-grid `nextSyncAt` back on the fabric's slots (the next free slot). */
+export function regridState(s: Readonly<FabricState>, definition: Fabric, now: number): FabricState | null {
   if (s.anchorAt === null) return null;
-  return { ...s, nextSyncAt: nextFreeSlot(s.anchorAt, interval, s.lastSlotAt, now) };
+  return { ...s, nextSyncAt: nextFreeSlot(cadenceOf(definition), s.anchorAt, s.lastSlotAt, now) };
 }
 
 /** Whether a stored `nextSyncAt` is off its grid (retries excepted). */
@@ -195,5 +197,5 @@ export function isOffGrid(record: FabricRecord): boolean {
   const d = record.definition;
   const retrying = s.status === 'error' && s.consecutiveFailures > 0;
   if (!d.enabled || s.status === 'disabled' || retrying || s.anchorAt === null || s.nextSyncAt === null) return false;
-  return !isOnGrid(s.anchorAt, d.syncInterval, s.nextSyncAt);
+  return !cadenceOf(d).isSlot(s.anchorAt, s.nextSyncAt);
 }

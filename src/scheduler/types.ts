@@ -68,7 +68,12 @@ export interface FabricStatus {
   nextSyncAt: number | null;
   lastError: string | null;
   consecutiveFailures: number;
-  syncInterval: number;
+  /** Milliseconds between slots; null for a calendar fabric. */
+  syncInterval: number | null;
+  /** The calendar schedule (zone defaulted), or null for an interval fabric. */
+  schedule: { readonly cron: string; readonly timeZone: string } | null;
+  /** The rule for humans: `'every 60000 ms'`, `'every 60000 ms at offset 1234 ms'`, `'cron "0 2 * * 1-5" in Europe/Berlin'`. */
+  cadence: string;
   enabled: boolean;
   /** The queue its runs wait in. */
   queue: string;

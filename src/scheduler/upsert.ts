@@ -4,10 +4,10 @@
  * bulk path (`upsertFabrics`: validated all or nothing, one storage round trip per batch where
  * the storage allows).
  */
-import { normalizeFabric, type Fabric, type FabricDefinition } from '../definition.js';
+import { normalizeFabric, sameTiming, type Fabric, type FabricDefinition } from '../definition.js';
+import { fabricStatusAt } from './cadence.js';
 import { InvalidFabricError, StorageError } from '../errors.js';
 import { RESERVED_ID_PREFIX } from '../ops/control.js';
-import { effectiveStatus } from '../status.js';
 import type { BatchWrite, FabricRecord } from '../storage/types.js';
 import { emitStatus, type Core } from './core.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -21,7 +21,7 @@ export const BATCH_CHUNK = 10_000;
 
 /** Validates a host definition for this scheduler (`InvalidFabricError`, nothing changed). */
 export function checkDefinition(core: Core, lanes: Lanes, definition: FabricDefinition): Fabric {
-  const fabric = normalizeFabric(definition, { syncTimeout: core.opts.defaultSyncTimeout });
+  const fabric = normalizeFabric(definition, { syncTimeout: core.opts.defaultSyncTimeout, phase: core.opts.phase });
   if (fabric.id.startsWith(RESERVED_ID_PREFIX) || fabric.id.startsWith('\u0000')) throw new InvalidFabricError('id', `a string not starting with ${JSON.stringify(RESERVED_ID_PREFIX)} or a NUL character (reserved)`, fabric.id);
   if (!lanes.has(fabric.queue)) {
     throw new InvalidFabricError('queue', `one of the queues configured in createScheduler ({ queues }): ${lanes.names().map((q) => JSON.stringify(q)).join(', ')}`, fabric.queue, fabric.id);
@@ -48,7 +48,7 @@ export function applyUpserted(core: Core, dispatcher: Dispatcher, fabric: Fabric
   const { previous, before } = change;
   core.emit(previous ? 'fabric:updated' : 'fabric:added', { fabricId: fabric.id });
   if (previous) {
-    const after = effectiveStatus(record.state.status, record.state.lastSyncAt, fabric.syncInterval, now);
+    const after = fabricStatusAt(fabric, record.state.status, record.state.lastSyncAt, now);
     emitStatus(core, fabric.id, before === 'syncing' && after === 'disabled' ? 'syncing' : before, after, now);
   }
   const state = core.lifecycle();
@@ -59,7 +59,7 @@ export function applyUpserted(core: Core, dispatcher: Dispatcher, fabric: Fabric
 /** Whether two definitions are the same (metadata compared as JSON, which is all it may hold). */
 export function sameDefinition(a: Fabric, b: Fabric): boolean {
   if (a === b) return true;
-  if (a.id !== b.id || a.syncInterval !== b.syncInterval || a.enabled !== b.enabled || a.syncTimeout !== b.syncTimeout || a.queue !== b.queue) return false;
+  if (a.id !== b.id || !sameTiming(a, b) || a.enabled !== b.enabled || a.syncTimeout !== b.syncTimeout || a.queue !== b.queue) return false;
   if (a.metadata === b.metadata) return true;
   return a.metadata !== undefined && b.metadata !== undefined && JSON.stringify(a.metadata) === JSON.stringify(b.metadata);
 }

@@ -4,6 +4,8 @@
  */
 import type { EventEmitter } from 'eventemitter3';
 import type { SchedulerEvents, SyncFailedEvent, SyncStartedEvent, SyncTrigger } from '../events.js';
+import type { Fabric } from '../definition.js';
+import { cadenceOf } from '../scheduler/cadence.js';
 import { canTransition } from '../status.js';
 
 /** The invariants the checker knows. */
@@ -28,10 +30,17 @@ export type InvariantName =
   /** A run ended (`sync:succeeded`/`sync:failed`) that was never started. */
   | 'run-ends-once'
   /** A fabric expected to run did not start within the window (see {@link InvariantChecker.checkLiveness}). */
-  | 'liveness';
+  | 'liveness'
+  /**
+   * A `schedule`/`catch-up` run of a calendar or spread fabric served neither a point of its
+   * cadence (an occurrence of its rule, a point of its offset grid) nor the first slot of its grid
+   * (its first run after being added or re-enabled). Checked only with
+   * {@link InvariantCheckerOptions.definitionOf}.
+   */
+  | 'on-cadence';
 
 export const INVARIANTS: readonly InvariantName[] = Object.freeze([
-  'no-overlap', 'slot-once', 'never-early', 'legal-transition', 'fencing-rises', 'removed-stays-removed', 'retry-backoff', 'run-ends-once', 'liveness',
+  'no-overlap', 'slot-once', 'never-early', 'legal-transition', 'fencing-rises', 'removed-stays-removed', 'retry-backoff', 'run-ends-once', 'liveness', 'on-cadence',
 ]);
 
 /** One broken promise. */
@@ -85,6 +94,12 @@ export interface InvariantCheckerOptions {
    * @default the `startedAt` of the events (wall-clock epoch ms)
    */
   livenessClock?: () => number;
+  /**
+   * The fabric's normalized definition (`normalizeFabric`), for `on-cadence`: the slots of a
+   * calendar or spread fabric are checked against its cadence. Undefined for a fabric: unchecked.
+   * @default unchecked
+   */
+  definitionOf?: (fabricId: string) => Fabric | undefined;
 }
 
 export interface AttachOptions {
@@ -146,6 +161,8 @@ interface FabricTrack {
   /** Canonical time of the last failure's retry (null: none planned). */
   retryAt: number | null;
   lastStart: number | undefined;
+  /** Canonical name of the first slot of the current grid (off the cadence's points); undefined until served. */
+  anchor: number | undefined;
 }
 
 /**
@@ -168,7 +185,7 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
   const track = (id: string): FabricTrack => {
     let t = fabrics.get(id);
     if (!t) {
-      t = { runs: [], active: new Map(), served: new Set(), maxToken: Number.NEGATIVE_INFINITY, removedOn: new Set(), retryAt: null, lastStart: undefined };
+      t = { runs: [], active: new Map(), served: new Set(), maxToken: Number.NEGATIVE_INFINITY, removedOn: new Set(), retryAt: null, lastStart: undefined, anchor: undefined };
       fabrics.set(id, t);
     }
     return t;
@@ -185,6 +202,7 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
     const t = track(id);
     t.served.clear();
     t.retryAt = null;
+    t.anchor = undefined;
   };
 
   const runKey = (label: string, e: SyncStartedEvent) => `${label}#${e.fencingToken}#${e.startedAt}`;
@@ -208,6 +226,12 @@ export function createInvariantChecker(options: InvariantCheckerOptions = {}): I
           if (t.served.has(slot)) report({ invariant: 'slot-once', fabricId: e.fabricId, at: e.startedAt, detail: `${who} serves a slot already served` });
           t.served.add(slot);
           if (e.startedAt < e.scheduledAt) report({ invariant: 'never-early', fabricId: e.fabricId, at: e.startedAt, detail: `${who} started at ${e.startedAt}, ${e.scheduledAt - e.startedAt} ms early` });
+          const definition = options.definitionOf?.(e.fabricId);
+          // Slots are named on the scheduler's own time scale, where its cadence was computed.
+          if (definition && cadenceOf(definition).isPoint(e.scheduledAt) === false) {
+            if (t.anchor === undefined) t.anchor = slot;
+            else if (t.anchor !== slot) report({ invariant: 'on-cadence', fabricId: e.fabricId, at: e.startedAt, detail: `${who} serves neither a slot of ${cadenceOf(definition).label} nor its grid's first slot (${t.anchor})` });
+          }
         }
         if (e.trigger === 'retry' && t.retryAt !== null && canon(e.startedAt) < t.retryAt) {
           report({ invariant: 'retry-backoff', fabricId: e.fabricId, at: e.startedAt, detail: `${who} started at ${e.startedAt}, ${t.retryAt - canon(e.startedAt)} ms before its backoff ended` });

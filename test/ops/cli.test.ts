@@ -173,12 +173,12 @@ describe('syncwheel CLI', () => {
   });
 
   it('status prints the fabric table (colour only when asked or on a terminal) and JSON with --json', async () => {
-    const { prefix } = await deployment();
+    const { prefix, scheduler } = await deployment();
     const base = ['--redis', REDIS_URL, '--prefix', prefix];
     const plain = await cli(['status', ...base]);
     expect(plain.code).toBe(0);
     const lines = plain.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^FABRIC\s+QUEUE\s+STATUS\s+LAST SYNC\s+NEXT SYNC\s+FAIL\s+LAST ERROR$/);
+    expect(lines[0]).toMatch(/^FABRIC\s+QUEUE\s+STATUS\s+SCHEDULE\s+LAST SYNC\s+NEXT SYNC\s+FAIL\s+LAST ERROR$/);
     expect(lines.slice(1, 4).map((l) => l.split(/\s{2,}/).slice(0, 3))).toEqual([['broken', 'default', 'error'], ['dc1', 'default', 'in_sync'], ['repo', 'git', 'in_sync']]);
     expect(plain.out).not.toContain('\x1b[');
     // an error message with an escape sequence is shown escaped, never interpreted by the terminal
@@ -191,6 +191,18 @@ describe('syncwheel CLI', () => {
     const parsed = JSON.parse(json.out) as { fabrics: Array<{ id: string; status: string; queue: string; lastError: string | null }> };
     expect(parsed.fabrics.map((f) => [f.id, f.status, f.queue])).toEqual([['broken', 'error', 'default'], ['dc1', 'in_sync', 'default'], ['repo', 'in_sync', 'git']]);
     expect(parsed.fabrics[0]!.lastError).toBe('boom \x1b[31mred\x1b[0m');
+    expect(lines[2]).toContain('every 3600000 ms');
+    // a calendar fabric: the SCHEDULE column shows its rule, NEXT SYNC its next occurrence
+    await scheduler.upsertFabric({ id: 'zz-nightly', schedule: { cron: '0 2 * * 1-5', timeZone: 'Europe/Berlin' } });
+    await until(async () => (await scheduler.getFabricStatus('zz-nightly'))?.status === 'in_sync');
+    const withCalendar = (await cli(['status', ...base])).out.trimEnd().split('\n');
+    const row = withCalendar.find((l) => l.startsWith('zz-nightly'))!;
+    expect(row.split(/\s{2,}/).slice(0, 4)).toEqual(['zz-nightly', 'default', 'in_sync', 'cron "0 2 * * 1-5" in Europe/Berlin']);
+    expect(row).toMatch(/\bin \d+[smhd]\b/);
+    const calJson = JSON.parse((await cli(['status', ...base, '--json'])).out) as { fabrics: Array<{ id: string; schedule: unknown; syncInterval: unknown; nextSyncAt: number }> };
+    const cal = calJson.fabrics.find((f) => f.id === 'zz-nightly')!;
+    expect(cal).toMatchObject({ schedule: { cron: '0 2 * * 1-5', timeZone: 'Europe/Berlin' }, syncInterval: null });
+    expect(new Date(cal.nextSyncAt).getUTCMinutes()).toBe(0);
   });
 
   it('pause, resume and sync reach the running schedulers through Redis; unknown ids exit 1', { timeout: 90_000 }, async () => {

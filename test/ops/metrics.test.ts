@@ -105,6 +105,10 @@ describe('metrics', () => {
     expect(fabrics.dataPoints[0]).toMatchObject({ attributes: { 'syncwheel.status': 'error' }, value: 1 });
     const inFlight = find(resourceMetrics, METRIC_NAMES.inFlight)!;
     expect(inFlight.dataPoints.map((p) => p.attributes['syncwheel.queue']).sort()).toEqual(['default', 'git']);
+    // last success ended at 1,250 ms, collected at 2,500 ms: 1.25 s old, within its 2 s bound
+    expect(find(resourceMetrics, METRIC_NAMES.staleness)!).toMatchObject({ descriptor: { unit: 's' }, dataPoints: [{ value: 1.25 }] });
+    expect(find(resourceMetrics, METRIC_NAMES.stale)!.dataPoints[0]).toMatchObject({ value: 0 });
+    expect(s.metrics()).toMatchObject({ stale: 0, maxStalenessMs: 1_250 });
     await s.stop();
     await meterProvider.shutdown();
   });

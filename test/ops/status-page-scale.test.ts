@@ -19,7 +19,7 @@ const SHOTS = join(import.meta.dirname, '__screenshots__');
 const N = 100_000;
 
 function row(id: string, status: FabricStatus['status'], lastSyncAt: number | null, queue = 'default'): FabricStatus {
-  return { id, status, lastSyncAt, lastAttemptAt: lastSyncAt, nextSyncAt: null, lastError: null, consecutiveFailures: 0, syncInterval: 60_000, enabled: status !== 'disabled', queue, paused: false, lastLateness: null };
+  return { id, status, lastSyncAt, lastAttemptAt: lastSyncAt, nextSyncAt: null, lastError: null, consecutiveFailures: 0, syncInterval: 60_000, schedule: null, cadence: 'every 60000 ms', enabled: status !== 'disabled', queue, paused: false, lastLateness: null };
 }
 
 function query(q: string): FabricQuery {
@@ -262,6 +262,36 @@ describe.skipIf(!existsSync(CHROMIUM))('status page: a fabric behind the failure
       expect(await page.textContent('#fabrics tbody tr td:nth-child(3)')).toMatch(/^errorprobing every 8\.0 s, next in [78] s$/);
       expect(await page.textContent('#detail-fields')).toMatch(/Breaker7 failures; probing every 8\.0 s, next in [78] s/);
       expect(await page.textContent('#history-note')).toBe('No runs recorded yet.');
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!existsSync(CHROMIUM))('status page: a calendar fabric', () => {
+  it('shows its rule where an interval fabric shows its interval (the per-fabric view)', async () => {
+    const now = Date.now();
+    const f = { ...row('nightly', 'in_sync', now - 60_000), syncInterval: null, schedule: { cron: '0 2 * * 1-5', timeZone: 'Europe/Berlin' }, cadence: 'cron "0 2 * * 1-5" in Europe/Berlin', nextSyncAt: now + 3_600_000 };
+    const stub = {
+      listFabrics: async () => [f],
+      getFabricStatus: async (id: string) => (id === f.id ? f : undefined),
+      getFabricHistory: async () => [],
+      metrics: () => ({ paused: false, inFlight: 0, backlog: 0, runs: 1, failed: 0, queues: {} }),
+      pauses: () => ({ scheduler: false, queues: [], fabrics: [] }),
+    } as unknown as Scheduler;
+    const handler = createStatusHandler(stub);
+    const server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/#fabric=nightly`);
+      await page.waitForSelector('body[data-ready="1"]');
+      const fields = await page.textContent('#detail-fields');
+      expect(fields).toContain('Schedulecron "0 2 * * 1-5" in Europe/Berlin');
+      expect(fields).not.toContain('Interval');
+      expect(fields).toMatch(/Next syncin (59|60) min/);
     } finally {
       await browser.close();
       server.close();

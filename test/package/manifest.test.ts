@@ -36,8 +36,8 @@ function packagesImportedFrom(entry: string): Set<string> {
 
 describe('package manifest', () => {
   it('import "syncwheel" needs only its runtime dependencies; each optional peer belongs to one entry point', () => {
-    expect(Object.keys(pkg['dependencies']).sort()).toEqual(['@opentelemetry/api', 'eventemitter3']);
-    expect([...packagesImportedFrom('src/index.ts')].sort()).toEqual(['@opentelemetry/api', 'eventemitter3']);
+    expect(Object.keys(pkg['dependencies']).sort()).toEqual(['@opentelemetry/api', 'eventemitter3', 'luxon']);
+    expect([...packagesImportedFrom('src/index.ts')].sort()).toEqual(['@opentelemetry/api', 'eventemitter3', 'luxon']);
     expect(packagesImportedFrom('src/testing.ts')).toContain('@sinonjs/fake-timers');
     for (const peer of ['ioredis', 'redis-semaphore']) expect(packagesImportedFrom('src/testing.ts')).not.toContain(peer);
     expect(packagesImportedFrom('src/redis/index.ts')).toContain('redis-semaphore');
@@ -47,7 +47,7 @@ describe('package manifest', () => {
     expect(packagesImportedFrom('src/cli.ts')).not.toContain('redis-semaphore');
   });
 
-  it('uses caret ranges, declares the optional peers (also dev dependencies for our own tests) and no luxon', () => {
+  it('uses caret ranges, declares the optional peers (also dev dependencies for our own tests) and luxon as a dependency', () => {
     for (const range of Object.values<string>(pkg['dependencies'])) expect(range).toMatch(/^\^\d/);
     expect(Object.keys(pkg['peerDependencies']).sort()).toEqual(PEERS);
     for (const peer of PEERS) {
@@ -55,9 +55,10 @@ describe('package manifest', () => {
       expect(pkg['peerDependenciesMeta'][peer]).toEqual({ optional: true });
       expect(pkg['devDependencies'][peer]).toBeDefined();
     }
-    // luxon serves the calendar engine (src/calendar), not reachable from any export yet
-    expect(JSON.stringify(pkg['dependencies'] ?? {})).not.toContain('luxon');
+    // luxon serves the calendar engine (src/calendar), which calendar fabrics use: a dependency, never a peer
+    expect(pkg['dependencies']['luxon']).toMatch(/^\^3\./);
     expect(JSON.stringify(pkg['peerDependencies'] ?? {})).not.toContain('luxon');
+    expect(JSON.stringify(pkg['devDependencies'] ?? {})).not.toContain('"luxon"');
   });
 
   it('builds on prepare and ships both module systems, typed, with the docs the README links to', () => {

@@ -58,6 +58,34 @@ async function advance(clock: FakeClock, s: Scheduler, ms: number, step = 1_000)
 }
 
 describe('RedisStorage persistence across a scheduler stop/start (fake clock, ioredis-mock)', () => {
+  it('a calendar fabric and a spread fabric round-trip through Redis: a new scheduler resumes them on their occurrences and offsets', async () => {
+    const prefix = randomPrefix('persist-cal');
+    const clock = createFakeClock({ now: T0 + 10_000 });
+    const first = harness(clock, prefix);
+    await first.scheduler.upsertFabric({ id: 'cal', schedule: { cron: '0 */2 * * * *', timeZone: 'America/New_York' } });
+    await first.scheduler.upsertFabric({ id: 'spr', syncInterval: MIN, phase: 'spread' });
+    await first.scheduler.start();
+    await settle(clock, first.scheduler);
+    await advance(clock, first.scheduler, 5 * MIN);
+    expect(first.runs.filter((r) => r.fabricId === 'cal').map((r) => r.scheduledAt - T0)).toEqual([10_000, 2 * MIN, 4 * MIN]);
+    await first.scheduler.stop();
+    await clock.tickAsync(5 * MIN); // down from 5:10 to 10:10: 6 and 8 and 10 min were missed
+    const second = harness(clock, prefix, { missedRunPolicy: 'once' });
+    await second.scheduler.start();
+    await settle(clock, second.scheduler);
+    expect(second.runs.filter((r) => r.fabricId === 'cal').map((r) => [r.scheduledAt - T0, r.trigger])).toEqual([[10 * MIN, 'catch-up']]);
+    expect(second.of('sync:missed').filter((m) => m['fabricId'] === 'cal')).toEqual([{ fabricId: 'cal', count: 2, firstSlotAt: T0 + 6 * MIN, lastSlotAt: T0 + 8 * MIN, reason: 'downtime' }]);
+    const status = await second.scheduler.getFabricStatus('cal');
+    expect(status).toMatchObject({ syncInterval: null, schedule: { cron: '0 */2 * * * *', timeZone: 'America/New_York' }, nextSyncAt: T0 + 12 * MIN });
+    await advance(clock, second.scheduler, 4 * MIN);
+    expect(second.runs.filter((r) => r.fabricId === 'cal').map((r) => r.scheduledAt - T0)).toEqual([10 * MIN, 12 * MIN, 14 * MIN]);
+    const spr = [...first.runs, ...second.runs].filter((r) => r.fabricId === 'spr').slice(1);
+    const offset = spr[0]!.scheduledAt % MIN;
+    expect(spr.every((r) => r.scheduledAt % MIN === offset)).toBe(true);
+    expect((await second.storage.get('spr'))!.definition.phase).toBe('spread');
+    await second.scheduler.stop();
+  });
+
   for (const policy of ['once', 'skip', 'all'] as const) {
     it(`a new scheduler on the same prefix resumes every fabric on its grid, missedRunPolicy '${policy}'`, async () => {
       const prefix = randomPrefix('persist');

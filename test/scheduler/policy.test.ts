@@ -6,13 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { IllegalTransitionError, normalizeFabric } from '../../src/index.js';
 import { initialState, type FabricRecord, type FabricState } from '../../src/storage/types.js';
 import { assertTransition } from '../../src/status.js';
-import { planCatchUp, planWaited, slotsBefore } from '../../src/scheduler/catch-up.js';
+import { planCatchUp, planWaited, slotsBefore, type CatchUpRules } from '../../src/scheduler/catch-up.js';
+import { cadenceOf } from '../../src/scheduler/cadence.js';
 import { isOnGrid, latestSlotAtOrBefore, nextFreeSlot, slotAtOrAfter } from '../../src/scheduler/grid.js';
 import { backoffDelay, retryAt } from '../../src/scheduler/retry.js';
 import { claimState, isOffGrid, outcomeState, regridState, restoreState, shiftState, upsertState } from '../../src/scheduler/transitions.js';
 
 const MIN = 60_000;
 const fabric = (over: Record<string, unknown> = {}) => normalizeFabric({ id: 'f', syncInterval: MIN, ...over }, { syncTimeout: 0 });
+const C = cadenceOf(fabric());
+const rules = (policy: CatchUpRules['policy'], maxCatchUp: number, window = Number.POSITIVE_INFINITY): CatchUpRules => ({ policy, maxCatchUp, window });
 const rec = (state: Partial<FabricState>, over: Record<string, unknown> = {}, version = 1): FabricRecord => ({ definition: fabric(over), state: { ...initialState(), ...state }, version });
 
 describe('grid', () => {
@@ -39,22 +42,22 @@ describe('grid', () => {
 
 describe('catch-up planning', () => {
   it('serves an on-time slot as is', () => {
-    expect(planCatchUp('once', 10, MIN, MIN, MIN + 5)).toEqual({ serve: MIN, missed: null, catchUpUntil: null, next: 2 * MIN });
+    expect(planCatchUp(C, rules('once', 10), MIN, MIN + 5)).toEqual({ serve: MIN, missed: null, expired: null, catchUpUntil: null, next: 2 * MIN });
   });
   it("'skip' drops every due slot, 'once' serves the latest, 'all' serves up to maxCatchUp in order", () => {
     const now = 10 * MIN + 1; // slots 1..10 due
-    expect(planCatchUp('skip', 10, MIN, MIN, now)).toEqual({ serve: null, missed: { first: MIN, last: 10 * MIN, count: 10 }, catchUpUntil: null, next: 11 * MIN });
-    expect(planCatchUp('once', 10, MIN, MIN, now)).toEqual({ serve: 10 * MIN, missed: { first: MIN, last: 9 * MIN, count: 9 }, catchUpUntil: null, next: 11 * MIN });
-    expect(planCatchUp('all', 3, MIN, MIN, now)).toEqual({ serve: 8 * MIN, missed: { first: MIN, last: 7 * MIN, count: 7 }, catchUpUntil: 10 * MIN, next: 9 * MIN });
-    expect(planCatchUp('all', 20, MIN, MIN, now).missed).toBeNull();
+    expect(planCatchUp(C, rules('skip', 10), MIN, now)).toEqual({ serve: null, missed: { first: MIN, last: 10 * MIN, count: 10 }, expired: null, catchUpUntil: null, next: 11 * MIN });
+    expect(planCatchUp(C, rules('once', 10), MIN, now)).toEqual({ serve: 10 * MIN, missed: { first: MIN, last: 9 * MIN, count: 9 }, expired: null, catchUpUntil: null, next: 11 * MIN });
+    expect(planCatchUp(C, rules('all', 3), MIN, now)).toEqual({ serve: 8 * MIN, missed: { first: MIN, last: 7 * MIN, count: 7 }, expired: null, catchUpUntil: 10 * MIN, next: 9 * MIN });
+    expect(planCatchUp(C, rules('all', 20), MIN, now).missed).toBeNull();
   });
   it('counts the slots a run covered or a cleared backlog dropped', () => {
-    expect(slotsBefore(MIN, 4 * MIN, MIN)).toEqual({ first: MIN, last: 3 * MIN, count: 3 });
-    expect(slotsBefore(MIN, MIN, MIN)).toBeNull();
+    expect(slotsBefore(C, MIN, 4 * MIN)).toEqual({ first: MIN, last: 3 * MIN, count: 3 });
+    expect(slotsBefore(C, MIN, MIN)).toBeNull();
   });
   it('a run that waited for a lane serves the latest slot due', () => {
-    expect(planWaited(MIN, MIN, MIN + 10)).toBeNull();
-    expect(planWaited(MIN, MIN, 3 * MIN)).toEqual({ serve: 3 * MIN, missed: { first: MIN, last: 2 * MIN, count: 2 } });
+    expect(planWaited(C, MIN, MIN + 10)).toBeNull();
+    expect(planWaited(C, MIN, 3 * MIN)).toEqual({ serve: 3 * MIN, missed: { first: MIN, last: 2 * MIN, count: 2 } });
   });
 });
 
@@ -124,7 +127,7 @@ describe('transitions', () => {
     expect(s).toMatchObject({ anchorAt: 1000, lastSlotAt: MIN + 1000, nextSyncAt: 2 * MIN + 1000, lastSyncAt: MIN + 1005, lastAttemptAt: MIN + 1000 });
     const off = rec({ status: 'in_sync', anchorAt: 0, lastSlotAt: MIN, nextSyncAt: MIN + 7 });
     expect(isOffGrid(off)).toBe(true);
-    expect(regridState(off.state, MIN, MIN + 1)?.nextSyncAt).toBe(2 * MIN);
+    expect(regridState(off.state, fabric(), MIN + 1)?.nextSyncAt).toBe(2 * MIN);
     expect(isOffGrid(rec({ status: 'in_sync', anchorAt: 0, nextSyncAt: 2 * MIN }))).toBe(false);
   });
 });

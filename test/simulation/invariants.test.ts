@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { describe, expect, it } from 'vitest';
 import type { SchedulerEvents, SyncStartedEvent } from '../../src/index.js';
+import { normalizeFabric } from '../../src/index.js';
 import { createInvariantChecker } from '../../src/testing.js';
 
 /** A stand-in scheduler: the checker only listens to public events. */
@@ -19,6 +20,27 @@ function fake() {
 }
 
 describe('createInvariantChecker', () => {
+  it("on-cadence: a calendar fabric's runs serve occurrences of its rule, or its grid's first slot", () => {
+    const cal = normalizeFabric({ id: 'c', schedule: { cron: '0 * * * *' } }, { syncTimeout: 0 });
+    const checker = createInvariantChecker({ definitionOf: (id) => (id === 'c' ? cal : undefined) });
+    const s = fake();
+    checker.attach(s.emitter);
+    const H = 3_600_000;
+    s.emitter.emit('fabric:added', { fabricId: 'c' });
+    s.succeed(s.start('c', { scheduledAt: 1234, startedAt: 1234 })); // the first run, at once: the grid's first slot
+    s.succeed(s.start('c', { scheduledAt: H, startedAt: H }));
+    s.succeed(s.start('c', { scheduledAt: 2 * H, startedAt: 2 * H + 5, trigger: 'catch-up' }));
+    s.succeed(s.start('c', { scheduledAt: 5000, startedAt: 3 * H, trigger: 'manual' })); // manual runs are off the grid
+    s.succeed(s.start('a', { scheduledAt: 777, startedAt: 777 })); // no definition given: unchecked
+    expect(checker.violations).toEqual([]);
+    s.succeed(s.start('c', { scheduledAt: 2 * H + 1, startedAt: 3 * H }));
+    expect(checker.violations.map((v) => [v.invariant, v.fabricId])).toEqual([['on-cadence', 'c']]);
+    // re-added: a new grid may begin off the rule again
+    s.emitter.emit('fabric:added', { fabricId: 'c' });
+    s.succeed(s.start('c', { scheduledAt: 4 * H + 9, startedAt: 4 * H + 9 }));
+    expect(checker.violations).toHaveLength(1);
+  });
+
   it('sees nothing wrong in a clean history and keeps a run log', () => {
     const checker = createInvariantChecker();
     const s = fake();

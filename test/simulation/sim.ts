@@ -15,6 +15,7 @@ import {
   SyncwheelError,
   createScheduler,
   loadControl,
+  normalizeFabric,
   type MissedRunPolicy,
   type Scheduler,
   type SchedulerOptions,
@@ -26,6 +27,18 @@ export const T0 = Date.parse('2026-03-01T00:00:00Z');
 /** Fabric ids: a small pool, so commands collide on the same fabric. */
 export const IDS = ['f0', 'f1', 'f2', 'f3'] as const;
 export const INTERVALS = [1_000, 5_000, 30_000, 60_000, 300_000] as const;
+/**
+ * Ids that are calendar fabrics (the upsert's interval is ignored for them): one in UTC, one in a
+ * daylight-saving zone, each with the longest gap between its occurrences (for liveness and the
+ * executor's slow runs). Their slots are checked against the rule (`on-cadence`).
+ */
+export const CALENDARS: Readonly<Record<string, { readonly cron: string; readonly timeZone: string; readonly gap: number }>> = Object.freeze({
+  f2: { cron: '*/20 * * * * *', timeZone: 'UTC', gap: 20_000 },
+  f3: { cron: '0 */5 * * * *', timeZone: 'Europe/Berlin', gap: 300_000 },
+});
+const CALENDAR_DEFINITIONS = new Map(Object.entries(CALENDARS).map(([id, c]) => [id, normalizeFabric({ id, schedule: { cron: c.cron, timeZone: c.timeZone } }, { syncTimeout: 0 })]));
+/** The longest gap between two slots of a fabric's cadence. */
+const gapOf = (id: string, interval: number | null): number => CALENDARS[id]?.gap ?? interval ?? 0;
 export const TIMEOUTS = [0, 500, 5_000, 60_000] as const;
 /** `shutdown.drainTimeout` and `operationTimeout` of every simulated scheduler. */
 export const DRAIN_TIMEOUT = 5_000;
@@ -195,7 +208,7 @@ export class World {
     readonly ignore: readonly string[],
   ) {
     this.storage = new FaultyStorage(this.inner, { clock: this.clock, seed: config.storageSeed });
-    this.checker = createInvariantChecker({ livenessClock: () => this.clock.monotonic(), ignore });
+    this.checker = createInvariantChecker({ livenessClock: () => this.clock.monotonic(), ignore, definitionOf: (id) => CALENDAR_DEFINITIONS.get(id) });
     const singleFlight = new InProcessSingleFlight();
     for (let i = 0; i < config.schedulers; i++) {
       const options = {
@@ -208,7 +221,7 @@ export class World {
         // Known to the new core; today's scheduler ignores it (its stop() has no storage bound).
         operationTimeout: OPERATION_TIMEOUT,
         clockSteps: config.clockSteps,
-        executor: (fabric, ctx) => this.#execute(fabric.id, fabric.syncInterval, ctx),
+        executor: (fabric, ctx) => this.#execute(fabric.id, gapOf(fabric.id, fabric.syncInterval), ctx),
       } as SchedulerOptions;
       const scheduler = createScheduler(options);
       this.checker.attach(scheduler, { label: `s${i}`, slotNames: config.clockSteps === 'move-grid' ? 'follow-steps' : 'fixed' });
@@ -287,7 +300,7 @@ export class World {
         const through = this.#everRemoved.has(command.id) ? this.schedulers : [sch!];
         this.#host(
           label,
-          () => Promise.all(through.map((t) => t.upsertFabric({ id: command.id, syncInterval: command.interval, enabled: command.enabled, syncTimeout: command.timeout }))),
+          () => Promise.all(through.map((t) => t.upsertFabric({ id: command.id, ...(CALENDARS[command.id] ? { schedule: { cron: CALENDARS[command.id]!.cron, timeZone: CALENDARS[command.id]!.timeZone } } : { syncInterval: command.interval }), enabled: command.enabled, syncTimeout: command.timeout }))),
           () => {
             landed();
             this.checker.defined(command.id);
@@ -423,7 +436,7 @@ export class World {
     for (const r of records) {
       const d = r.definition;
       if (!IDS.includes(d.id as (typeof IDS)[number]) || !d.enabled || control.fabrics[d.id] !== undefined || this.#removeFailed.has(d.id) || this.removed.has(d.id) || this.#inDoubt.has(d.id)) continue;
-      this.checker.checkLiveness([d.id], d.syncInterval + LIVENESS_SLACK, now);
+      this.checker.checkLiveness([d.id], gapOf(d.id, d.syncInterval) + LIVENESS_SLACK, now);
     }
   }
 }

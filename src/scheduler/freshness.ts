@@ -1,0 +1,78 @@
+/**
+ * Freshness: `fabric:stale` once per crossing of a fabric's staleness bound, and the staleness
+ * gauges. No timer of its own: a fabric is looked at when the scheduler looks at it anyway (its
+ * timer, the end of its run), and every fabric by a sweep that begins at most once per sweep period
+ * (`housekeepingInterval`, 5 s when that is 0) and advances {@link SWEEP_CHUNK} fabrics at each
+ * wheel wake and housekeeping pass. A fabric with an armed slot is seen at its next slot or retry
+ * at the latest; a paused fabric, or one whose run hangs, by the first sweep after the crossing
+ * (see docs/operations.md).
+ */
+import type { Core } from './core.js';
+import { cadenceOf } from './cadence.js';
+import type { FabricRuntime } from './fabric-runtime.js';
+
+/** Sweep period when `housekeepingInterval` is 0 (no housekeeping), ms. */
+export const FRESHNESS_SWEEP_MS = 5_000;
+
+/** Whether the fabric's last success is past its staleness bound at `now` (enabled fabrics with a success only). */
+export function isStale(rt: FabricRuntime, now: number): boolean {
+  const last = rt.record?.state.lastSyncAt ?? null;
+  return rt.fabric.enabled && last !== null && last < cadenceOf(rt.fabric).staleBefore(now);
+}
+
+/** Looks at one fabric: emits `fabric:stale` when it crossed its bound since it was last seen fresh. */
+export function checkFreshness(core: Core, rt: FabricRuntime, now: number): void {
+  const stale = isStale(rt, now);
+  if (stale === rt.stale) return;
+  rt.stale = stale;
+  if (!stale) return;
+  const lastSyncAt = rt.record!.state.lastSyncAt!;
+  core.emit('fabric:stale', { fabricId: rt.fabric.id, lastSyncAt, staleSince: cadenceOf(rt.fabric).staleAt(lastSyncAt), at: now });
+}
+
+/** Fabrics looked at per wake by a sweep: a pass over a million fabrics is spread over many wakes. */
+export const SWEEP_CHUNK = 16_384;
+
+/** Per scheduler: when the current pass began, and where it is (null between passes). */
+const SWEEPS = new WeakMap<Core, { began: number; at: Iterator<FabricRuntime> | null }>();
+
+/**
+ * Called at every wake of the scheduler's wheel and at every housekeeping pass, so no timer of its
+ * own is ever armed (an idle scheduler arms none): begins a pass over every fabric when the last
+ * one began at least a sweep period ago (`housekeepingInterval`, or {@link FRESHNESS_SWEEP_MS} when
+ * that is 0), and goes on with the current pass, {@link SWEEP_CHUNK} fabrics per call.
+ */
+export function sweepFreshnessEvery(core: Core, now: number): void {
+  let sweep = SWEEPS.get(core);
+  if (sweep === undefined) {
+    SWEEPS.set(core, { began: now, at: null });
+    return;
+  }
+  if (sweep.at === null) {
+    const period = core.opts.housekeepingInterval > 0 ? core.opts.housekeepingInterval : FRESHNESS_SWEEP_MS;
+    if (now - sweep.began < period && now >= sweep.began) return;
+    sweep = { began: now, at: core.fabrics.values() };
+    SWEEPS.set(core, sweep);
+  }
+  for (let i = 0; i < SWEEP_CHUNK; i++) {
+    const next = sweep.at!.next();
+    if (next.done) {
+      sweep.at = null;
+      return;
+    }
+    if (!next.value.removed) checkFreshness(core, next.value, now);
+  }
+}
+
+/** The staleness gauges: fabrics past their bound, and the oldest last success among enabled fabrics (ms ago). */
+export function freshnessGauge(runtimes: Iterable<FabricRuntime>, now: number): { stale: number; maxStalenessMs: number | null } {
+  let stale = 0;
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const rt of runtimes) {
+    const last = rt.record?.state.lastSyncAt ?? null;
+    if (!rt.fabric.enabled || last === null) continue;
+    if (last < oldest) oldest = last;
+    if (last < cadenceOf(rt.fabric).staleBefore(now)) stale++;
+  }
+  return { stale, maxStalenessMs: oldest === Number.POSITIVE_INFINITY ? null : Math.max(0, now - oldest) };
+}

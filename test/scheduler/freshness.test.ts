@@ -1,0 +1,85 @@
+/**
+ * Freshness (fake clock): maxStaleness drives out_of_sync, `fabric:stale` comes once per crossing
+ * within the documented bound, and the staleness gauges in metrics() are exact.
+ */
+import { describe, expect, it } from 'vitest';
+import { T0, makeHarness } from '../helpers/harness.js';
+
+const SEC = 1000;
+
+describe('freshness', () => {
+  it('a paused fabric goes stale at maxStaleness; fabric:stale comes once, within one sweep period (5 s) while the wheel wakes', async () => {
+    const h = makeHarness({ behaviour: () => undefined });
+    const stale: Array<{ fabricId: string; lastSyncAt: number; staleSince: number; at: number }> = [];
+    h.scheduler.on('fabric:stale', (e) => stale.push(e));
+    await h.scheduler.upsertFabric({ id: 'p', syncInterval: 10 * SEC, maxStaleness: 'PT30S' });
+    await h.scheduler.upsertFabric({ id: 'busy', syncInterval: SEC });
+    await h.scheduler.start();
+    await h.clock.tickAsync(0);
+    await h.scheduler.pause({ fabric: 'p' });
+    await h.clock.tickAsync(30 * SEC);
+    expect((await h.scheduler.getFabricStatus('p'))!.status).toBe('in_sync'); // exactly 30 s: not yet
+    expect(h.scheduler.metrics()).toMatchObject({ stale: 0, maxStalenessMs: 30 * SEC });
+    await h.clock.tickAsync(1);
+    expect((await h.scheduler.getFabricStatus('p'))!.status).toBe('out_of_sync');
+    expect(h.scheduler.metrics()).toMatchObject({ stale: 1, maxStalenessMs: 30 * SEC + 1 });
+    await h.clock.tickAsync(60 * SEC);
+    expect(stale).toHaveLength(1);
+    expect(stale[0]).toMatchObject({ fabricId: 'p', lastSyncAt: T0, staleSince: T0 + 30 * SEC + 1 });
+    expect(stale[0]!.at - stale[0]!.staleSince).toBeLessThanOrEqual(5 * SEC);
+    // a success makes it fresh; a new crossing emits again
+    await h.scheduler.resume({ fabric: 'p' });
+    await h.clock.tickAsync(0);
+    expect(h.scheduler.metrics().stale).toBe(0);
+    await h.scheduler.pause({ fabric: 'p' });
+    await h.clock.tickAsync(40 * SEC);
+    expect(stale).toHaveLength(2);
+    expect(stale[1]!.at - stale[1]!.staleSince).toBeLessThanOrEqual(5 * SEC);
+    await h.scheduler.stop({ inFlight: 'abort' });
+  });
+
+  it('a failing fabric is seen stale at its next slot at the latest (default bound: 2 x interval), once', async () => {
+    let ok = true;
+    const h = makeHarness({
+      behaviour: () => {
+        if (!ok) throw new Error('down');
+      },
+    });
+    const stale: Array<{ staleSince: number; at: number }> = [];
+    h.scheduler.on('fabric:stale', (e) => stale.push(e));
+    await h.scheduler.upsertFabric({ id: 'f', syncInterval: 10 * SEC });
+    await h.scheduler.start();
+    await h.clock.tickAsync(0);
+    ok = false;
+    await h.clock.tickAsync(100 * SEC);
+    expect(stale).toHaveLength(1);
+    expect(stale[0]!.staleSince).toBe(T0 + 20 * SEC + 1);
+    expect(stale[0]!.at).toBe(T0 + 30 * SEC); // its slot after the crossing
+    expect((await h.scheduler.getFabricStatus('f'))!.status).toBe('error');
+    expect(h.scheduler.metrics()).toMatchObject({ stale: 1, maxStalenessMs: 100 * SEC });
+    await h.scheduler.stop({ inFlight: 'abort' });
+  });
+});
+
+describe('the freshness sweep', () => {
+  it('begins at most once per sweep period and advances SWEEP_CHUNK fabrics per wake', async () => {
+    const { SWEEP_CHUNK, sweepFreshnessEvery } = await import('../../src/scheduler/freshness.js');
+    const { normalizeFabric } = await import('../../src/index.js');
+    const fabric = normalizeFabric({ id: 'x', syncInterval: 1000 }, { syncTimeout: 0 });
+    const n = 2 * SWEEP_CHUNK + 5;
+    const runtimes = new Map(Array.from({ length: n }, (_, i) => [`f${i}`, { fabric, removed: false, stale: false, record: { state: { lastSyncAt: 0 } } }]));
+    const emitted: string[] = [];
+    const core = { opts: { housekeepingInterval: 0 }, fabrics: runtimes, emit: (name: string) => emitted.push(name) } as never;
+    sweepFreshnessEvery(core, 100_000); // first call: remembers the time only
+    sweepFreshnessEvery(core, 104_999);
+    expect(emitted).toHaveLength(0); // a pass begins 5 s after the last one
+    sweepFreshnessEvery(core, 105_000);
+    expect(emitted).toHaveLength(SWEEP_CHUNK);
+    sweepFreshnessEvery(core, 105_001);
+    sweepFreshnessEvery(core, 105_002);
+    expect(emitted).toHaveLength(n); // three wakes for two chunks and a bit
+    sweepFreshnessEvery(core, 105_003);
+    expect(emitted).toHaveLength(n); // once per crossing, and the next pass waits for its period
+    expect(emitted.every((e) => e === 'fabric:stale')).toBe(true);
+  });
+});
