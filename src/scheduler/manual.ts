@@ -1,9 +1,12 @@
-/** Finding the runtime of a fabric for a manual run (`syncNow`, `requestSync`), with their typed errors. */
+/** Manual runs: finding a fabric's runtime for `syncNow` and `requestSync` (with their typed errors), and `syncNow`'s run. */
+import type { SyncResult } from '../events.js';
 import { FabricDisabledError, InvalidOptionError, SchedulerNotRunningError, UnknownFabricError } from '../errors.js';
 import { CONTROL_RECORD_ID } from '../ops/control.js';
-import type { Core } from './core.js';
+import { skippedResult, type Core } from './core.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { FabricRuntime } from './fabric-runtime.js';
+import type { Lanes } from './lanes.js';
+import { newRun } from './run.js';
 import type { OpChains } from './op-chains.js';
 
 export interface ManualDeps {
@@ -36,4 +39,22 @@ export async function manualRuntime(deps: ManualDeps, id: string, operation: str
     }));
   if (!rt.fabric.enabled) throw new FabricDisabledError(id);
   return rt;
+}
+
+/** `syncNow`'s run: skipped `'in-flight'` while a run of the fabric is in flight or queued, else a manual run now. */
+export function manualRun(core: Core, dispatcher: Dispatcher, lanes: Lanes, rt: FabricRuntime): Promise<SyncResult> | SyncResult {
+  dispatcher.observeClock();
+  const now = core.time.now();
+  if (rt.run) {
+    const { status: _s, ...skipped } = skippedResult(rt.fabric.id, now, 'manual', 'in-flight');
+    core.metrics.skipped(lanes.queueOf(rt.fabric), 'in-flight');
+    core.emit('sync:skipped', skipped);
+    return { status: 'skipped', ...skipped };
+  }
+  return new Promise<SyncResult>((resolve) => {
+    dispatcher.cancel(rt);
+    const run = newRun(rt, lanes.queueOf(rt.fabric), now, 'manual', 1);
+    (run.waiters ??= []).push(resolve);
+    dispatcher.enqueue(run);
+  });
 }

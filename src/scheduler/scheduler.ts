@@ -33,7 +33,7 @@ import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCh
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
 import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
-import { manualRuntime } from './manual.js';
+import { manualRun, manualRuntime } from './manual.js';
 import { countOpen } from './breaker.js';
 import { requestSync as requestSyncOf, type SyncRequestOutcome } from './requests.js';
 
@@ -273,25 +273,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /**
    * Runs a fabric now, outside the grid (the grid is kept). Resolves with the run's outcome;
-   * `{ status: 'skipped', reason: 'in-flight' }` when the fabric is already syncing or queued.
+   * `{ status: 'skipped', reason: 'in-flight' }` when the fabric's executor is running or a run of
+   * it waits for a lane. A run whose executor has ended is waited for (it is only recording its
+   * outcome and releasing its lock), so `await syncNow(id)` twice in a row runs twice.
    */
   async syncNow(id: string): Promise<SyncResult> {
-    const rt = await this.#runtimeOf(id, 'syncNow');
-    const core = this.#core;
-    this.#dispatcher.observeClock();
-    const now = core.time.now();
-    if (rt.run) {
-      const { status: _s, ...skipped } = skippedResult(id, now, 'manual', 'in-flight');
-      core.metrics.skipped(this.#lanes.queueOf(rt.fabric), 'in-flight');
-      core.emit('sync:skipped', skipped);
-      return { status: 'skipped', ...skipped };
+    let rt = await this.#runtimeOf(id, 'syncNow');
+    for (let ending = rt.run; ending?.outcome !== undefined && ending.done; ending = rt.run) {
+      await ending.done;
+      rt = await this.#runtimeOf(id, 'syncNow');
     }
-    return new Promise<SyncResult>((resolve) => {
-      this.#dispatcher.cancel(rt);
-      const run = newRun(rt, this.#lanes.queueOf(rt.fabric), now, 'manual', 1);
-      (run.waiters ??= []).push(resolve);
-      this.#dispatcher.enqueue(run);
-    });
+    return manualRun(this.#core, this.#dispatcher, this.#lanes, rt);
   }
 
   /**
