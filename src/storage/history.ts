@@ -108,9 +108,15 @@ export function pushHistory(log: string, h: HistoryAppend): string {
   // the end of the newest keep - 1 entries already there
   let at = 0;
   for (let i = 0; i < keep - 1 && at < log.length; i++) {
-    const colon = log.indexOf(':', at);
-    if (colon < 0) break;
-    at = colon + 1 + parseInt(log.slice(at, colon), 36);
+    // the entry's length in base 36 up to its ':', read without slicing (no allocation per entry)
+    let len = 0;
+    let c = log.charCodeAt(at);
+    while (c !== 58 /* ':' */ && at < log.length) {
+      len = len * 36 + (c <= 57 ? c - 48 : c - 87);
+      c = log.charCodeAt(++at);
+    }
+    if (at >= log.length) break;
+    at += 1 + len;
   }
   const next = `${entry.length.toString(36)}:${entry}${log.slice(0, Math.min(at, log.length))}`;
   next.charCodeAt(0); // flattens it (V8): a concatenation is a tree of its pieces until then
