@@ -3,15 +3,19 @@
  * kill them and delete their prefixes after each test), the invariants every set of runs must
  * keep, and the two scenarios (one of three replicas SIGKILLed half-way; a full restart) run
  * against a single Redis (test/redis/multi-process.test.ts) and a Redis Cluster
- * (test/redis/multi-process-cluster.test.ts). test/redis/failover.test.ts uses the fleet only.
+ * (test/redis/multi-process-cluster.test.ts), and the issue-13 scenarios: run history
+ * (multi-process-history), requestSync and the breaker (multi-process-requests), reconcile, the
+ * spread phase and freshness (multi-process-fleet). test/redis/failover.test.ts uses the fleet only.
  * Real time by nature; tolerances are wide.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, expect } from 'vitest';
 import { cleanupPrefix, randomPrefix, realClient } from './redis.js';
-import { fabricIds, linesOf, runsOf, slotsRunTwice, spawnReplica, stopReplicas, type Replica, type ReplicaConfig, type ReplicaLine, type RunRecord } from './replicas.js';
-import { sleep } from './wait.js';
+import { fabricIds, linesOf, runsOf, slotsRunTwice, spawnReplica, stopReplicas, targetDownKey, type Replica, type ReplicaConfig, type ReplicaLine, type RunRecord } from './replicas.js';
+import { sleep, until } from './wait.js';
+import { createScheduler, type FabricStatus, type Scheduler } from '../../src/index.js';
 import { RedisStorage, type RedisStorageClient } from '../../src/redis/index.js';
+import { spreadOffset } from '../../src/scheduler/cadence.js';
 
 export interface ReplicaFleet {
   /** A random prefix for `tag`, deleted after the test. */
@@ -343,5 +347,274 @@ async function waitForLine(replica: Replica, match: (l: ReplicaLine) => boolean,
     if (found) return found;
     if (Date.now() > until) throw new Error(`no matching line from ${replica.name} within ${ms} ms`);
     await sleep(20);
+  }
+}
+
+// ---------------------------------------------------------------- reconcile, spread phase, freshness (issue 13)
+
+/**
+ * `housekeepingInterval`'s default with a RedisStorage (src/scheduler/options-types.ts): how often
+ * a replica reads the change feed, so the bound within which it sees another scheduler's
+ * reconcile, pause or removal. The replica children leave it at its default.
+ */
+export const HOUSEKEEPING_DEFAULT_MS = 5_000;
+
+/** What the fleet scenarios need: a client on the fleet's Redis for a scheduler of the host's own (`reconcile`, `pause`, `getFabricStatus`) and for the target-down keys. */
+export interface FleetScenarioTarget extends ScenarioTarget {
+  client: Redis;
+}
+
+/** A scheduler in the test process on `prefix`, never started: the host's API (reconcile, pause, status reads) without running anything. */
+function hostScheduler(client: Redis, prefix: string): Scheduler {
+  return createScheduler({ storage: new RedisStorage({ client, prefix }), executor: () => undefined });
+}
+
+/** How many `fabric:stale` events each replica reported. */
+function staleCounts(reps: readonly Replica[]): Record<string, number> {
+  return Object.fromEntries(reps.map((r) => [r.name, r.lines.filter((l) => l.type === 'stale').length]));
+}
+
+/** Consecutive differences of `values`. */
+function gapsOf(values: readonly number[]): number[] {
+  return values.slice(1).map((v, i) => v - values[i]!);
+}
+
+/**
+ * reconcile across replicas (issue 13, item 1). Two replicas (k1, k2, not partitioned: both try
+ * every slot) run f0000..f0007 at 1 s. After 2.5 s the host (a scheduler in the test process,
+ * never started) reconciles to: f0000 at 2 s, f0001..f0004 unchanged, g0000 new (1 s); f0005..f0007
+ * dropped. Bounds (the replicas keep the default `housekeepingInterval`, 5 s):
+ * - every replica reports each removal (`fabric:removed`, remote) within one housekeeping
+ *   interval (+1 s slack), and no run of a removed fabric starts on any replica after that;
+ * - every replica reports g0000 (`fabric:added`, remote) within the same bound, and it starts
+ *   within that bound plus one interval, then runs every second;
+ * - every replica reports f0000's update within two housekeeping intervals (+1 s: a pass that
+ *   finds the fabric's run in flight applies it at the next one); once the last replica has it,
+ *   f0000's slots are 2 s apart;
+ * - the unchanged fabrics keep their 1 s grid; no slot runs twice; tokens rise.
+ */
+export async function reconcileAcrossReplicas(o: FleetScenarioTarget): Promise<void> {
+  const prefix = o.fleet.newPrefix('reconcile');
+  const interval = 1_000;
+  const ids = fabricIds(8);
+  const changed = ids[0]!;
+  const kept = ids.slice(1, 5);
+  const removed = ids.slice(5);
+  const added = 'g0000';
+  const reps = await o.fleet.start(prefix, ['k1', 'k2'], { fabrics: ids.length, interval, minRunMs: 20, maxRunMs: 60, partition: false, fencedCommit: false });
+  const host = hostScheduler(o.client, prefix);
+  await sleep(2_500);
+  const calledAt = Date.now();
+  const result = await host.reconcile([
+    { id: changed, syncInterval: 2 * interval },
+    ...kept.map((id) => ({ id, syncInterval: interval })),
+    { id: added, syncInterval: interval },
+  ]);
+  const at = Date.now();
+  expect(result).toEqual({ added: [added], updated: [changed], removed });
+  await sleep(11_000);
+  const endAt = Date.now();
+  await stopReplicas(reps);
+  await host.stop();
+
+  const runs = runsOf(reps).filter((r) => r.start <= endAt);
+  checkInvariants(runs, new Map(), o);
+  const bound = at + HOUSEKEEPING_DEFAULT_MS + 1_000;
+  const seen = (type: string, id: string) => reps.map((r) => r.lines.find((l) => l.type === type && l.fabricId === id && l['remote'] === true)?.at);
+  const delays = (type: string, id: string) => seen(type, id).map((t) => (t === undefined ? undefined : t - at));
+
+  // before the call every fabric of the first set ran on the 1 s grid
+  for (const f of ids) expect(runs.filter((r) => r.fabricId === f && r.start < calledAt).length, `${f} ran before reconcile`).toBeGreaterThanOrEqual(2);
+
+  // removed: every replica hears of it, none runs it past the bound
+  for (const f of removed) {
+    const when = seen('fabric-removed', f);
+    for (const [i, t] of when.entries()) expect(t, `${reps[i]!.name} reported ${f} removed within ${bound - at} ms`).toBeLessThanOrEqual(bound);
+    expect(runs.filter((r) => r.fabricId === f && r.start > bound), `${f}: no run after the removal reached every replica`).toEqual([]);
+  }
+  const lastRemovedStart = Math.max(...runs.filter((r) => removed.includes(r.fabricId)).map((r) => r.start));
+
+  // added: every replica hears of it, it starts, then runs every second
+  for (const [i, t] of seen('fabric-added', added).entries()) expect(t, `${reps[i]!.name} reported ${added} added within ${bound - at} ms`).toBeLessThanOrEqual(bound);
+  const addedRuns = runs.filter((r) => r.fabricId === added);
+  expect(addedRuns.length, `${added} ran`).toBeGreaterThan(0);
+  const firstAdded = addedRuns[0]!;
+  expect(firstAdded.start).toBeLessThanOrEqual(bound + interval);
+  const addedGaps = gapsOf(addedRuns.map((r) => r.scheduledAt));
+  for (const g of addedGaps) expect(g % interval, `${added}: slots ${JSON.stringify(addedRuns.map((r) => r.scheduledAt))} on a 1 s grid`).toBe(0);
+  expect(addedRuns.length).toBeGreaterThanOrEqual(Math.floor((endAt - firstAdded.start) / interval) - 1);
+
+  // changed: past the bound, every slot either replica tries (its runs, and the claims the other
+  // won: `skipped`) is on the new 2 s grid, and its runs are 2 s apart. (A replica may take the
+  // new definition from a claim's reply before its housekeeping pass, and then reports no
+  // `fabric:updated`: the slots, not that event, are what is checked.)
+  const tried = (r: Replica) => r.lines.filter((l) => (l.type === 'start' || l.type === 'skipped') && l.fabricId === changed);
+  const changedAfter = runs.filter((r) => r.fabricId === changed && r.scheduledAt > bound).map((r) => r.scheduledAt);
+  expect(changedAfter.length, `${changed}: runs after the bound`).toBeGreaterThanOrEqual(2);
+  const changedGaps = gapsOf(changedAfter);
+  for (const g of changedGaps) expect(g, `${changed}: slots ${JSON.stringify(changedAfter)} 2 s apart`).toBe(2 * interval);
+  const onNewGrid = (t: number) => (t - changedAfter[0]!) % (2 * interval) === 0;
+  for (const r of reps) {
+    const off = tried(r).filter((l) => l.scheduledAt! > bound && !onNewGrid(l.scheduledAt!));
+    expect(off, `${r.name} tried ${changed} only on its new grid after the bound`).toEqual([]);
+  }
+  // when each replica last tried a slot of the old 1 s grid (measured, not a promise)
+  const lastOldSlot = reps.map((r) => {
+    const old = tried(r).filter((l) => l.scheduledAt! > at && !onNewGrid(l.scheduledAt!));
+    return old.length ? old.at(-1)!.scheduledAt! - at : 'none';
+  });
+  const changedBefore = gapsOf(runs.filter((r) => r.fabricId === changed && r.start < calledAt).map((r) => r.scheduledAt));
+  for (const g of changedBefore) expect(g).toBe(interval);
+
+  // unchanged: still every second, to the end
+  for (const f of kept) {
+    const rs = runs.filter((r) => r.fabricId === f);
+    for (const g of gapsOf(rs.map((r) => r.scheduledAt))) expect(g % interval, `${f} on its 1 s grid`).toBe(0);
+    expect(rs.filter((r) => r.start > endAt - 3_000).length, `${f} still running`).toBeGreaterThanOrEqual(2);
+  }
+
+  const byReplica = Object.fromEntries(reps.map((r) => [r.name, runs.filter((x) => x.replica === r.name).length]));
+  console.log(
+    `${o.label} reconcile: ${runs.length} runs ${JSON.stringify(byReplica)}; reconcile took ${at - calledAt} ms; ` +
+      `removal seen by k1/k2 after ${removed.map((f) => delays('fabric-removed', f).join('/')).join(', ')} ms; last run of a removed fabric started ${lastRemovedStart - at} ms after the call returned; ` +
+      `${added} seen after ${delays('fabric-added', added).join('/')} ms, first run ${firstAdded.start - at} ms after; ` +
+      `${changed}: last old-grid slot tried by k1/k2 at ${lastOldSlot.join('/')} ms after the call, fabric:updated (remote) seen after ${delays('fabric-updated', changed).join('/')} ms, slots past the bound ${JSON.stringify(changedGaps)} ms apart; ` +
+      `fabric:stale events (none is due: every fabric ran within 2 intervals) ${JSON.stringify(staleCounts(reps))}`,
+  );
+}
+
+/**
+ * Spread phase across replicas (issue 13, item 3). Two replicas (s1, s2, not partitioned: both
+ * try every slot) with the scheduler option `phase: 'spread'` run 12 fabrics of 1 s for 10 s.
+ * Each fabric's first run is at once (its anchor); its next slot is between half an interval and
+ * 1.5 intervals later, and every slot after the first is `spreadOffset(id, 1000) + k × 1000`:
+ * the slots both replicas tried (their runs, and the claims the other one won: `skipped`
+ * `locked`) and ran. The offsets are spread (not all equal), each slot runs once.
+ */
+export async function spreadAcrossReplicas(o: ScenarioTarget): Promise<void> {
+  const prefix = o.fleet.newPrefix('spread');
+  const interval = 1_000;
+  const ids = fabricIds(12);
+  const reps = await o.fleet.start(prefix, ['s1', 's2'], { fabrics: ids.length, interval, phase: 'spread', minRunMs: 20, maxRunMs: 60, partition: false, fencedCommit: false });
+  await sleep(10_000);
+  const endAt = Date.now();
+  await stopReplicas(reps);
+
+  const runs = runsOf(reps).filter((r) => r.start <= endAt);
+  checkInvariants(runs, new Map(), o);
+  const mod = (t: number) => ((t % interval) + interval) % interval;
+  const offsets = new Map(ids.map((id) => [id, spreadOffset(id, interval)]));
+  const tried = [...linesOf(reps, 'start'), ...linesOf(reps, 'skipped')];
+  const onBoth: string[] = [];
+  for (const id of ids) {
+    const rs = runs.filter((r) => r.fabricId === id).sort((a, b) => a.scheduledAt - b.scheduledAt);
+    expect(rs.length, `${id} ran about every second`).toBeGreaterThanOrEqual(7);
+    const first = rs[0]!;
+    expect(rs[1]!.scheduledAt - first.scheduledAt, `${id}: first grid slot half to 1.5 intervals after the first run`).toBeGreaterThanOrEqual(interval / 2);
+    expect(rs[1]!.scheduledAt - first.scheduledAt).toBeLessThanOrEqual(1.5 * interval);
+    for (const r of rs.slice(1)) expect(mod(r.scheduledAt), `${id}: ${JSON.stringify(r)} on offset ${offsets.get(id)}`).toBe(offsets.get(id));
+    // every slot either replica tried after the first one sits on the same offset grid
+    const later = tried.filter((l) => l.fabricId === id && l.scheduledAt! > first.scheduledAt);
+    for (const l of later) expect(mod(l.scheduledAt!), `${id}: ${l.replica} tried ${l.scheduledAt} (${l.type}) on offset ${offsets.get(id)}`).toBe(offsets.get(id));
+    if (new Set(later.map((l) => l.replica)).size === 2) onBoth.push(id);
+  }
+  const distinct = new Set(offsets.values());
+  expect(distinct.size, `offsets ${JSON.stringify([...offsets])} spread over the interval`).toBeGreaterThan(1);
+  const sorted = [...distinct].sort((a, b) => a - b);
+  console.log(
+    `${o.label} spread: ${runs.length} runs (${JSON.stringify(Object.fromEntries(reps.map((r) => [r.name, runs.filter((x) => x.replica === r.name).length])))}); ` +
+      `${distinct.size} distinct offsets for ${ids.length} fabrics, ${sorted[0]}..${sorted.at(-1)} ms; ${onBoth.length}/${ids.length} fabrics tried by both replicas; ` +
+      `lateness p50 ${pct(runs.map((r) => r.start - r.scheduledAt), 50)} ms, max ${Math.max(...runs.map((r) => r.start - r.scheduledAt))} ms; ` +
+      `fabric:stale events (none is due) ${JSON.stringify(staleCounts(reps))}`,
+  );
+}
+
+/**
+ * Freshness across replicas (issue 13, item 6). Two replicas (not partitioned) run two 500 ms
+ * fabrics with `maxStaleness: 2000`. After 2 s the target of f0000 goes down (every run fails, on
+ * both replicas), and the host (a scheduler in the test process) pauses f0001. Then:
+ * - f0000: `fabric:stale` from at least one replica at most one interval (+1 s slack) after it
+ *   crossed (`staleSince` = last success + maxStaleness + 1); the host's `getFabricStatus` says
+ *   `error` (a failing fabric stays `error`, stale or not: docs/operations.md "Freshness") with
+ *   the same `lastSyncAt`; when the target is back, `in_sync` again;
+ * - f0001: runs stop within one housekeeping interval; `fabric:stale` comes from the freshness
+ *   sweep (within one housekeeping interval +1.5 s of the crossing); `getFabricStatus` says
+ *   `out_of_sync`.
+ */
+export async function freshnessAcrossReplicas(o: FleetScenarioTarget): Promise<void> {
+  const prefix = o.fleet.newPrefix('fresh');
+  const interval = 500;
+  const maxStaleness = 2_000;
+  const [down, paused] = fabricIds(2) as [string, string];
+  const reps = await o.fleet.start(prefix, ['m1', 'm2'], { fabrics: 2, interval, maxStaleness, minRunMs: 20, maxRunMs: 60, partition: false, fencedCommit: false, failWhileTargetDown: true });
+  const host = hostScheduler(o.client, prefix);
+  try {
+    await sleep(2_000);
+    for (const id of [down, paused]) {
+      const st = (await host.getFabricStatus(id))!;
+      expect(['in_sync', 'syncing'], `${id} fresh before the fault: ${JSON.stringify(st)}`).toContain(st.status);
+      expect(st.consecutiveFailures).toBe(0);
+      expect(st.lastSyncAt).not.toBeNull();
+    }
+    const staleBefore = staleCounts(reps);
+    await o.client.set(targetDownKey(prefix, down), '1');
+    const downAt = Date.now();
+    await host.pause({ fabric: paused });
+    const pausedAt = Date.now();
+    // The event that counts is the one about the last success the storage holds (a replica that
+    // kept losing the claims may report an older one of its own: counted as early, below).
+    const staleLine = (id: string, lastSyncAt: number | null | undefined) => linesOf(reps, 'stale').find((l) => l.fabricId === id && l['lastSyncAt'] === lastSyncAt);
+    let downStatus!: FabricStatus;
+    let pausedStatus!: FabricStatus;
+    // worst case for the paused one: the pause reaches the replicas (5 s), it crosses (2 s), the sweep sees it (5 s)
+    const waited = await until(
+      async () => {
+        downStatus = (await host.getFabricStatus(down))!;
+        pausedStatus = (await host.getFabricStatus(paused))!;
+        return staleLine(down, downStatus.lastSyncAt) !== undefined && staleLine(paused, pausedStatus.lastSyncAt) !== undefined;
+      },
+      2 * HOUSEKEEPING_DEFAULT_MS + maxStaleness + 2_000,
+      'fabric:stale for both fabrics',
+    );
+    const readAt = Date.now();
+    const s0 = staleLine(down, downStatus.lastSyncAt)!;
+    const s1 = staleLine(paused, pausedStatus.lastSyncAt)!;
+    const early = linesOf(reps, 'stale').filter((l) => (l['staleSince'] as number) < ((l.fabricId === down ? s0 : s1)['staleSince'] as number));
+    // a failing run may be in flight: read the status between runs
+    await until(async () => (downStatus = (await host.getFabricStatus(down))!).status !== 'syncing', 2_000, 'f0000 between runs');
+    // f0000: failing on its grid, stale, status error
+    expect(s0['staleSince']).toBe((s0['lastSyncAt'] as number) + maxStaleness + 1);
+    expect(s0['lastSyncAt'] as number).toBeLessThanOrEqual(downAt + 500);
+    expect(s0.at! - (s0['staleSince'] as number), 'f0000 reported within one interval of crossing').toBeLessThanOrEqual(interval + 1_000);
+    expect(downStatus).toMatchObject({ status: 'error', lastSyncAt: s0['lastSyncAt'] });
+    expect(downStatus.consecutiveFailures).toBeGreaterThanOrEqual(3);
+    expect(readAt - downStatus.lastSyncAt!).toBeGreaterThan(maxStaleness);
+    const failedRuns = linesOf(reps, 'end').filter((l) => l.fabricId === down && l['targetDown'] === true);
+    // f0001: paused everywhere, stale through the sweep, out_of_sync
+    const pausedRuns = runsOf(reps).filter((r) => r.fabricId === paused);
+    expect(pausedRuns.filter((r) => r.start > pausedAt + HOUSEKEEPING_DEFAULT_MS), 'no run of the paused fabric after the pause reached every replica').toEqual([]);
+    expect(s1['staleSince']).toBe((s1['lastSyncAt'] as number) + maxStaleness + 1);
+    expect(s1.at! - (s1['staleSince'] as number), 'f0001 reported by the sweep').toBeLessThanOrEqual(HOUSEKEEPING_DEFAULT_MS + 1_500);
+    expect(pausedStatus).toMatchObject({ status: 'out_of_sync', lastSyncAt: s1['lastSyncAt'], paused: true });
+
+    // the target comes back: the next success makes f0000 in_sync again
+    await o.client.del(targetDownKey(prefix, down));
+    const recovered = await until(async () => (await host.getFabricStatus(down))?.status === 'in_sync', 3_000, 'f0000 in_sync again');
+    await stopReplicas(reps);
+    checkInvariants(runsOf(reps), new Map(), o);
+    // every run that found its target down was reported failed (sync:failed), by the replica that ran it
+    const failedDown = linesOf(reps, 'end').filter((l) => l.fabricId === down && l['targetDown'] === true);
+    expect(failedDown.length).toBeGreaterThanOrEqual(3);
+    expect(linesOf(reps, 'failed').filter((l) => l.fabricId === down).map((l) => `${l.replica}|${l.token}`).sort()).toEqual(failedDown.map((l) => `${l.replica}|${l.token}`).sort());
+    const staleBy = (id: string) => JSON.stringify(Object.fromEntries(reps.map((r) => [r.name, r.lines.filter((l) => l.type === 'stale' && l.fabricId === id).length])));
+    console.log(
+      `${o.label} freshness: waited ${waited} ms for both stale events; f0000: ${failedRuns.length} failed runs (${JSON.stringify(Object.fromEntries(reps.map((r) => [r.name, failedRuns.filter((l) => l.replica === r.name).length])))}), ` +
+        `stale reported ${s0.at! - (s0['staleSince'] as number)} ms after crossing (by ${staleBy(down)}), status ${downStatus.status} with ${downStatus.consecutiveFailures} failures, in_sync ${recovered} ms after the target came back; ` +
+        `fabric:stale before the fault (none due) ${JSON.stringify(staleBefore)}, early ones (a replica's older last success) ${early.length}; ` +
+        `f0001: last run ${Math.max(...pausedRuns.map((r) => r.start)) - pausedAt} ms after pause(), stale reported ${s1.at! - (s1['staleSince'] as number)} ms after crossing (by ${staleBy(paused)}), status ${pausedStatus.status}`,
+    );
+  } finally {
+    await o.client.del(targetDownKey(prefix, down));
+    await host.stop();
   }
 }

@@ -9,6 +9,8 @@
  *   end      {fabricId, scheduledAt, token, trigger, at, aborted}  + {committed, commitError, highest, committedAt (downstream µs)} with fencedCommit
  *   missed / skipped / failed / error / commit-error / redis-error / heartbeat-error / unhandled   (details)
  *   stopped  {at}   after SIGTERM: a graceful stop (in-flight runs drained); SIGKILL/SIGSTOP are faults
+ *   fabric-added / fabric-updated / fabric-removed  {fabricId, remote, at}   (the scheduler's fabric:* events)
+ *   stale    {fabricId, lastSyncAt, staleSince, at}   (fabric:stale)
  *
  * With `fencedCommit` the executor ends with a fenced commit to a downstream key (the host-side
  * check that makes a stale lock holder harmless) and deliberately ignores `ctx.signal` (the
@@ -62,6 +64,15 @@ export interface ReplicaConfig {
   breaker?: { after: number; maxProbeInterval: number };
   /** Every run fails (after its sleep): the executor throws. */
   failing?: boolean;
+  /**
+   * A run fails (after its sleep) while the key `targetDownKey(prefix, fabricId)` exists: the
+   * test takes a fabric's target down and up again for every replica at once. Absent: never read.
+   */
+  failWhileTargetDown?: boolean;
+  /** The scheduler's `phase` option; absent: the library's default ('immediate'). */
+  phase?: 'immediate' | 'spread';
+  /** Every fabric's `maxStaleness` (in the definitions the host upserts); absent: the default rule. */
+  maxStaleness?: number;
 }
 
 /**
@@ -87,6 +98,11 @@ return {1, ARGV[1], at}
  */
 export function downstreamKey(prefix: string, fabricId: string): string {
   return `${prefix}:downstream:${fabricId}`;
+}
+
+/** The key whose existence takes one fabric's target down (with `failWhileTargetDown`); not under the library's keys: delete it yourself. */
+export function targetDownKey(prefix: string, fabricId: string): string {
+  return `${prefix}:target-down:${fabricId}`;
 }
 
 /** The ids of a replica's `n` fabrics: f0000, f0001, … */
@@ -130,11 +146,16 @@ if (process.env['SWREPLICA']) {
     missedRunPolicy: cfg.missedRunPolicy,
     retry: false,
     ...(cfg.breaker ? { breaker: cfg.breaker } : {}),
+    ...(cfg.phase ? { phase: cfg.phase } : {}),
     executor: async (fabric, ctx) => {
       const base = { fabricId: fabric.id, scheduledAt: ctx.scheduledAt, token: ctx.fencingToken, trigger: ctx.trigger };
       out({ type: 'start', ...base, at: Date.now() });
       const ms = cfg.minRunMs + Math.floor(Math.random() * Math.max(0, cfg.maxRunMs - cfg.minRunMs));
       await new Promise((r) => setTimeout(r, ms)); // ignores ctx.signal on purpose
+      if (cfg.failWhileTargetDown && (await client.exists(targetDownKey(cfg.prefix, fabric.id))) === 1) {
+        out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted, targetDown: true });
+        throw new Error('target down');
+      }
       if (!cfg.fencedCommit) {
         out({ type: 'end', ...base, at: Date.now(), aborted: ctx.signal.aborted });
         if (cfg.failing) throw new Error('target down');
@@ -151,6 +172,10 @@ if (process.env['SWREPLICA']) {
   scheduler.on('sync:skipped', (e) => out({ type: 'skipped', ...e, at: Date.now() }));
   scheduler.on('sync:failed', (e) => out({ type: 'failed', fabricId: e.fabricId, scheduledAt: e.scheduledAt, token: e.fencingToken, reason: e.reason, message: e.error.message, at: Date.now() }));
   scheduler.on('breaker:opened', (e) => out({ type: 'breaker-opened', ...e }));
+  scheduler.on('fabric:added', (e) => out({ type: 'fabric-added', fabricId: e.fabricId, remote: e.remote === true, at: Date.now() }));
+  scheduler.on('fabric:updated', (e) => out({ type: 'fabric-updated', fabricId: e.fabricId, remote: e.remote === true, at: Date.now() }));
+  scheduler.on('fabric:removed', (e) => out({ type: 'fabric-removed', fabricId: e.fabricId, remote: e.remote === true, at: Date.now() }));
+  scheduler.on('fabric:stale', (e) => out({ type: 'stale', ...e }));
   scheduler.on('error', (e) => out({ type: 'error', operation: e.operation, fabricId: e.fabricId, message: e.error.message, at: Date.now() }));
   process.on('unhandledRejection', (reason) => out({ type: 'unhandled', message: String(reason) }));
 
@@ -167,6 +192,7 @@ if (process.env['SWREPLICA']) {
     })();
   });
 
+  const definitionOf = (id: string) => ({ id, syncInterval: cfg.interval, ...(cfg.maxStaleness !== undefined ? { maxStaleness: cfg.maxStaleness } : {}) });
   const spread = cfg.upsert && cfg.upsertSpreadMs !== undefined && cfg.upsertSpreadMs > 0 ? cfg.upsertSpreadMs : 0;
   if (spread) {
     await singleFlight.ready();
@@ -175,11 +201,11 @@ if (process.env['SWREPLICA']) {
     const t0 = Date.now();
     for (const [i, id] of ids.entries()) {
       await new Promise((r) => setTimeout(r, Math.max(0, t0 + (i * spread) / ids.length - Date.now())));
-      await scheduler.upsertFabric({ id, syncInterval: cfg.interval });
+      await scheduler.upsertFabric(definitionOf(id));
     }
   } else if (cfg.upsert) {
     const ids = fabricIds(cfg.fabrics);
-    for (let i = 0; i < ids.length; i += 200) await Promise.all(ids.slice(i, i + 200).map((id) => scheduler.upsertFabric({ id, syncInterval: cfg.interval })));
+    for (let i = 0; i < ids.length; i += 200) await Promise.all(ids.slice(i, i + 200).map((id) => scheduler.upsertFabric(definitionOf(id))));
   }
   if (!spread) {
     await singleFlight.ready();

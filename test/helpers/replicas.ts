@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ReplicaConfig } from './replica-child.js';
 import { REDIS_URL } from './redis.js';
 
-export { downstreamKey, fabricIds, type ReplicaConfig } from './replica-child.js';
+export { downstreamKey, fabricIds, targetDownKey, type ReplicaConfig } from './replica-child.js';
 
 const CHILD = fileURLToPath(new URL('./replica-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
