@@ -247,8 +247,10 @@ export class Dispatcher {
     if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
       const stored = rt.record;
       // Another replica changed the definition meanwhile: follow it from here on.
-      if (stored && !sameSchedule(stored.definition, rt.fabric)) this.apply(stored, rt.fabric, core.time.now());
-      else if (rt.fabric.enabled) this.#armAfterRun(run, core.time.now());
+      if (stored && !sameSchedule(stored.definition, rt.fabric)) {
+        this.apply(stored, rt.fabric, core.time.now());
+        core.emit('fabric:updated', { fabricId: rt.fabric.id, remote: true });
+      } else if (rt.fabric.enabled) this.#armAfterRun(run, core.time.now());
     }
     this.#pump();
   }
