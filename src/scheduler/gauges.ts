@@ -74,6 +74,14 @@ export interface FabricGaugeValues {
   readonly open: number;
 }
 
+/** Each scheduler's gauges, for the tests that recount them (test/scheduler/gauges.test.ts); not exported by the package. */
+const OWNED = new WeakMap<object, FabricGauges>();
+
+/** The gauges of `owner` (a scheduler), for tests. */
+export function gaugesOf(owner: object): FabricGauges | undefined {
+  return OWNED.get(owner);
+}
+
 /** One scheduler's fabric gauges, over its table of runtimes (it adds and forgets runtimes). */
 export class FabricGauges {
   readonly #fabrics: Map<string, FabricRuntime>;
@@ -92,7 +100,8 @@ export class FabricGauges {
   /** The set the next pass starts from (the one the last pass replaced, cleared): no allocation per pass. */
   #spare = new OldestSet<FabricRuntime>();
 
-  constructor(fabrics: Map<string, FabricRuntime>, breaker: ResolvedBreaker | false, now: () => number) {
+  constructor(owner: object, fabrics: Map<string, FabricRuntime>, breaker: ResolvedBreaker | false, now: () => number) {
+    OWNED.set(owner, this);
     this.#fabrics = fabrics;
     this.#breaker = breaker;
     this.#now = now;
@@ -171,14 +180,17 @@ export class FabricGauges {
 
   /**
    * The same gauges recounted from every runtime (O(fabrics)), for tests that check the counts
-   * never drift: what the keys add up to, and the exact oldest last success (`oldest`, epoch ms).
+   * never drift: what the keys add up to, the exact oldest last success (`oldest`, epoch ms), and
+   * how many runtimes are flagged stale though fresh at `now` (`staleButFresh`: always 0).
    */
-  recount(): Omit<FabricGaugeValues, 'maxStalenessMs'> & { oldest: number | null } {
+  recount(now: number): Omit<FabricGaugeValues, 'maxStalenessMs'> & { oldest: number | null; staleButFresh: number } {
     const fabrics: Record<string, number> = {};
     let stale = 0;
     let open = 0;
     let oldest: number | null = null;
+    let staleButFresh = 0;
     for (const rt of this.#fabrics.values()) {
+      if (rt.stale && !isStale(rt, now)) staleButFresh++;
       const key = gaugeKey(rt, this.#breaker);
       const status = STATUSES[(key & STATUS_MASK) - 1]!;
       fabrics[status] = (fabrics[status] ?? 0) + 1;
@@ -187,7 +199,7 @@ export class FabricGauges {
       const last = rt.record?.state.lastSyncAt ?? null;
       if (key & SUCCESS && (oldest === null || last! < oldest)) oldest = last;
     }
-    return { fabrics, stale, open, oldest };
+    return { fabrics, stale, open, oldest, staleButFresh };
   }
 
   /** Counts `rt` under `key` instead of what it added before. */

@@ -61,7 +61,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const opts = (this.#opts = normalizeOptions(options));
     const time = new SchedulerTime(opts.clock, opts.clockJumpThreshold, opts.clockSteps);
     const fabrics = new Map<string, FabricRuntime>();
-    const gauges = new FabricGauges(fabrics, opts.breaker, () => time.now());
+    const gauges = new FabricGauges(this, fabrics, opts.breaker, () => time.now());
     const io = new StorageIO(opts.storage, time, opts.operationTimeout, (record: FabricRecord) => {
       const rt = fabrics.get(record.definition.id);
       rt?.cache(record, gauges);
