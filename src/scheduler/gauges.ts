@@ -8,16 +8,21 @@
  * recomputed where its inputs change, all of which go through this module: a runtime added or
  * forgotten ({@link FabricGauges.add}, {@link FabricGauges.delete}, {@link FabricGauges.clear}),
  * its cached record (`cache`, `cacheWritten`, `shift`), its definition (`redefine`), and its
- * `stale` flag (`setStale`). Per change: a few field reads and, when the key moved, four counter
- * updates; no allocation.
+ * `stale` flag (`setStale`). Per change: a few field reads, a look at the 8 oldest (oldest.ts)
+ * and, when the key moved, a few counter updates; no allocation.
  *
  * Honest within the freshness bound: a stored `in_sync` counts as `out_of_sync`, and a fabric as
  * `stale`, from when the scheduler sees it cross its staleness bound (the moment `fabric:stale` is
  * emitted: at its own wake or by the freshness sweep, see freshness.ts) until a change makes it
  * fresh (at once: a success, a longer bound, disabling, removal). `maxStalenessMs` comes from the
- * sweep: the oldest last success the last completed pass saw, lowered at once when an older one
- * arrives; a fabric that synced, was disabled or removed after the pass saw it counts until the
- * next pass completes (at most one sweep period plus the pass's wakes later).
+ * sweep: the 8 (`OLDEST_KEPT`) oldest last successes the last completed pass saw, kept current
+ * as those fabrics change (an older one arriving since joins them). It is exact while the oldest
+ * is among them: always with at most 8 enabled fabrics, and while a fabric stays behind (the
+ * case the gauge is for). Once all 8 have synced since the pass, it reads the age of the oldest
+ * success the pass did not keep: older than the truth (never younger), until the next pass
+ * completes (at most one sweep period plus the pass's wakes later). All of it over this
+ * scheduler's cached records, as before (a fabric another replica runs is as fresh as this
+ * scheduler last read it).
  */
 import type { SyncStatus } from '../status.js';
 import { isOpen, type ResolvedBreaker } from './breaker.js';
