@@ -68,18 +68,37 @@ export interface QueueMetrics extends RunCounts {
   paused: boolean;
 }
 
-/** What `scheduler.metrics()` returns: counters since the scheduler was created, gauges now. */
+/**
+ * What `scheduler.metrics()` returns: counters since the scheduler was created, gauges now. The
+ * fabric gauges are kept as counts (a call costs the same at 10 or 1,000,000 fabrics); they are
+ * this scheduler's view: its cached records, and staleness as it has seen it (see `stale`).
+ */
 export interface MetricsSnapshot extends RunCounts {
   /** Epoch ms of the snapshot. */
   at: number;
   running: boolean;
   /** The whole scheduler is paused. */
   paused: boolean;
-  /** Fabrics this scheduler knows, by effective status. */
+  /**
+   * Fabrics this scheduler knows, by effective status (statuses with none left out). A stored
+   * `in_sync` past its staleness bound counts as `out_of_sync` from the moment this scheduler
+   * emits its `fabric:stale` (within the freshness bound of docs/operations.md), as in `stale`.
+   */
   fabrics: Record<string, number>;
-  /** Enabled fabrics whose last success is past their staleness bound (`maxStaleness` or its default), whatever their status. */
+  /**
+   * Enabled fabrics whose last success is past their staleness bound (`maxStaleness` or its
+   * default), whatever their status: counted from their `fabric:stale` (at the fabric's next slot
+   * or by the freshness sweep, at most one sweep period plus its wakes after the crossing) until a
+   * success, a longer bound, disabling or removal makes them fresh (at once).
+   */
   stale: number;
-  /** Age of the oldest last success among enabled fabrics that have one, ms (null when none has). */
+  /**
+   * Age of the oldest last success among enabled fabrics that have one, ms (null when none has).
+   * From the freshness sweep: exact while the oldest is among the 8 oldest the last completed
+   * pass found (kept current since; always with at most 8 fabrics); once those have all synced
+   * since, older than the truth (never younger) until the next pass completes, at most one sweep
+   * period plus its wakes later.
+   */
   maxStalenessMs: number | null;
   /**
    * The failure breaker (option `breaker`): `open` fabrics this scheduler knows that are behind

@@ -116,14 +116,6 @@ export function noteOutcome(core: Core, rt: FabricRuntime, before: number, writt
   }
 }
 
-/** How many of `runtimes` are behind the breaker (the metrics' gauge). */
-export function countOpen(breaker: ResolvedBreaker | false, runtimes: Iterable<FabricRuntime>): number {
-  if (!breaker) return 0;
-  let n = 0;
-  for (const rt of runtimes) if (rt.fabric.enabled && rt.record && isOpen(breaker, rt.record.state.consecutiveFailures)) n++;
-  return n;
-}
-
 /**
  * Whether a claim must be declined before it is made (checked on the freshest stored record, so
  * every replica agrees): a run made for a sync request that was served already

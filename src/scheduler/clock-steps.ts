@@ -36,7 +36,7 @@ export function observeClockSteps(core: Core): void {
   if (skew === 0) return;
   if (core.time.movesGrid) {
     for (const rt of core.fabrics.values()) {
-      rt.shift(skew);
+      rt.shift(skew, core.gauges);
       if (rt.pendingShift) void persistShift(core, rt);
     }
   }

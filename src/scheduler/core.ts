@@ -8,6 +8,7 @@ import type { SyncStatus } from '../status.js';
 import type { StorageIO } from './cas.js';
 import type { Emit } from './emitter.js';
 import type { FabricRuntime } from './fabric-runtime.js';
+import type { FabricGauges } from './gauges.js';
 import type { Queue } from './lanes.js';
 import type { RunMetrics } from './metrics-observer.js';
 import type { ResolvedOptions } from './options.js';
@@ -29,8 +30,10 @@ export interface Core {
   readonly hasListeners: (event: keyof SchedulerEvents) => boolean;
   readonly metrics: RunMetrics;
   readonly pauses: Pauses;
-  /** One runtime per fabric id this scheduler schedules. */
-  readonly fabrics: Map<string, FabricRuntime>;
+  /** One runtime per fabric id this scheduler schedules (read-only here: runtimes come and go through `gauges`). */
+  readonly fabrics: ReadonlyMap<string, FabricRuntime>;
+  /** The fabric gauges; they add and forget runtimes (see gauges.ts). */
+  readonly gauges: FabricGauges;
   /** The facade's lifecycle state. */
   lifecycle(): Lifecycle;
   /** Looks for a wall-clock step (at every wake: timers, host calls, a run's awaits). */

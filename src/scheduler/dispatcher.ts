@@ -60,7 +60,7 @@ export class Dispatcher {
     let rt = this.#core.fabrics.get(fabric.id);
     if (!rt) {
       rt = new FabricRuntime(fabric, record);
-      this.#core.fabrics.set(fabric.id, rt);
+      this.#core.gauges.add(rt);
     }
     return rt;
   }
@@ -313,8 +313,8 @@ export class Dispatcher {
     const rt = existing ?? this.ensure(record.definition, record);
     const d = record.definition;
     const timingChanged = !existing || !previous || !sameCadence(previous, d) || previous.jitter !== d.jitter || previous.enabled !== d.enabled;
-    rt.fabric = record.definition;
-    rt.cache(record);
+    rt.redefine(record.definition, this.#core.gauges);
+    rt.cache(record, this.#core.gauges);
     if (!record.definition.enabled) {
       this.cancel(rt);
       rt.catchUpUntil = null;
@@ -365,7 +365,7 @@ export class Dispatcher {
     rt.removed = true;
     this.cancel(rt);
     this.#dropRun(rt, 'removed');
-    if (this.#core.fabrics.get(rt.fabric.id) === rt) this.#core.fabrics.delete(rt.fabric.id);
+    this.#core.gauges.delete(rt);
   }
 
   #dropRun(rt: FabricRuntime, reason: 'removed' | 'disabled'): void {

@@ -4,6 +4,7 @@ import type { MissedReason } from '../events.js';
 import type { FabricRecord, FabricState } from '../storage/types.js';
 import type { IntrusiveEntry } from '../wheel.js';
 import type { Core } from './core.js';
+import type { FabricGauges } from './gauges.js';
 import type { Run } from './run.js';
 import { shiftState } from './transitions.js';
 
@@ -25,7 +26,12 @@ const RETRY = 4;
 const MISSED_SHIFT = 3;
 const MISSED_MASK = 7 << MISSED_SHIFT;
 const STALE = 64;
-const ATTEMPT_SHIFT = 7;
+/** What the runtime adds to its scheduler's gauges (see gauges.ts), 5 bits; 0 while not counted. */
+const GAUGE_SHIFT = 7;
+const GAUGE_MASK = 31 << GAUGE_SHIFT;
+const ATTEMPT_SHIFT = 12;
+/** The largest attempt number the flags hold (20 bits); a later attempt reads as this. */
+export const MAX_ATTEMPT = (1 << (32 - ATTEMPT_SHIFT)) - 1;
 
 /**
  * The scheduler's view of one fabric. It is also the fabric's one wheel entry (the wheel links
@@ -33,9 +39,9 @@ const ATTEMPT_SHIFT = 7;
  * a million of these have to fit in a few hundred MB.
  */
 export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
-  fabric: Fabric;
-  /** The freshest stored record this scheduler has seen (the compare-and-set base). */
-  record: FabricRecord | undefined;
+  #fabric: Fabric;
+  /** See {@link record}. */
+  #record: FabricRecord | undefined;
   /** Grid slot the armed entry serves (a retry serves its failed slot), wall epoch ms. */
   slot = 0;
   /** When the armed entry is due, wall epoch ms (the slot; a retry: its backoff time). */
@@ -57,7 +63,7 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    * state it was made from) instead of from the ghost's slot.
    */
   ghostClaim: { readonly token: number; readonly basis: Readonly<FabricState> } | null = null;
-  /** removed, held, retry, missed reason, stale and attempt, packed (see the accessors). */
+  /** removed, held, retry, missed reason, stale, gauge and attempt, packed (see the accessors). */
   #flags = 1 << ATTEMPT_SHIFT;
   // The wheel entry (IntrusiveEntry): this runtime is its own item (see the `item` getter).
   dueAt = 0;
@@ -66,8 +72,27 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   next: IntrusiveEntry<FabricRuntime> | null = null;
 
   constructor(fabric: Fabric, record: FabricRecord | undefined) {
-    this.fabric = fabric;
-    this.record = record;
+    this.#fabric = fabric;
+    this.#record = record;
+  }
+
+  /** The definition this scheduler follows; changed by {@link redefine}. */
+  get fabric(): Fabric {
+    return this.#fabric;
+  }
+
+  /**
+   * The freshest stored record this scheduler has seen (the compare-and-set base). Changed only
+   * by {@link cache}, {@link cacheWritten} and {@link shift}, which tell the scheduler's gauges.
+   */
+  get record(): FabricRecord | undefined {
+    return this.#record;
+  }
+
+  /** Follows a new definition (and tells the gauges: enabled, staleness bound). */
+  redefine(fabric: Fabric, gauges: FabricGauges): void {
+    this.#fabric = fabric;
+    gauges.changed(this);
   }
 
   /** As a wheel entry, the runtime is its own item. */
@@ -80,8 +105,19 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
     return (this.#flags & STALE) !== 0;
   }
 
-  set stale(v: boolean) {
+  /** Sets {@link stale} (checkFreshness, and the gauges when a change makes the fabric fresh) and tells the gauges. */
+  setStale(v: boolean, gauges: FabricGauges): void {
+    if (v === this.stale) return;
     this.#flags = v ? this.#flags | STALE : this.#flags & ~STALE;
+    gauges.staleFlipped(this, v);
+  }
+
+  /** What this runtime adds to its scheduler's gauges now (gauges.ts; 0: not counted). */
+  get gauge(): number {
+    return (this.#flags & GAUGE_MASK) >> GAUGE_SHIFT;
+  }
+  set gauge(v: number) {
+    this.#flags = (this.#flags & ~GAUGE_MASK) | (v << GAUGE_SHIFT);
   }
 
   /** Removed in this process: never armed or run again (a new upsert makes a new runtime). */
@@ -116,12 +152,12 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
     this.#flags = (this.#flags & ~MISSED_MASK) | (MISSED.indexOf(v) << MISSED_SHIFT);
   }
 
-  /** Attempt number the armed entry will run with. */
+  /** Attempt number the armed entry will run with (at most {@link MAX_ATTEMPT}). */
   get attempt(): number {
     return this.#flags >>> ATTEMPT_SHIFT;
   }
   set attempt(v: number) {
-    this.#flags = (this.#flags & ((1 << ATTEMPT_SHIFT) - 1)) | (v << ATTEMPT_SHIFT);
+    this.#flags = (this.#flags & ((1 << ATTEMPT_SHIFT) - 1)) | (Math.min(v, MAX_ATTEMPT) << ATTEMPT_SHIFT);
   }
 
   /**
@@ -147,12 +183,13 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    * unless it is older. A newer record the pending move does not apply to was written on today's
    * grid (every mutator reads through `view`): the move is done.
    */
-  cache(record: FabricRecord): void {
-    const known = this.record;
+  cache(record: FabricRecord, gauges: FabricGauges): void {
+    const known = this.#record;
     if (known && (isOlderRecord(record, known) || (isSameRecord(record, known) && this.pendingShift))) return;
     const seen = this.view(record);
     if (seen === record) this.pendingShift = null;
-    this.record = seen;
+    this.#record = seen;
+    gauges.changed(this);
   }
 
   /**
@@ -160,24 +197,26 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    * when a wall step moved the grid while the write was on its way, the record is on the old
    * grid, so it is cached moved and the stored copy is left to {@link persistShift}.
    */
-  cacheWritten(record: FabricRecord, movedSince: number): void {
-    if (movedSince === 0) return this.cache(record);
-    if (this.record && isOlderRecord(record, this.record)) return;
+  cacheWritten(record: FabricRecord, movedSince: number, gauges: FabricGauges): void {
+    if (movedSince === 0) return this.cache(record, gauges);
+    if (this.#record && isOlderRecord(record, this.#record)) return;
     this.pendingShift = { skew: movedSince, anchorAt: record.state.anchorAt, lastSlotAt: record.state.lastSlotAt };
-    this.record = { definition: record.definition, state: shiftState(record.state, movedSince), version: record.version };
+    this.#record = { definition: record.definition, state: shiftState(record.state, movedSince), version: record.version };
+    gauges.changed(this);
   }
 
   /**
    * Renames every wall instant this runtime holds by a wall-clock step (`'move-grid'`): the armed
    * slot, the run, and the cached record (whose stored copy is moved by {@link persistShift}).
    */
-  shift(skew: number): void {
+  shift(skew: number, gauges: FabricGauges): void {
     if (this.ghostClaim) this.ghostClaim = { token: this.ghostClaim.token, basis: shiftState(this.ghostClaim.basis, skew) };
-    const r = this.record;
+    const r = this.#record;
     if (r) {
       const p = this.pendingShift;
       this.pendingShift = { skew: (p?.skew ?? 0) + skew, anchorAt: p ? p.anchorAt : r.state.anchorAt, lastSlotAt: p ? p.lastSlotAt : r.state.lastSlotAt };
-      this.record = { definition: r.definition, state: shiftState(r.state, skew), version: r.version };
+      this.#record = { definition: r.definition, state: shiftState(r.state, skew), version: r.version };
+      gauges.changed(this);
     }
     this.slot += skew;
     this.due += skew;

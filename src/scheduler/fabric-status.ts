@@ -1,7 +1,6 @@
 /** The reader's view of a stored record, shared by the scheduler and the CLI. */
 import { cadenceOf, fabricStatusAt } from './cadence.js';
 import type { FabricRecord } from '../storage/types.js';
-import type { FabricRuntime } from './fabric-runtime.js';
 import type { FabricStatus } from './types.js';
 import { nextProbeOf, type ResolvedBreaker } from './breaker.js';
 
@@ -31,15 +30,4 @@ export function fabricStatusOf(record: FabricRecord, now: number, paused: boolea
     ...(probing ? { breaker: probing } : {}),
     ...(s.requestedAt !== undefined ? { requestedAt: s.requestedAt } : {}),
   };
-}
-
-/** How many of `runtimes` are in each (effective) status at `now`: the metrics' gauge. */
-export function statusCounts(runtimes: Iterable<FabricRuntime>, now: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const rt of runtimes) {
-    const s = rt.record?.state;
-    const status = s ? fabricStatusAt(rt.fabric, s.status, s.lastSyncAt, now) : 'never_synced';
-    out[status] = (out[status] ?? 0) + 1;
-  }
-  return out;
 }

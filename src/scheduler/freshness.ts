@@ -1,11 +1,11 @@
 /**
- * Freshness: `fabric:stale` once per crossing of a fabric's staleness bound, and the staleness
- * gauges. No timer of its own: a fabric is looked at when the scheduler looks at it anyway (its
+ * Freshness: `fabric:stale` once per crossing of a fabric's staleness bound, and the `stale` flag
+ * the gauges count (gauges.ts). No timer of its own: a fabric is looked at when the scheduler looks at it anyway (its
  * timer, the end of its run), and every fabric by a sweep that begins at most once per sweep period
  * (`housekeepingInterval`, 5 s when that is 0) and advances {@link SWEEP_CHUNK} fabrics at each
  * wheel wake and housekeeping pass. A fabric with an armed slot is seen at its next slot or retry
  * at the latest; a paused fabric, or one whose run hangs, by the first sweep after the crossing
- * (see docs/operations.md).
+ * (see docs/operations.md). A pass also finds the oldest last success for `maxStalenessMs` (gauges.ts).
  */
 import type { Core } from './core.js';
 import { cadenceOf } from './cadence.js';
@@ -24,7 +24,7 @@ export function isStale(rt: FabricRuntime, now: number): boolean {
 export function checkFreshness(core: Core, rt: FabricRuntime, now: number): void {
   const stale = isStale(rt, now);
   if (stale === rt.stale) return;
-  rt.stale = stale;
+  rt.setStale(stale, core.gauges);
   if (!stale) return;
   const lastSyncAt = rt.record!.state.lastSyncAt!;
   core.emit('fabric:stale', { fabricId: rt.fabric.id, lastSyncAt, staleSince: cadenceOf(rt.fabric).staleAt(lastSyncAt), at: now });
@@ -53,26 +53,17 @@ export function sweepFreshnessEvery(core: Core, now: number): void {
     if (now - sweep.began < period && now >= sweep.began) return;
     sweep = { began: now, at: core.fabrics.values() };
     SWEEPS.set(core, sweep);
+    core.gauges.passBegan();
   }
   for (let i = 0; i < SWEEP_CHUNK; i++) {
     const next = sweep.at!.next();
     if (next.done) {
       sweep.at = null;
+      core.gauges.passEnded();
       return;
     }
-    if (!next.value.removed) checkFreshness(core, next.value, now);
+    if (next.value.removed) continue;
+    checkFreshness(core, next.value, now);
+    core.gauges.passSaw(next.value);
   }
-}
-
-/** The staleness gauges: fabrics past their bound, and the oldest last success among enabled fabrics (ms ago). */
-export function freshnessGauge(runtimes: Iterable<FabricRuntime>, now: number): { stale: number; maxStalenessMs: number | null } {
-  let stale = 0;
-  let oldest = Number.POSITIVE_INFINITY;
-  for (const rt of runtimes) {
-    const last = rt.record?.state.lastSyncAt ?? null;
-    if (!rt.fabric.enabled || last === null) continue;
-    if (last < oldest) oldest = last;
-    if (last < cadenceOf(rt.fabric).staleBefore(now)) stale++;
-  }
-  return { stale, maxStalenessMs: oldest === Number.POSITIVE_INFINITY ? null : Math.max(0, now - oldest) };
 }

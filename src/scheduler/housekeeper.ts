@@ -217,7 +217,7 @@ export class Housekeeper {
       const { record } = await core.io.bound('write', storeRequest(core.io.storage, id, at), id);
       const rt = core.fabrics.get(id);
       if (record && rt && core.lifecycle() === 'running') {
-        rt.cache(record);
+        rt.cache(record, core.gauges);
         serveRequest(core, this.#dispatcher, rt, core.time.now());
       }
     }
@@ -261,7 +261,7 @@ export class Housekeeper {
         this.#dispatcher.apply(r, rt.fabric, now);
         core.emit('fabric:updated', { fabricId: id, remote: true });
       } else {
-        rt.cache(r);
+        rt.cache(r, core.gauges);
         // A sync requested elsewhere (another replica, the CLI) while the fabric is idle here.
         if (r.state.requestedAt !== undefined) serveRequest(core, this.#dispatcher, rt, now);
       }

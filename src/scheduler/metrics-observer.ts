@@ -6,6 +6,7 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import type { FailureReason, MissedReason, SkipReason, SyncTrigger } from '../events.js';
 import { OtelInstruments, RunStats, sumCounts, type MetricsSnapshot, type QueueMetrics } from '../metrics.js';
+import type { FabricGaugeValues } from './gauges.js';
 
 /** The package version reported to OpenTelemetry. */
 export const VERSION = '0.1.0';
@@ -20,14 +21,12 @@ export interface QueueGauge {
   readonly backlogSize: number;
 }
 
-/** Gauges read when a snapshot or an OpenTelemetry collection asks for them. */
+/** Gauges read when a snapshot or an OpenTelemetry collection asks for them: O(queues + statuses), whatever the number of fabrics. */
 export interface GaugeSource {
   queues(): Iterable<QueueGauge>;
-  statusCounts(): Record<string, number>;
-  freshness(): { stale: number; maxStalenessMs: number | null };
+  /** The fabric gauges now (kept as counts, see gauges.ts). */
+  fabrics(): FabricGaugeValues;
   isQueuePaused(name: string): boolean;
-  /** Fabrics behind the failure breaker now. */
-  breakerOpen(): number;
 }
 
 export class RunMetrics {
@@ -43,8 +42,8 @@ export class RunMetrics {
         r.inFlight.observe(q.inFlight, { 'syncwheel.queue': q.name });
         r.backlog.observe(q.backlogSize, { 'syncwheel.queue': q.name });
       }
-      for (const [status, n] of Object.entries(gauges.statusCounts())) r.fabrics.observe(n, { 'syncwheel.status': status });
-      const fresh = gauges.freshness();
+      const fresh = gauges.fabrics();
+      for (const [status, n] of Object.entries(fresh.fabrics)) r.fabrics.observe(n, { 'syncwheel.status': status });
       r.stale.observe(fresh.stale);
       if (fresh.maxStalenessMs !== null) r.staleness.observe(fresh.maxStalenessMs / 1000);
     });
@@ -97,6 +96,7 @@ export class RunMetrics {
     for (const q of this.#gauges.queues()) {
       queues[q.name] = { name: q.name, concurrency: q.concurrency, priority: q.priority, paused: this.#gauges.isQueuePaused(q.name), ...q.stats.counts(q.inFlight, q.backlogSize) };
     }
-    return { at, running, paused, fabrics: this.#gauges.statusCounts(), ...this.#gauges.freshness(), breaker: { open: this.#gauges.breakerOpen(), probes: this.#probes }, ...sumCounts(Object.values(queues)), queues };
+    const f = this.#gauges.fabrics();
+    return { at, running, paused, fabrics: f.fabrics, stale: f.stale, maxStalenessMs: f.maxStalenessMs, breaker: { open: f.open, probes: this.#probes }, ...sumCounts(Object.values(queues)), queues };
   }
 }

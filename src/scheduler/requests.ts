@@ -121,7 +121,7 @@ export function recheckRequest(core: Core, host: RequestHost, rt: FabricRuntime)
     core.io.get(rt.fabric.id).then(
       (record) => {
         if (!record || rt.run || rt.removed) return;
-        rt.cache(record);
+        rt.cache(record, core.gauges);
         if (record.state.status !== 'syncing') {
           host.observeClock();
           serveRequest(core, host, rt, core.time.now(), false);

@@ -225,7 +225,7 @@ function claimed(core: Core, run: Run, lease: Lease, c: Claim, record: FabricRec
   if (!record) return skip(core, run, c.declined);
   // A wall step seen while the claim was on its way renamed the run's slot: its start too.
   const moved = core.time.movedSince(c.generation);
-  rt.cacheWritten(record, moved);
+  rt.cacheWritten(record, moved, core.gauges);
   if (!mayStart(core, run, lease)) {
     return restore(core, run, record, c.attempt).then(() => {
       // Lease lost after the claim: nobody else holds the slot (it was given back); not 'locked'.
@@ -367,7 +367,7 @@ interface Recorded {
 function recorded(core: Core, run: Run, outcome: Outcome, w: Recorded, written: FabricRecord | undefined, finishedAt: number, durationMs: number, retry: number | null, before: number): void {
   const rt = run.rt;
   const id = rt.fabric.id;
-  if (written) rt.cacheWritten(written, core.time.movedSince(w.generation));
+  if (written) rt.cacheWritten(written, core.time.movedSince(w.generation), core.gauges);
   if (written && w.to !== undefined) noteOutcome(core, rt, before, written, finishedAt);
   if (written && w.to !== undefined) emitStatus(core, id, w.from, w.to, finishedAt);
   run.retryAt = written && retry !== null ? retry : null;

@@ -16,8 +16,8 @@ import { StandDown, singleFlightMembership } from './stand-down.js';
 import { Dispatcher } from './dispatcher.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import { safeEmitter } from './emitter.js';
-import { fabricStatusOf, statusCounts } from './fabric-status.js';
-import { freshnessGauge } from './freshness.js';
+import { fabricStatusOf } from './fabric-status.js';
+import { FabricGauges } from './gauges.js';
 import { OpChains } from './op-chains.js';
 import { Housekeeper } from './housekeeper.js';
 import { Lanes } from './lanes.js';
@@ -34,7 +34,6 @@ import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
 import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
 import { manualRun, manualRuntime } from './manual.js';
-import { countOpen } from './breaker.js';
 import { requestSync as requestSyncOf, type SyncRequestOutcome } from './requests.js';
 
 /**
@@ -62,21 +61,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const opts = (this.#opts = normalizeOptions(options));
     const time = new SchedulerTime(opts.clock, opts.clockJumpThreshold, opts.clockSteps);
     const fabrics = new Map<string, FabricRuntime>();
+    const gauges = new FabricGauges(this, fabrics, opts.breaker, () => time.now());
     const io = new StorageIO(opts.storage, time, opts.operationTimeout, (record: FabricRecord) => {
       const rt = fabrics.get(record.definition.id);
-      rt?.cache(record);
+      rt?.cache(record, gauges);
     });
     const { emit, reportError } = safeEmitter(this);
     const lanes = (this.#lanes = new Lanes(opts.queues, opts.maxConcurrentSyncs, time));
     const pauses = new Pauses();
     const metrics = new RunMetrics(opts.meterProvider, {
       queues: () => lanes.queues(),
-      statusCounts: () => statusCounts(this.#core.fabrics.values(), this.#core.time.now()),
-      freshness: () => freshnessGauge(this.#core.fabrics.values(), this.#core.time.now()),
+      fabrics: () => gauges.values(time.now()),
       isQueuePaused: (name) => pauses.isQueuePaused(name),
-      breakerOpen: () => countOpen(opts.breaker, this.#core.fabrics.values()),
     });
-    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock(), removedElsewhere: (id) => this.#dispatcher.removedElsewhere(id), standDown: new StandDown() };
+    this.#core = { opts, time, io, emit, reportError, metrics, pauses, fabrics, gauges, hasListeners: (e) => this.listenerCount(e) > 0, lifecycle: () => this.#state, observeClock: () => this.#dispatcher.observeClock(), removedElsewhere: (id) => this.#dispatcher.removedElsewhere(id), standDown: new StandDown() };
     this.#dispatcher = new Dispatcher(this.#core, lanes);
     this.#check = {
       io,
@@ -185,7 +183,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       // A scheduler standing down has left already.
       if (!this.#core.standDown.active) await singleFlightMembership(this.#core, 'stop');
     }
-    this.#core.fabrics.clear();
+    this.#core.gauges.clear();
   }
 
 

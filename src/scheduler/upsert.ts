@@ -40,7 +40,7 @@ export function applyUpserted(core: Core, dispatcher: Dispatcher, fabric: Fabric
   const moved = core.time.movedSince(generation);
   const known = core.fabrics.get(fabric.id);
   if (known) {
-    known.cacheWritten(written, moved);
+    known.cacheWritten(written, moved, core.gauges);
     if (known.pendingShift) void persistShift(core, known);
   }
   const record = known?.record && known.record.version === written.version ? known.record : dispatcher.moved(written, moved);

@@ -1,6 +1,8 @@
 /**
  * Freshness (fake clock): maxStaleness drives out_of_sync, `fabric:stale` comes once per crossing
- * within the documented bound, and the staleness gauges in metrics() are exact.
+ * within the documented bound, and the staleness gauges in metrics() follow the events: a crossing
+ * counts from its `fabric:stale`, a success is fresh at once, and `maxStalenessMs` is exact here
+ * (fewer than OLDEST_KEPT fabrics; the drift test covers more, test/scheduler/gauges.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { T0, makeHarness } from '../helpers/harness.js';
@@ -11,7 +13,11 @@ describe('freshness', () => {
   it('a paused fabric goes stale at maxStaleness; fabric:stale comes once, within one sweep period (5 s) while the wheel wakes', async () => {
     const h = makeHarness({ behaviour: () => undefined });
     const stale: Array<{ fabricId: string; lastSyncAt: number; staleSince: number; at: number }> = [];
-    h.scheduler.on('fabric:stale', (e) => stale.push(e));
+    const gaugesAtEvent: Array<ReturnType<typeof h.scheduler.metrics>> = [];
+    h.scheduler.on('fabric:stale', (e) => {
+      stale.push(e);
+      gaugesAtEvent.push(h.scheduler.metrics());
+    });
     await h.scheduler.upsertFabric({ id: 'p', syncInterval: 10 * SEC, maxStaleness: 'PT30S' });
     await h.scheduler.upsertFabric({ id: 'busy', syncInterval: SEC });
     await h.scheduler.start();
@@ -22,15 +28,20 @@ describe('freshness', () => {
     expect(h.scheduler.metrics()).toMatchObject({ stale: 0, maxStalenessMs: 30 * SEC });
     await h.clock.tickAsync(1);
     expect((await h.scheduler.getFabricStatus('p'))!.status).toBe('out_of_sync');
-    expect(h.scheduler.metrics()).toMatchObject({ stale: 1, maxStalenessMs: 30 * SEC + 1 });
+    // The gauges count the crossing when the scheduler sees it (its fabric:stale), not before.
+    expect(h.scheduler.metrics()).toMatchObject({ stale: 0, maxStalenessMs: 30 * SEC + 1 });
+    expect(h.scheduler.metrics().fabrics.out_of_sync).toBeUndefined();
     await h.clock.tickAsync(60 * SEC);
     expect(stale).toHaveLength(1);
     expect(stale[0]).toMatchObject({ fabricId: 'p', lastSyncAt: T0, staleSince: T0 + 30 * SEC + 1 });
     expect(stale[0]!.at - stale[0]!.staleSince).toBeLessThanOrEqual(5 * SEC);
+    expect(stale[0]!.at).toBe(T0 + 35 * SEC); // the sweep pass after the crossing (one every 5 s)
+    expect(gaugesAtEvent[0]).toMatchObject({ stale: 1, fabrics: { out_of_sync: 1 }, maxStalenessMs: 35 * SEC });
+    expect(h.scheduler.metrics()).toMatchObject({ stale: 1, fabrics: { out_of_sync: 1 }, maxStalenessMs: 90 * SEC + 1 });
     // a success makes it fresh; a new crossing emits again
     await h.scheduler.resume({ fabric: 'p' });
     await h.clock.tickAsync(0);
-    expect(h.scheduler.metrics().stale).toBe(0);
+    expect(h.scheduler.metrics()).toMatchObject({ stale: 0, fabrics: { in_sync: 2 }, maxStalenessMs: 1 }); // busy's success at 90 s; p's now
     await h.scheduler.pause({ fabric: 'p' });
     await h.clock.tickAsync(40 * SEC);
     expect(stale).toHaveLength(2);
@@ -67,9 +78,11 @@ describe('the freshness sweep', () => {
     const { normalizeFabric } = await import('../../src/index.js');
     const fabric = normalizeFabric({ id: 'x', syncInterval: 1000 }, { syncTimeout: 0 });
     const n = 2 * SWEEP_CHUNK + 5;
-    const runtimes = new Map(Array.from({ length: n }, (_, i) => [`f${i}`, { fabric, removed: false, stale: false, record: { state: { lastSyncAt: 0 } } }]));
+    const runtimes = new Map(Array.from({ length: n }, (_, i) => [`f${i}`, { fabric, removed: false, stale: false, record: { state: { lastSyncAt: 0 } }, setStale(v: boolean) { this.stale = v; } }]));
     const emitted: string[] = [];
-    const core = { opts: { housekeepingInterval: 0 }, fabrics: runtimes, emit: (name: string) => emitted.push(name) } as never;
+    const passes: string[] = [];
+    const gauges = { passBegan: () => passes.push('began'), passSaw: () => undefined, passEnded: () => passes.push('ended') };
+    const core = { opts: { housekeepingInterval: 0 }, fabrics: runtimes, gauges, emit: (name: string) => emitted.push(name) } as never;
     sweepFreshnessEvery(core, 100_000); // first call: remembers the time only
     sweepFreshnessEvery(core, 104_999);
     expect(emitted).toHaveLength(0); // a pass begins 5 s after the last one
@@ -78,7 +91,9 @@ describe('the freshness sweep', () => {
     sweepFreshnessEvery(core, 105_001);
     sweepFreshnessEvery(core, 105_002);
     expect(emitted).toHaveLength(n); // three wakes for two chunks and a bit
+    expect(passes).toEqual(['began', 'ended']); // the wake that reaches the end ends the pass
     sweepFreshnessEvery(core, 105_003);
+    expect(passes).toEqual(['began', 'ended']);
     expect(emitted).toHaveLength(n); // once per crossing, and the next pass waits for its period
     expect(emitted.every((e) => e === 'fabric:stale')).toBe(true);
   });
