@@ -14,13 +14,9 @@ import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
 import { movedRecord, observeClockSteps } from './clock-steps.js';
 import { checkFreshness, sweepFreshnessEvery } from './freshness.js';
+import { sameSchedule } from './same-schedule.js';
 import { recheckRequest, serveRequest } from './requests.js';
 import { deferByBreaker } from './breaker.js';
-
-/** Whether two definitions schedule alike (cadence and timing fields, enabled, timeout, queue). */
-export function sameSchedule(a: Fabric, b: Fabric): boolean {
-  return sameTiming(a, b) && a.enabled === b.enabled && a.syncTimeout === b.syncTimeout && a.queue === b.queue;
-}
 
 /** How soon a slot whose claim was given back (lease lost before the start) is tried again, ms. */
 export const GIVEN_BACK_RETRY_MS = 250;

@@ -10,6 +10,8 @@
 import type { Core } from './core.js';
 import { cadenceOf } from './cadence.js';
 import type { FabricRuntime } from './fabric-runtime.js';
+import type { FabricRecord } from '../storage/types.js';
+import { sameSchedule } from './same-schedule.js';
 
 /** Sweep period when `housekeepingInterval` is 0 (no housekeeping), ms. */
 export const FRESHNESS_SWEEP_MS = 5_000;
@@ -20,14 +22,50 @@ export function isStale(rt: FabricRuntime, now: number): boolean {
   return rt.fabric.enabled && last !== null && last < cadenceOf(rt.fabric).staleBefore(now);
 }
 
-/** Looks at one fabric: emits `fabric:stale` when it crossed its bound since it was last seen fresh. */
+/** Fabrics whose crossing is being confirmed with the storage (see {@link checkFreshness}). */
+const CONFIRMING = new WeakSet<FabricRuntime>();
+
+/**
+ * Looks at one fabric: emits `fabric:stale` when it crossed its bound since it was last seen fresh.
+ * A crossing seen in the cached record is confirmed with the storage first: another scheduler
+ * may have run the fabric since this one last read it (it lost the lock for those slots), and
+ * only the stored last success says whether it is stale. A newer record read for that is cached
+ * (as the housekeeper would), so the next crossing this scheduler suspects is one bound later:
+ * at most one read per fabric and bound. A fabric another replica is responsible for
+ * (`SingleFlight.shouldRun` false) is left to that replica.
+ */
 export function checkFreshness(core: Core, rt: FabricRuntime, now: number): void {
   const stale = isStale(rt, now);
   if (stale === rt.stale) return;
-  rt.setStale(stale, core.gauges);
-  if (!stale) return;
-  const lastSyncAt = rt.record!.state.lastSyncAt!;
-  core.emit('fabric:stale', { fabricId: rt.fabric.id, lastSyncAt, staleSince: cadenceOf(rt.fabric).staleAt(lastSyncAt), at: now });
+  if (!stale) return rt.setStale(false, core.gauges);
+  const flight = core.opts.singleFlight;
+  if (CONFIRMING.has(rt) || (flight.shouldRun && !flight.shouldRun(rt.fabric.id))) return;
+  CONFIRMING.add(rt);
+  void confirmStale(core, rt).finally(() => CONFIRMING.delete(rt));
+}
+
+async function confirmStale(core: Core, rt: FabricRuntime): Promise<void> {
+  const id = rt.fabric.id;
+  let stored;
+  try {
+    stored = await core.io.get(id);
+  } catch (error) {
+    core.reportError('storage', error, id);
+    return;
+  }
+  if (rt.removed || core.fabrics.get(id) !== rt || core.lifecycle() !== 'running') return;
+  // Taken as the cached record where the housekeeper would take it: an idle fabric, same schedule.
+  if (stored && !rt.run && !rt.pendingShift && sameDefinitionTiming(stored, rt)) rt.cache(stored, core.gauges);
+  const lastSyncAt = stored?.state.lastSyncAt ?? null;
+  const now = core.time.now();
+  if (rt.stale || !rt.fabric.enabled || lastSyncAt === null || lastSyncAt >= cadenceOf(rt.fabric).staleBefore(now)) return;
+  rt.setStale(true, core.gauges);
+  core.emit('fabric:stale', { fabricId: id, lastSyncAt, staleSince: cadenceOf(rt.fabric).staleAt(lastSyncAt), at: now });
+}
+
+/** Whether a stored record has the runtime's definition (a changed one is the housekeeper's to apply). */
+function sameDefinitionTiming(stored: FabricRecord, rt: FabricRuntime): boolean {
+  return stored.definition === rt.fabric || sameSchedule(stored.definition, rt.fabric);
 }
 
 /** Fabrics looked at per wake by a sweep: a pass over a million fabrics is spread over many wakes. */

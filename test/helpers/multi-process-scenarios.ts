@@ -481,6 +481,10 @@ export async function reconcileAcrossReplicas(o: FleetScenarioTarget): Promise<v
       `${changed}: last old-grid slot tried by k1/k2 at ${lastOldSlot.join('/')} ms after the call, fabric:updated (remote) seen after ${delays('fabric-updated', changed).join('/')} ms, slots past the bound ${JSON.stringify(changedGaps)} ms apart; ` +
       `fabric:stale events (none is due: every fabric ran within 2 intervals) ${JSON.stringify(staleCounts(reps))}`,
   );
+  // A replica judging from a record older than the stored one reported 12-23 of these per run
+  // before fabric:stale was confirmed with the storage; a real one could only come from a run more
+  // than an interval late on a loaded machine, hence the small allowance.
+  expect(Object.values(staleCounts(reps)).reduce((a, b) => a + b, 0), 'fabric:stale where none is due').toBeLessThanOrEqual(2);
 }
 
 /**
@@ -527,6 +531,10 @@ export async function spreadAcrossReplicas(o: ScenarioTarget): Promise<void> {
       `lateness p50 ${pct(runs.map((r) => r.start - r.scheduledAt), 50)} ms, max ${Math.max(...runs.map((r) => r.start - r.scheduledAt))} ms; ` +
       `fabric:stale events (none is due) ${JSON.stringify(staleCounts(reps))}`,
   );
+  // A replica judging from a record older than the stored one reported 12-23 of these per run
+  // before fabric:stale was confirmed with the storage; a real one could only come from a run more
+  // than an interval late on a loaded machine, hence the small allowance.
+  expect(Object.values(staleCounts(reps)).reduce((a, b) => a + b, 0), 'fabric:stale where none is due').toBeLessThanOrEqual(2);
 }
 
 /**

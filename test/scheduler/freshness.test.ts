@@ -78,21 +78,30 @@ describe('the freshness sweep', () => {
     const { normalizeFabric } = await import('../../src/index.js');
     const fabric = normalizeFabric({ id: 'x', syncInterval: 1000 }, { syncTimeout: 0 });
     const n = 2 * SWEEP_CHUNK + 5;
-    const runtimes = new Map(Array.from({ length: n }, (_, i) => [`f${i}`, { fabric, removed: false, stale: false, record: { state: { lastSyncAt: 0 } }, setStale(v: boolean) { this.stale = v; } }]));
+    const runtimes = new Map(Array.from({ length: n }, (_, i) => [`f${i}`, { fabric: { ...fabric, id: `f${i}` }, removed: false, stale: false, pendingShift: null, record: { state: { lastSyncAt: 0 } }, cache() {}, setStale(v: boolean) { this.stale = v; } }]));
     const emitted: string[] = [];
     const passes: string[] = [];
     const gauges = { passBegan: () => passes.push('began'), passSaw: () => undefined, passEnded: () => passes.push('ended') };
-    const core = { opts: { housekeepingInterval: 0 }, fabrics: runtimes, gauges, emit: (name: string) => emitted.push(name) } as never;
-    sweepFreshnessEvery(core, 100_000); // first call: remembers the time only
-    sweepFreshnessEvery(core, 104_999);
+    // A crossing is confirmed with a storage read (here: the same stale record) before it is reported.
+    let now = 0;
+    const io = { get: async (id: string) => ({ definition: runtimes.get(id)!.fabric, state: { lastSyncAt: 0 } }) };
+    const time = { now: () => now };
+    const core = { opts: { housekeepingInterval: 0, singleFlight: {} }, fabrics: runtimes, gauges, io, time, lifecycle: () => 'running', emit: (name: string) => emitted.push(name) } as never;
+    const sweep = async (at: number) => {
+      now = at;
+      sweepFreshnessEvery(core, at);
+      await new Promise((r) => setImmediate(r));
+    };
+    await sweep(100_000); // first call: remembers the time only
+    await sweep(104_999);
     expect(emitted).toHaveLength(0); // a pass begins 5 s after the last one
-    sweepFreshnessEvery(core, 105_000);
+    await sweep(105_000);
     expect(emitted).toHaveLength(SWEEP_CHUNK);
-    sweepFreshnessEvery(core, 105_001);
-    sweepFreshnessEvery(core, 105_002);
+    await sweep(105_001);
+    await sweep(105_002);
     expect(emitted).toHaveLength(n); // three wakes for two chunks and a bit
     expect(passes).toEqual(['began', 'ended']); // the wake that reaches the end ends the pass
-    sweepFreshnessEvery(core, 105_003);
+    await sweep(105_003);
     expect(passes).toEqual(['began', 'ended']);
     expect(emitted).toHaveLength(n); // once per crossing, and the next pass waits for its period
     expect(emitted.every((e) => e === 'fabric:stale')).toBe(true);
