@@ -541,7 +541,7 @@ export async function spreadAcrossReplicas(o: ScenarioTarget): Promise<void> {
  * Freshness across replicas (issue 13, item 6). Two replicas (not partitioned) run two 500 ms
  * fabrics with `maxStaleness: 2000`. After 2 s the target of f0000 goes down (every run fails, on
  * both replicas), and the host (a scheduler in the test process) pauses f0001. Then:
- * - f0000: `fabric:stale` from at least one replica at most one interval (+1 s slack) after it
+ * - f0000: `fabric:stale` from at least one replica at most one interval (+2.5 s slack) after it
  *   crossed (`staleSince` = last success + maxStaleness + 1); the host's `getFabricStatus` says
  *   `error` (a failing fabric stays `error`, stale or not: docs/operations.md "Freshness") with
  *   the same `lastSyncAt`; when the target is back, `in_sync` again;
@@ -593,7 +593,9 @@ export async function freshnessAcrossReplicas(o: FleetScenarioTarget): Promise<v
     // f0000: failing on its grid, stale, status error
     expect(s0['staleSince']).toBe((s0['lastSyncAt'] as number) + maxStaleness + 1);
     expect(s0['lastSyncAt'] as number).toBeLessThanOrEqual(downAt + 500);
-    expect(s0.at! - (s0['staleSince'] as number), 'f0000 reported within one interval of crossing').toBeLessThanOrEqual(interval + 1_000);
+    // At its own wakes (one interval), not by the sweep (one housekeeping interval, 5 s); the slack
+    // is for a loaded machine: 2,523 ms once during a full CI run, 9-437 ms otherwise.
+    expect(s0.at! - (s0['staleSince'] as number), 'f0000 reported within one interval of crossing').toBeLessThanOrEqual(interval + 2_500);
     expect(downStatus).toMatchObject({ status: 'error', lastSyncAt: s0['lastSyncAt'] });
     expect(downStatus.consecutiveFailures).toBeGreaterThanOrEqual(3);
     expect(readAt - downStatus.lastSyncAt!).toBeGreaterThan(maxStaleness);
