@@ -28,7 +28,9 @@ export function mockClient(): Redis {
 
 /** The keys of `prefix` (locks and membership included), a SCAN batch at a time. */
 async function* keyBatches(client: Redis, prefix: string): AsyncGenerator<string[]> {
-  for (const pattern of keyPatterns(prefix)) {
+  // and the test replicas' fenced-commit targets (`downstreamKey`), which are not syncwheel's keys
+  const testKeys = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}:downstream:*`;
+  for (const pattern of [...keyPatterns(prefix), testKeys]) {
     let cursor = '0';
     do {
       const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
