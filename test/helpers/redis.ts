@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import RedisMock from 'ioredis-mock';
+import { afterAll } from 'vitest';
 import { keyPatterns } from '../../src/redis/keys.js';
 
 export const REDIS_URL = process.env['SYNCWHEEL_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -183,4 +184,19 @@ async function launchRedis(p: number, persist: string | undefined): Promise<OwnR
       return c;
     },
   };
+}
+
+/**
+ * For a suite that starts schedulers on the real Redis: a client, and lists the suite fills with
+ * the prefixes and schedulers it uses; after the suite every scheduler is stopped (aborting its
+ * runs), every prefix cleaned up and the client closed. Call it at the top level of the file.
+ */
+export function redisSuite(): { client: Redis; prefixes: string[]; schedulers: Array<{ stop(o: { inFlight: 'abort' }): Promise<void> }> } {
+  const suite = { client: realClient(), prefixes: [] as string[], schedulers: [] as Array<{ stop(o: { inFlight: 'abort' }): Promise<void> }> };
+  afterAll(async () => {
+    await Promise.all(suite.schedulers.map((s) => s.stop({ inFlight: 'abort' })));
+    for (const p of suite.prefixes) await cleanupPrefix(suite.client, p);
+    suite.client.disconnect();
+  });
+  return suite;
 }

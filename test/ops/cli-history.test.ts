@@ -1,19 +1,12 @@
 /** `syncwheel history <id>` (issue 13, item 5): a fabric's last runs from Redis, as text and JSON. */
-import { afterAll, describe, expect, it } from 'vitest';
-import { createScheduler, type RunHistoryEntry, type Scheduler } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createScheduler, type RunHistoryEntry } from '../../src/index.js';
 import { RedisStorage } from '../../src/redis/index.js';
 import { main } from '../../src/cli.js';
-import { REDIS_URL, cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
+import { REDIS_URL, randomPrefix, redisSuite } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
 
-const client = realClient();
-const prefixes: string[] = [];
-const schedulers: Scheduler[] = [];
-afterAll(async () => {
-  await Promise.all(schedulers.map((s) => s.stop({ inFlight: 'abort' })));
-  for (const p of prefixes) await cleanupPrefix(client, p);
-  client.disconnect();
-});
+const { client, prefixes, schedulers } = redisSuite();
 
 function io() {
   const out: string[] = [];

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createScheduler, initialState, normalizeFabric, type Scheduler } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { createScheduler, initialState, normalizeFabric } from '../../src/index.js';
 import { RedisStorage } from '../../src/redis/index.js';
 import { main } from '../../src/cli.js';
-import { REDIS_URL, cleanupPrefix, randomPrefix, realClient } from '../helpers/redis.js';
+import { REDIS_URL, randomPrefix, redisSuite } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -29,14 +29,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-const client = realClient();
-const prefixes: string[] = [];
-const schedulers: Scheduler[] = [];
-afterAll(async () => {
-  await Promise.all(schedulers.map((s) => s.stop({ inFlight: 'abort' })));
-  for (const p of prefixes) await cleanupPrefix(client, p);
-  client.disconnect();
-});
+const { client, prefixes, schedulers } = redisSuite();
 
 async function deployment() {
   const prefix = randomPrefix('cli');
