@@ -10,7 +10,6 @@
 import type { Core } from './core.js';
 import { cadenceOf } from './cadence.js';
 import type { FabricRuntime } from './fabric-runtime.js';
-import type { FabricRecord } from '../storage/types.js';
 import { sameSchedule } from './same-schedule.js';
 
 /** Sweep period when `housekeepingInterval` is 0 (no housekeeping), ms. */
@@ -46,6 +45,7 @@ export function checkFreshness(core: Core, rt: FabricRuntime, now: number): void
 
 async function confirmStale(core: Core, rt: FabricRuntime): Promise<void> {
   const id = rt.fabric.id;
+  const generation = core.time.generation;
   let stored;
   try {
     stored = await core.io.get(id);
@@ -54,8 +54,9 @@ async function confirmStale(core: Core, rt: FabricRuntime): Promise<void> {
     return;
   }
   if (rt.removed || core.fabrics.get(id) !== rt || core.lifecycle() !== 'running') return;
-  // Taken as the cached record where the housekeeper would take it: an idle fabric, same schedule.
-  if (stored && !rt.run && !rt.pendingShift && sameDefinitionTiming(stored, rt)) rt.cache(stored, core.gauges);
+  // Taken as the cached record where the housekeeper would take it: an idle fabric, same schedule,
+  // read on today's time scale (no wall step since).
+  if (stored && !rt.run && !rt.pendingShift && core.time.movedSince(generation) === 0 && sameSchedule(stored.definition, rt.fabric)) rt.cache(stored, core.gauges);
   const lastSyncAt = stored?.state.lastSyncAt ?? null;
   const now = core.time.now();
   if (rt.stale || !rt.fabric.enabled || lastSyncAt === null || lastSyncAt >= cadenceOf(rt.fabric).staleBefore(now)) return;
@@ -63,10 +64,6 @@ async function confirmStale(core: Core, rt: FabricRuntime): Promise<void> {
   core.emit('fabric:stale', { fabricId: id, lastSyncAt, staleSince: cadenceOf(rt.fabric).staleAt(lastSyncAt), at: now });
 }
 
-/** Whether a stored record has the runtime's definition (a changed one is the housekeeper's to apply). */
-function sameDefinitionTiming(stored: FabricRecord, rt: FabricRuntime): boolean {
-  return stored.definition === rt.fabric || sameSchedule(stored.definition, rt.fabric);
-}
 
 /** Fabrics looked at per wake by a sweep: a pass over a million fabrics is spread over many wakes. */
 export const SWEEP_CHUNK = 16_384;

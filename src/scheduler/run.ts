@@ -318,7 +318,7 @@ function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
   const failures = (s?.consecutiveFailures ?? 0) + 1;
   // Behind the failure breaker no retry is planned: the next try is its probe.
   const retry = failed && !isOpen(core.opts.breaker, failures) ? retryAt(core.opts.retry, failures, finishedAt, nextSlot) : null;
-  const before = s?.consecutiveFailures ?? 0;
+  const before = failures - 1;
   const w: Recorded = { to: undefined, from: 'syncing', generation: core.time.generation };
   let update: FabricRecord | undefined | Promise<FabricRecord | undefined>;
   try {
@@ -368,8 +368,10 @@ function recorded(core: Core, run: Run, outcome: Outcome, w: Recorded, written: 
   const rt = run.rt;
   const id = rt.fabric.id;
   if (written) rt.cacheWritten(written, core.time.movedSince(w.generation), core.gauges);
-  if (written && w.to !== undefined) noteOutcome(core, rt, before, written, finishedAt);
-  if (written && w.to !== undefined) emitStatus(core, id, w.from, w.to, finishedAt);
+  if (written && w.to !== undefined) {
+    noteOutcome(core, rt, before, written, finishedAt);
+    emitStatus(core, id, w.from, w.to, finishedAt);
+  }
   run.retryAt = written && retry !== null ? retry : null;
   const ok = outcome.kind === 'ok';
   core.metrics.finished(run.queue, run.trigger, durationMs, ok ? null : outcome.reason);

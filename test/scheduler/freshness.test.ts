@@ -85,7 +85,7 @@ describe('the freshness sweep', () => {
     // A crossing is confirmed with a storage read (here: the same stale record) before it is reported.
     let now = 0;
     const io = { get: async (id: string) => ({ definition: runtimes.get(id)!.fabric, state: { lastSyncAt: 0 } }) };
-    const time = { now: () => now };
+    const time = { now: () => now, generation: 0, movedSince: () => 0 };
     const core = { opts: { housekeepingInterval: 0, singleFlight: {} }, fabrics: runtimes, gauges, io, time, lifecycle: () => 'running', emit: (name: string) => emitted.push(name) } as never;
     const sweep = async (at: number) => {
       now = at;
