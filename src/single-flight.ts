@@ -73,7 +73,11 @@ export interface SingleFlight {
  * the same process to keep them from running the same fabric at once.
  */
 export class InProcessSingleFlight implements SingleFlight {
-  readonly #held = new Set<string>();
+  /**
+   * The held ids, and one entry that is never an id (an object): a `Set` that empties and fills on
+   * every run (one synchronous run at a time) reallocates its hash table each time.
+   */
+  readonly #held = new Set<string>([NEVER_AN_ID as unknown as string]);
 
   acquire(fabricId: string): Lease | undefined {
     if (this.#held.has(fabricId)) return undefined;
@@ -86,6 +90,8 @@ export class InProcessSingleFlight implements SingleFlight {
     return this.#held.has(fabricId);
   }
 }
+
+const NEVER_AN_ID = Object.freeze({});
 
 /** A lease on the in-process set: it cannot be lost, so it has no signal. */
 class InProcessLease implements Lease {

@@ -1,7 +1,8 @@
 /** The compact run history encoding (src/storage/history.ts) shared by MemoryStorage and RedisStorage. */
 import { describe, expect, it } from 'vitest';
 import { HISTORY_ERROR_MAX, decodeHistoryEntry, encodeHistoryEntry, type RunHistoryEntry } from '../src/index.js';
-import { historyError, pushHistory, readHistoryLog } from '../src/storage/history.js';
+import { historyError } from '../src/storage/history.js';
+import { HistoryRing } from '../src/storage/history-ring.js';
 
 const T0 = 1_764_460_000_000;
 const ok = (k: number): RunHistoryEntry => ({ scheduledAt: T0 + k * 1_000, startedAt: T0 + k * 1_000 + 2, finishedAt: T0 + k * 1_000 + 40, trigger: 'schedule', outcome: 'succeeded', durationMs: 38, fencingToken: k + 1 });
@@ -22,18 +23,32 @@ describe('run history encoding', () => {
     for (const bad of ['', 'x', '1,2,3', 'zz,0,0,0,0,9,0,0,', '1,0,0,0,0,0,7,0,', '1,0,0,0,0,0,0,z,ab', '1.5,0,0,0,0,0,0,0,']) expect(decodeHistoryEntry(bad)).toBeUndefined();
   });
 
-  it("MemoryStorage's log: newest first, capped at keep (a smaller keep trims), framing survives ':' and digits in errors", () => {
-    let log = '';
+  it("MemoryStorage's ring: newest first, capped at keep (a smaller keep trims, a larger one grows), texts kept exactly", () => {
+    const ring = new HistoryRing();
     const all: RunHistoryEntry[] = [];
+    // successes first (no text array yet), then failures with errors and a replica, a trigger kept by name
     for (let k = 0; k < 30; k++) {
-      const e: RunHistoryEntry = k % 3 ? ok(k) : { ...ok(k), outcome: 'failed', reason: 'error', error: `12:${k}:oops,` };
+      let e: RunHistoryEntry = k < 5 || k % 3 ? ok(k) : { ...ok(k), outcome: 'failed', reason: 'timeout', error: `12:${k}:oops,` };
+      if (k === 7) e = { ...e, replica: 'r-1', trigger: 'probe' as RunHistoryEntry['trigger'] };
+      if (k === 8) e = { ...e, durationMs: 1_234_567_890 };
       all.unshift(e);
-      log = pushHistory(log, { entry: e, keep: 20 });
+      ring.push({ entry: e, keep: 20 });
+      expect(ring.read(100)).toEqual(all.slice(0, 20));
     }
-    expect(readHistoryLog(log, 100)).toEqual(all.slice(0, 20));
-    expect(readHistoryLog(log, 3)).toEqual(all.slice(0, 3));
-    log = pushHistory(log, { entry: ok(99), keep: 2 });
-    expect(readHistoryLog(log, 100)).toEqual([ok(99), all[0]]);
+    expect(ring.size).toBe(20);
+    expect(ring.read(3)).toEqual(all.slice(0, 3));
+    ring.push({ entry: ok(99), keep: 2 });
+    expect(ring.read(100)).toEqual([ok(99), all[0]]);
+    for (let k = 100; k < 140; k++) ring.push({ entry: ok(k), keep: 50 });
+    expect(ring.read(1000)).toHaveLength(42);
+    expect(ring.read(1)).toEqual([ok(139)]);
+    expect(ring.read(1000).at(-1)).toEqual(all[0]);
+  });
+
+  it("MemoryStorage's ring keeps a hostile duration in range (never a negative or non-finite one)", () => {
+    const ring = new HistoryRing();
+    for (const durationMs of [-5, Number.NaN, 2 ** 60, 0.4]) ring.push({ entry: { ...ok(1), durationMs }, keep: 5 });
+    expect(ring.read(5).map((e) => e.durationMs)).toEqual([0, 2 ** 46, 0, 0]);
   });
 
   it('cuts long error messages', () => {

@@ -22,7 +22,7 @@ const label = (n: ProfileNode) => {
   return `${f.functionName || '(anonymous)'}${file ? ` ${file}` : ''}`;
 };
 
-export function summarizeProfileDir(dir: string, top = 15): ProfileSummary | undefined {
+export function summarizeProfileDir(dir: string, top = 15, ownCode: (fn: string) => boolean = (k) => /\s(scheduler|wheel|single-flight|memory|clock|due-queue)\.ts$/.test(k)): ProfileSummary | undefined {
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
@@ -71,6 +71,6 @@ export function summarizeProfileDir(dir: string, top = 15): ProfileSummary | und
     busyMs: Math.round(busy / 1000),
     self: rows(self, notRoot),
     // inclusive time of syncwheel's own functions (src/*.ts), where the cost is spent
-    inclusive: rows(incl, (k) => /\s(scheduler|wheel|single-flight|memory|clock|due-queue)\.ts$/.test(k)),
+    inclusive: rows(incl, (k) => notRoot(k) && ownCode(k)),
   };
 }

@@ -24,6 +24,8 @@ export const GIVEN_BACK_RETRY_MS = 250;
 /** Due entries served per microtask turn, and between two yields to the event loop (see {@link Dispatcher.#serve}). */
 const DUE_CHUNK = 1024;
 const YIELD_EVERY = 8 * DUE_CHUNK;
+/** Runs begun from the synchronous end of another before the next one waits for a microtask. */
+const MAX_SYNC_DEPTH = 32;
 
 export class Dispatcher {
   readonly #core: Core;
@@ -225,30 +227,57 @@ export class Dispatcher {
 
   #begin(run: Run): void {
     this.#lanes.occupy(run);
-    run.done = this.#runToEnd(run);
+    const ending = executeRun(this.#core, run);
+    if (ending) {
+      run.done = ending.then(() => this.#afterRun(run, true));
+      return;
+    }
+    // Ended in this turn (lock, storage and executor all synchronous): no promise. A run begun
+    // from another's end goes on in a microtask past a depth, so a long catch-up stays shallow.
+    if (this.#depth >= MAX_SYNC_DEPTH) {
+      run.done = Promise.resolve().then(() => this.#afterRun(run, false));
+      return;
+    }
+    this.#depth++;
+    try {
+      this.#afterRun(run, false);
+    } finally {
+      this.#depth--;
+    }
   }
 
-  /** Runs `run`; once its lease is released, frees its lane and arms its fabric's next entry. Never rejects. */
-  async #runToEnd(run: Run): Promise<void> {
-    await executeRun(this.#core, run);
+  /** Runs begun synchronously from the end of another (see {@link #begin}). */
+  #depth = 0;
+
+  /**
+   * After a run's lease is released: frees its lane and arms its fabric's next entry. Never
+   * throws (a failure is reported). `waited`: the run awaited something (time passed since its
+   * executor's end was observed).
+   */
+  #afterRun(run: Run, waited: boolean): void {
     const core = this.#core;
-    // While the run is still attached to its runtime, so that a step renames its slot too.
-    if (core.lifecycle() === 'running') this.observeClock();
-    this.#lanes.free(run);
-    const rt = run.rt;
-    if (rt.pendingShift) void persistShift(core, rt);
-    if (rt.run === run) rt.run = undefined;
-    if (core.lifecycle() !== 'running') return;
-    checkFreshness(core, rt, core.time.now());
-    if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
-      const stored = rt.record;
-      // Another replica changed the definition meanwhile: follow it from here on.
-      if (stored && !sameSchedule(stored.definition, rt.fabric)) {
-        this.apply(stored, rt.fabric, core.time.now());
-        core.emit('fabric:updated', { fabricId: rt.fabric.id, remote: true });
-      } else if (rt.fabric.enabled) this.#armAfterRun(run, core.time.now());
+    try {
+      // While the run is still attached to its runtime, so that a step renames its slot too.
+      if (waited && core.lifecycle() === 'running') this.observeClock();
+      this.#lanes.free(run);
+      const rt = run.rt;
+      if (rt.pendingShift) void persistShift(core, rt);
+      if (rt.run === run) rt.run = undefined;
+      if (core.lifecycle() !== 'running') return;
+      const now = core.time.now();
+      checkFreshness(core, rt, now);
+      if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
+        const stored = rt.record;
+        // Another replica changed the definition meanwhile: follow it from here on.
+        if (stored && !sameSchedule(stored.definition, rt.fabric)) {
+          this.apply(stored, rt.fabric, now);
+          core.emit('fabric:updated', { fabricId: rt.fabric.id, remote: true });
+        } else if (rt.fabric.enabled) this.#armAfterRun(run, now);
+      }
+      this.#pump();
+    } catch (error) {
+      core.reportError('run', error, run.rt.fabric.id);
     }
-    this.#pump();
   }
 
   /** Re-arms a fabric after a run: retry, catch-up, or the next free slot (counting those covered as missed). */

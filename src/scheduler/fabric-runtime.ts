@@ -185,6 +185,8 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    */
   cache(record: FabricRecord, gauges: FabricGauges): void {
     const known = this.#record;
+    // Cached already (the storage's answer seen twice: as written, and by the run that wrote it).
+    if (record === known && !this.pendingShift) return;
     if (known && (isOlderRecord(record, known) || (isSameRecord(record, known) && this.pendingShift))) return;
     const seen = this.view(record);
     if (seen === record) this.pendingShift = null;

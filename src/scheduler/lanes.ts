@@ -36,6 +36,41 @@ export class Queue {
   }
 }
 
+/**
+ * The runs in flight: an array, each run holding its index (`Run.lane`). A `Set` that fills and
+ * empties on every run (one synchronous run at a time) reallocates its hash table each time.
+ */
+export class RunningSet implements Iterable<Run> {
+  readonly #runs: Run[] = [];
+
+  get size(): number {
+    return this.#runs.length;
+  }
+
+  add(run: Run): void {
+    run.lane = this.#runs.length;
+    this.#runs.push(run);
+  }
+
+  /** Removes `run`; false when it was not in flight. */
+  delete(run: Run): boolean {
+    const i = run.lane;
+    if (i < 0 || this.#runs[i] !== run) return false;
+    const last = this.#runs.pop()!;
+    if (last !== run) {
+      this.#runs[i] = last;
+      last.lane = i;
+    }
+    run.lane = -1;
+    return true;
+  }
+
+  /** A snapshot: a run may end (and leave the set) while the caller goes through them. */
+  [Symbol.iterator](): Iterator<Run> {
+    return this.#runs.slice()[Symbol.iterator]();
+  }
+}
+
 export class Lanes {
   readonly #queues = new Map<string, Queue>();
   readonly #default: Queue;
@@ -43,7 +78,7 @@ export class Lanes {
   /** Monotonic time, for the rate limits' token buckets. */
   readonly #now: () => number;
   /** Runs in flight (lease taken or being taken). */
-  readonly running = new Set<Run>();
+  readonly running = new RunningSet();
   #seq = 0;
 
   /** Wakes the backlog when the next token a waiting queue needs is due (see {@link Lanes.onToken}). */

@@ -32,6 +32,8 @@ export interface Run {
   queuedAt: number;
   /** The queue it waits and runs in (fixed when the run is made). */
   readonly queue: Queue;
+  /** Its index among the runs in flight (`RunningSet`), -1 while not in flight. */
+  lane: number;
   /** `syncNow` callers waiting for the outcome (allocated only for them). */
   waiters?: Array<(result: SyncResult) => void>;
   /** Created on first read of `ctx.signal`. */
@@ -78,7 +80,7 @@ export type Outcome = { kind: 'ok' } | { kind: 'fail'; error: Error; reason: Fai
 const OK: Outcome = Object.freeze({ kind: 'ok' });
 
 export function newRun(rt: FabricRuntime, queue: Queue, scheduledAt: number, trigger: SyncTrigger, attempt: number, dueAt = scheduledAt): Run {
-  const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: dueAt, queue };
+  const run: Run = { rt, scheduledAt, trigger, attempt, queuedAt: dueAt, queue, lane: -1 };
   rt.run = run;
   return run;
 }
@@ -92,34 +94,55 @@ export function abortRun(run: Run, reason: SyncAbortedError['reason']): void {
   run.settle?.({ kind: 'fail', reason: 'aborted', error });
 }
 
-/** Runs one run to its end (lease released). Never rejects. */
-export async function executeRun(core: Core, run: Run): Promise<void> {
+/**
+ * Runs one run to its end (lease released). Never rejects. Synchronous all the way (no promise,
+ * `undefined`) when the lock, the storage and the executor all answer synchronously.
+ */
+export function executeRun(core: Core, run: Run): void | Promise<void> {
   const id = run.rt.fabric.id;
   // Standing down (clock skew): no lock, no claim, but a probe now and then.
   if (!core.standDown.mayTry(core)) return skip(core, run, 'unavailable');
-  let lease: Lease | undefined;
+  let acquired: Lease | undefined | Promise<Lease | undefined>;
   try {
-    const acquired = acquireBounded(core, id);
-    lease = isThenable<Lease | undefined>(acquired) ? await acquired : acquired;
+    acquired = acquireBounded(core, id);
   } catch (error) {
-    core.reportError('lock', error, id);
-    return skip(core, run, 'unavailable');
+    return lockFailed(core, run, error);
   }
-  if (!lease) return skip(core, run, 'locked');
-  core.observeClock();
-  try {
-    // Synchronous all the way when the storage and the executor answer synchronously.
-    const pending = claimAndInvoke(core, run, lease);
-    if (pending) await pending;
-  } catch (error) {
-    core.reportError('run', error, id);
-  } finally {
-    const released = releaseLease(core, lease, id);
-    if (released) await released;
-  }
+  if (!isThenable<Lease | undefined>(acquired)) return withLease(core, run, acquired);
+  return acquired.then(
+    (lease) => {
+      // Time passed while the lock was on its way: look for a wall step before the claim.
+      if (lease) core.observeClock();
+      return withLease(core, run, lease);
+    },
+    (error: unknown) => lockFailed(core, run, error),
+  );
 }
 
+function lockFailed(core: Core, run: Run, error: unknown): void {
+  core.reportError('lock', error, run.rt.fabric.id);
+  skip(core, run, 'unavailable');
+}
 
+/** Claims, invokes and records with `lease` held, then releases it (whatever happened). */
+function withLease(core: Core, run: Run, lease: Lease | undefined): void | Promise<void> {
+  if (!lease) return skip(core, run, 'locked');
+  const id = run.rt.fabric.id;
+  let pending: void | Promise<void> = undefined;
+  try {
+    pending = claimAndInvoke(core, run, lease);
+  } catch (error) {
+    core.reportError('run', error, id);
+  }
+  if (!pending) return releaseLease(core, lease, id);
+  return pending.then(
+    () => releaseLease(core, lease, id),
+    (error: unknown) => {
+      core.reportError('run', error, id);
+      return releaseLease(core, lease, id);
+    },
+  );
+}
 
 function skip(core: Core, run: Run, reason: Parameters<typeof reportSkipped>[2]): void {
   reportSkipped(core, run, reason);
@@ -147,6 +170,8 @@ interface Claim extends ClaimWrite {
   declined: 'already-claimed' | 'cancelled' | 'breaker';
   attempt: FabricRecord['state'] | undefined;
   written: number | undefined;
+  /** Set while the update runs in the claimer's turn: the mutator's first call needs no new time reading. */
+  inTurn: boolean;
 }
 
 function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void> {
@@ -155,7 +180,7 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
   if (!mayStart(core, run, lease)) return skip(core, run, leaseLost(lease) ? 'locked' : 'cancelled');
   const startedAt = core.time.now();
   // The lease goes with the claim: a storage that can check it refuses a claim whose lock is gone.
-  const c: Claim = { startedAt, generation: core.time.generation, from: 'never_synced', declined: 'cancelled', attempt: undefined, written: undefined, options: { claim: { lease, at: startedAt } } };
+  const c: Claim = { startedAt, generation: core.time.generation, from: 'never_synced', declined: 'cancelled', attempt: undefined, written: undefined, inTurn: true, options: { claim: { lease, at: startedAt } } };
   let claim: FabricRecord | undefined | Promise<FabricRecord | undefined>;
   try {
     claim = core.io.update(
@@ -169,10 +194,12 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
         // A request served already, or the failure breaker's probe not due (breaker.ts).
         const held = claimHeldBack(core.opts.breaker, current, run);
         if (held !== null) { c.declined = held; return null; }
-        // Read now, on the grid's current time scale (a wall step may have been seen meanwhile).
-        c.startedAt = core.time.now();
-        c.options.claim.at = c.startedAt;
-        c.generation = core.time.generation;
+        if (!c.inTurn) {
+          // A retry after a read: now, on the grid's current time scale (a wall step may have been seen meanwhile).
+          c.startedAt = core.time.now();
+          c.options.claim.at = c.startedAt;
+          c.generation = core.time.generation;
+        }
         const result = claimState(current, current.definition, { trigger: run.trigger, scheduledAt: run.scheduledAt, startedAt: c.startedAt });
         if (!result.ok) {
           c.declined = result.reason;
@@ -189,6 +216,7 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
   } catch (error) {
     return claimFailed(core, run, c, error);
   }
+  c.inTurn = false;
   if (!isThenable<FabricRecord | undefined>(claim)) return claimed(core, run, lease, c, claim);
   return claim.then(
     (record) => claimed(core, run, lease, c, record),

@@ -159,21 +159,36 @@ export function stateProblem(s: Readonly<Record<string, unknown>>): string | nul
   if (!isSyncStatus(status)) return `expected state.status to be one of SYNC_STATUSES, got ${show(status)}`;
   const lastError = s['lastError'];
   if (lastError !== null && typeof lastError !== 'string') return `expected state.lastError to be a string or null, got ${show(lastError)}`;
-  for (const key of TIMESTAMPS) {
-    const v = s[key];
-    if (v !== null && !(typeof v === 'number' && v >= -MAX_TIMESTAMP_MS && v <= MAX_TIMESTAMP_MS)) {
-      return `expected state.${key} to be null or a number of ms within ±8.64e15 (the Date range), got ${show(v)}`;
-    }
-  }
-  for (const key of COUNTERS) {
-    const v = s[key];
-    if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) return `expected state.${key} to be a non-negative safe integer, got ${show(v)}`;
-  }
+  // Each field read by name (not in a loop over names): this runs on every MemoryStorage write.
+  const state = s as Readonly<Record<(typeof TIMESTAMPS)[number] | (typeof COUNTERS)[number], unknown>>;
+  if (!isTimestamp(state.lastSyncAt)) return timestampProblem('lastSyncAt', state.lastSyncAt);
+  if (!isTimestamp(state.lastAttemptAt)) return timestampProblem('lastAttemptAt', state.lastAttemptAt);
+  if (!isTimestamp(state.anchorAt)) return timestampProblem('anchorAt', state.anchorAt);
+  if (!isTimestamp(state.lastSlotAt)) return timestampProblem('lastSlotAt', state.lastSlotAt);
+  if (!isTimestamp(state.nextSyncAt)) return timestampProblem('nextSyncAt', state.nextSyncAt);
+  if (!isCounter(state.consecutiveFailures)) return counterProblem('consecutiveFailures', state.consecutiveFailures);
+  if (!isCounter(state.fencingToken)) return counterProblem('fencingToken', state.fencingToken);
   const requested = s['requestedAt'];
   if (requested !== undefined && requested !== null && !(typeof requested === 'number' && requested >= -MAX_TIMESTAMP_MS && requested <= MAX_TIMESTAMP_MS)) {
     return `expected state.requestedAt to be absent or a number of ms within ±8.64e15 (the Date range), got ${show(requested)}`;
   }
   return null;
+}
+
+function isTimestamp(v: unknown): boolean {
+  return v === null || (typeof v === 'number' && v >= -MAX_TIMESTAMP_MS && v <= MAX_TIMESTAMP_MS);
+}
+
+function isCounter(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function timestampProblem(key: string, v: unknown): string {
+  return `expected state.${key} to be null or a number of ms within ±8.64e15 (the Date range), got ${show(v)}`;
+}
+
+function counterProblem(key: string, v: unknown): string {
+  return `expected state.${key} to be a non-negative safe integer, got ${show(v)}`;
 }
 
 /** True when every one of `keys` is an own data property (not a getter that could answer differently later). */

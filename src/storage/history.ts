@@ -1,6 +1,7 @@
 /**
  * Run history: what one finished run leaves in the storage (see `WriteOptions.history` and
- * `Storage.readHistory`), and the compact string both built-in storages keep it as.
+ * `Storage.readHistory`), and the compact string RedisStorage keeps it as (MemoryStorage keeps
+ * numbers: history-ring.ts).
  *
  * The encoding (version 1) is a short string, not JSON: eight numbers in base 36, comma-separated
  * (`scheduledAt`, then `startedAt`, `finishedAt` and `durationMs` as offsets, the fencing token,
@@ -94,49 +95,6 @@ export function decodeHistoryEntry(s: string): RunHistoryEntry | undefined {
   }
   if (replicaLen > 0) entry.replica = replica;
   return entry;
-}
-
-/**
- * MemoryStorage's history of one fabric: ONE string of framed entries, newest first, each
- * `<length in base 36>:<encoded entry>`. A string per entry would cost a header and an array slot
- * each (~78 B for a 34-character entry, measured); one flat string costs its characters.
- * Appending copies the kept entries (about 1 KB at 20): cheap next to a run.
- */
-export function pushHistory(log: string, h: HistoryAppend): string {
-  const keep = Number.isSafeInteger(h.keep) && h.keep > 0 ? h.keep : 1;
-  const entry = encodeHistoryEntry(h.entry);
-  // the end of the newest keep - 1 entries already there
-  let at = 0;
-  for (let i = 0; i < keep - 1 && at < log.length; i++) {
-    // the entry's length in base 36 up to its ':', read without slicing (no allocation per entry)
-    let len = 0;
-    let c = log.charCodeAt(at);
-    while (c !== 58 /* ':' */ && at < log.length) {
-      len = len * 36 + (c <= 57 ? c - 48 : c - 87);
-      c = log.charCodeAt(++at);
-    }
-    if (at >= log.length) break;
-    at += 1 + len;
-  }
-  const next = `${entry.length.toString(36)}:${entry}${log.slice(0, Math.min(at, log.length))}`;
-  next.charCodeAt(0); // flattens it (V8): a concatenation is a tree of its pieces until then
-  return next;
-}
-
-/** The newest `limit` entries of a {@link pushHistory} log, newest first. */
-export function readHistoryLog(log: string, limit: number): RunHistoryEntry[] {
-  const out: RunHistoryEntry[] = [];
-  let at = 0;
-  while (at < log.length && out.length < limit) {
-    const colon = log.indexOf(':', at);
-    if (colon < 0) break;
-    const end = colon + 1 + parseInt(log.slice(at, colon), 36);
-    if (!(end <= log.length)) break;
-    const entry = decodeHistoryEntry(log.slice(colon + 1, end));
-    if (entry) out.push(entry);
-    at = end;
-  }
-  return out;
 }
 
 /** An error message cut to {@link HISTORY_ERROR_MAX} characters. */

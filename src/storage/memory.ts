@@ -1,7 +1,8 @@
 import { isNormalizedFabric, normalizeFabric } from '../definition.js';
 import { InvalidOptionError, StorageError } from '../errors.js';
 import { stateProblem } from './check-record.js';
-import { pushHistory, readHistoryLog, type HistoryAppend, type RunHistoryEntry } from './history.js';
+import type { HistoryAppend, RunHistoryEntry } from './history.js';
+import { HistoryRing } from './history-ring.js';
 import type { BatchWrite, ChangePage, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
@@ -36,8 +37,8 @@ export class MemoryStorage implements Storage {
   readonly #log: StorageChange[] = [];
   #logStart = 0;
   readonly #logSize: number;
-  /** Run history per fabric: one string of framed entries, newest first (`pushHistory`). */
-  readonly #history = new Map<string, string>();
+  /** Run history per fabric: a ring of numbers (history-ring.ts). */
+  readonly #history = new Map<string, HistoryRing>();
 
   constructor(options: MemoryStorageOptions = {}) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -55,10 +56,11 @@ export class MemoryStorage implements Storage {
   }
 
   write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult {
-    const definition = isNormalizedFabric(value.definition) ? value.definition : normalizeFabric(value.definition, { syncTimeout: 0 });
+    const current = this.#records.get(id);
+    // The stored definition written back as it is (every run's writes) needs no check.
+    const definition = current !== undefined && value.definition === current.definition ? current.definition : isNormalizedFabric(value.definition) ? value.definition : normalizeFabric(value.definition, { syncTimeout: 0 });
     const problem = definition.id !== id ? `definition.id ${JSON.stringify(definition.id)} is not the id written` : stateProblem(value.state as unknown as Record<string, unknown>);
     if (problem !== null) throw new StorageError('write', `refused for fabric ${JSON.stringify(id)}: ${problem}`, { fabricId: id });
-    const current = this.#records.get(id);
     if ((current?.version ?? null) !== expectedVersion) return { ok: false, current };
     // A superseded run's write (its token is below the stored one) is refused whatever its version.
     if (current && value.state.fencingToken < current.state.fencingToken) return { ok: false, current };
@@ -120,12 +122,13 @@ export class MemoryStorage implements Storage {
 
   /** The fabric's newest `limit` run history entries, newest first (see {@link Storage.readHistory}). */
   async readHistory(id: string, limit: number): Promise<RunHistoryEntry[]> {
-    const log = this.#history.get(id);
-    return log === undefined ? [] : readHistoryLog(log, limit);
+    return this.#history.get(id)?.read(limit) ?? [];
   }
 
   #appendHistory(id: string, h: HistoryAppend): void {
-    this.#history.set(id, pushHistory(this.#history.get(id) ?? '', h));
+    let ring = this.#history.get(id);
+    if (ring === undefined) this.#history.set(id, (ring = new HistoryRing()));
+    ring.push(h);
   }
 
   #append(id: string, kind: StorageChange['kind']): void {

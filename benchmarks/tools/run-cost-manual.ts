@@ -1,0 +1,41 @@
+/**
+ * CPU per run on a hand-driven clock: N in-memory fabrics at 1 s, time jumping from wake to wake,
+ * so no real timer, no idle time and no other process's noise between runs (the figure for A/B
+ * comparisons of the run path; the real-timer figure is run-cost.ts). Prints the best of
+ * REPEATS windows of 20 virtual seconds after 5 of warm-up:
+ * `node --import tsx benchmarks/tools/run-cost-manual.ts N HISTORY [REPEATS] [host]`.
+ */
+import { createScheduler } from '../../src/index.js';
+import { ManualClock } from '../lib/manual-clock.js';
+
+const n = Number(process.argv[2] ?? 10_000);
+const historySize = Number(process.argv[3] ?? 20);
+const repeats = Number(process.argv[4] ?? 5);
+const host = process.argv[5] === 'host';
+const clock = new ManualClock();
+const withMono = Object.assign(clock, { monotonic: () => clock.t });
+let runs = 0;
+const s = createScheduler({ clock: withMono, executor: () => void runs++, retry: false, maxConcurrentSyncs: Infinity, historySize });
+if (host) s.on('sync:succeeded', () => undefined);
+await s.upsertFabrics(Array.from({ length: n }, (_, i) => ({ id: String(i), syncInterval: 1000 })));
+await s.start();
+const settle = () => new Promise((r) => setImmediate(r));
+async function advance(ms: number): Promise<void> {
+  const end = clock.t + ms;
+  while (clock.t < end) {
+    if (!clock.runNext()) break;
+    await settle();
+  }
+}
+await advance(5_000);
+const perRun: number[] = [];
+for (let k = 0; k < repeats; k++) {
+  const r0 = runs;
+  const c0 = process.cpuUsage();
+  await advance(20_000);
+  const c = process.cpuUsage(c0);
+  perRun.push((c.user + c.system) / (runs - r0));
+}
+await s.stop();
+const best = Math.min(...perRun);
+console.log(`history ${historySize}${host ? ', host' : ''}: best ${best.toFixed(2)} µs CPU per run (windows: ${perRun.map((x) => x.toFixed(2)).join(', ')})`);
