@@ -3,7 +3,7 @@
  * so no real timer, no idle time and no other process's noise between runs (the figure for A/B
  * comparisons of the run path; the real-timer figure is run-cost.ts). Prints the best of
  * REPEATS windows of 20 virtual seconds after 5 of warm-up:
- * `node --import tsx benchmarks/tools/run-cost-manual.ts N HISTORY [REPEATS] [host]`.
+ * `node --import tsx benchmarks/tools/run-cost-manual.ts N HISTORY [REPEATS] [host,spread]`.
  */
 import { createScheduler } from '../../src/index.js';
 import { ManualClock } from '../lib/manual-clock.js';
@@ -11,13 +11,16 @@ import { ManualClock } from '../lib/manual-clock.js';
 const n = Number(process.argv[2] ?? 10_000);
 const historySize = Number(process.argv[3] ?? 20);
 const repeats = Number(process.argv[4] ?? 5);
-const host = process.argv[5] === 'host';
+const flags = (process.argv[5] ?? '').split(',');
+const host = flags.includes('host');
+/** `spread`: each fabric on its own offset of the second (phase 'spread'), as the benchmarks' spread scenario. */
+const phase = flags.includes('spread') ? ('spread' as const) : ('immediate' as const);
 const clock = new ManualClock();
 const withMono = Object.assign(clock, { monotonic: () => clock.t });
 let runs = 0;
 const s = createScheduler({ clock: withMono, executor: () => void runs++, retry: false, maxConcurrentSyncs: Infinity, historySize });
 if (host) s.on('sync:succeeded', () => undefined);
-await s.upsertFabrics(Array.from({ length: n }, (_, i) => ({ id: String(i), syncInterval: 1000 })));
+await s.upsertFabrics(Array.from({ length: n }, (_, i) => ({ id: String(i), syncInterval: 1000, phase })));
 await s.start();
 const settle = () => new Promise((r) => setImmediate(r));
 async function advance(ms: number): Promise<void> {
@@ -38,4 +41,4 @@ for (let k = 0; k < repeats; k++) {
 }
 await s.stop();
 const best = Math.min(...perRun);
-console.log(`history ${historySize}${host ? ', host' : ''}: best ${best.toFixed(2)} µs CPU per run (windows: ${perRun.map((x) => x.toFixed(2)).join(', ')})`);
+console.log(`n ${n}, history ${historySize}${host ? ', host' : ''}${phase === 'spread' ? ', spread' : ''}: best ${best.toFixed(2)} µs CPU per run (windows: ${perRun.map((x) => x.toFixed(2)).join(', ')})`);

@@ -3,7 +3,8 @@
  * second), profiled over 4 s after a 2.5 s warm-up through node:inspector (setup, upserts and the
  * module loader stay out of it). Prints self and inclusive time per function, and writes the
  * profile to DIR: `node --import tsx benchmarks/tools/run-profile.ts N HISTORY DIR [host]`
- * (`host`: one sync:succeeded listener attached, as benchmarks' syncwheel-host).
+ * (flags, comma-separated: `host`, one sync:succeeded listener attached, as benchmarks'
+ * syncwheel-host; `spread`, every fabric on its own offset).
  */
 import { Session } from 'node:inspector/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,11 +15,14 @@ import { summarizeProfileDir } from '../lib/profile.js';
 const n = Number(process.argv[2] ?? 10_000);
 const historySize = Number(process.argv[3] ?? 20);
 const dir = process.argv[4] ?? '/tmp/run-profile';
-const host = process.argv[5] === 'host';
+const flags = (process.argv[5] ?? '').split(',');
+const host = flags.includes('host');
+/** `spread`: each fabric on its own offset of the second (phase 'spread'), as the benchmarks' spread scenario. */
+const phase = flags.includes('spread') ? ('spread' as const) : ('immediate' as const);
 let runs = 0;
 const s = createScheduler({ executor: () => void runs++, retry: false, maxConcurrentSyncs: Infinity, historySize });
 if (host) s.on('sync:succeeded', () => undefined);
-await s.upsertFabrics(Array.from({ length: n }, (_, i) => ({ id: String(i), syncInterval: 1000 })));
+await s.upsertFabrics(Array.from({ length: n }, (_, i) => ({ id: String(i), syncInterval: 1000, phase })));
 const keep = setInterval(() => {}, 1000);
 await s.start();
 await new Promise((r) => setTimeout(r, 2500));
@@ -37,7 +41,7 @@ await s.stop();
 clearInterval(keep);
 mkdirSync(dir, { recursive: true });
 writeFileSync(join(dir, 'run.cpuprofile'), JSON.stringify(profile));
-console.log(`history ${historySize}${host ? ', host' : ''}: ${done} runs, ${((c.user + c.system) / done).toFixed(2)} µs CPU per run (profiler on)`);
+console.log(`n ${n}, history ${historySize}${host ? ', host' : ''}${phase === 'spread' ? ', spread' : ''}: ${done} runs, ${((c.user + c.system) / done).toFixed(2)} µs CPU per run (profiler on)`);
 const sum = summarizeProfileDir(dir, 30, () => true)!;
 console.log(`busy ${sum.busyMs} ms of ${sum.totalMs} ms; per run ${((sum.busyMs * 1000) / done).toFixed(2)} µs`);
 console.log('| self ms | % busy | function |\n|---|---|---|');

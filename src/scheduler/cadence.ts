@@ -273,6 +273,19 @@ const PLAIN = new Map<number, Cadence>();
 
 /** The cadence of a (normalized) fabric: shared by interval for plain interval fabrics, else computed once per definition object. */
 export function cadenceOf(fabric: Fabric): Cadence {
+  // A run asks for its fabric's cadence several times in a row: the last answer is kept.
+  if (fabric === lastFabric) return lastCadence!;
+  const c = lookUpCadence(fabric);
+  lastFabric = fabric;
+  lastCadence = c;
+  return c;
+}
+
+/** {@link cadenceOf}'s last question and answer (definitions are frozen: the answer cannot go stale). */
+let lastFabric: Fabric | undefined;
+let lastCadence: Cadence | undefined;
+
+function lookUpCadence(fabric: Fabric): Cadence {
   if (fabric.schedule === undefined && fabric.phase === undefined && fabric.maxStaleness === undefined) {
     const interval = fabric.syncInterval!;
     let p = PLAIN.get(interval);
