@@ -3,8 +3,8 @@
  *
  * A request is stored WITH the fabric (`state.requestedAt`, written by compare-and-set), not in
  * the memory of the replica that took it, so whoever runs the fabric serves it:
- * - the claim of ANY run that starts after the request removes it (`withoutRequest` in
- *   `claimState`): one run satisfies every request made before it started;
+ * - the claim of ANY run that starts after the request removes it (`claimState` writes no
+ *   `requestedAt`): one run satisfies every request made before it started;
  * - a run made to serve a request claims only while a request is still pending, so replicas
  *   that learnt of the same request serve it once;
  * - the replica that finishes a run finds a request made meanwhile in the record its outcome
@@ -28,13 +28,6 @@ import { newRun, type Run } from './run.js';
  * one is served by the same run.
  */
 export type SyncRequestOutcome = 'started' | 'queued' | 'coalesced';
-
-/** The state without a pending request (what a claim writes). */
-export function withoutRequest(s: Readonly<FabricState>): FabricState {
-  if (s.requestedAt === undefined) return { ...s };
-  const { requestedAt: _served, ...rest } = s;
-  return rest;
-}
 
 /** The state with a request made at `at`, or null when one is pending already (it coalesces). */
 export function requestState(s: Readonly<FabricState>, at: number): FabricState | null {

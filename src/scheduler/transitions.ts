@@ -6,9 +6,8 @@
 import type { Fabric } from '../definition.js';
 import type { SkipReason, SyncTrigger } from '../events.js';
 import { assertTransition, type SyncStatus } from '../status.js';
-import { initialState, type FabricRecord, type FabricState } from '../storage/types.js';
+import { initialState, makeState, type FabricRecord, type FabricState } from '../storage/types.js';
 import { cadenceOf, fabricStatusAt, nextFreeSlot, restingStatusOf, sameCadence } from './cadence.js';
-import { withoutRequest } from './requests.js';
 import { nextProbeOf, type ResolvedBreaker } from './breaker.js';
 
 /** What an upsert writes, and what the status was before it. */
@@ -94,16 +93,18 @@ export function claimState(current: FabricRecord, definition: Fabric, req: Claim
     ok: true,
     from,
     slot,
-    state: {
-      // Any run that starts satisfies a pending sync request.
-      ...withoutRequest(s),
-      status: 'syncing',
-      lastAttemptAt: req.startedAt,
-      lastSlotAt: isSlot ? slot : s.lastSlotAt,
-      anchorAt: isSlot && s.lastSlotAt === null ? slot : (s.anchorAt ?? slot),
-      nextSyncAt: null,
-      fencingToken: s.fencingToken + 1,
-    },
+    // Any run that starts satisfies a pending sync request (no requestedAt).
+    state: makeState(
+      'syncing',
+      s.lastSyncAt,
+      req.startedAt,
+      s.lastError,
+      s.consecutiveFailures,
+      isSlot && s.lastSlotAt === null ? slot : (s.anchorAt ?? slot),
+      isSlot ? slot : s.lastSlotAt,
+      null,
+      s.fencingToken + 1,
+    ),
   };
 }
 
@@ -133,23 +134,25 @@ export function outcomeState(current: FabricRecord | undefined, token: number, o
   // Re-enabled (or repaired) since the claim: the host's change superseded this run.
   if (s.status !== 'syncing' && s.status !== 'disabled') return null;
   const d = current.definition;
-  const state: FabricState = { ...s };
+  let lastSyncAt = s.lastSyncAt;
+  let lastError = s.lastError;
+  let failures = s.consecutiveFailures;
   if (o.ok) {
-    state.lastSyncAt = o.finishedAt;
-    state.lastError = null;
-    state.consecutiveFailures = 0;
+    lastSyncAt = o.finishedAt;
+    lastError = null;
+    failures = 0;
   } else if (!o.abandoned) {
-    state.lastError = o.error;
-    state.consecutiveFailures = s.consecutiveFailures + 1;
+    lastError = o.error;
+    failures = s.consecutiveFailures + 1;
   }
-  if (s.status === 'disabled' || !d.enabled) {
-    state.status = 'disabled';
-    state.nextSyncAt = null;
-  } else {
-    state.status = o.ok ? 'in_sync' : o.abandoned ? restingStatusOf(d, state.lastSyncAt, state.consecutiveFailures, o.finishedAt) : 'error';
-    state.nextSyncAt = o.retryAt ?? nextFreeSlot(cadenceOf(d), s.anchorAt ?? o.scheduledAt, s.lastSlotAt ?? o.scheduledAt, o.finishedAt);
+  const disabled = s.status === 'disabled' || !d.enabled;
+  const status: SyncStatus = disabled ? 'disabled' : o.ok ? 'in_sync' : o.abandoned ? restingStatusOf(d, lastSyncAt, failures, o.finishedAt) : 'error';
+  const next = disabled ? null : (o.retryAt ?? nextFreeSlot(cadenceOf(d), s.anchorAt ?? o.scheduledAt, s.lastSlotAt ?? o.scheduledAt, o.finishedAt));
+  // Built whole (one hidden class for every state, see makeState); a pending request stays.
+  const state = makeState(status, lastSyncAt, s.lastAttemptAt, lastError, failures, s.anchorAt, s.lastSlotAt, next, s.fencingToken, s.requestedAt);
+  if (!disabled) {
     const probe = o.retryAt === null && o.breaker ? nextProbeOf(o.breaker, { definition: d, state }) : null;
-    if (probe && probe.nextProbeAt > state.nextSyncAt) state.nextSyncAt = probe.nextProbeAt;
+    if (probe && probe.nextProbeAt > state.nextSyncAt!) state.nextSyncAt = probe.nextProbeAt;
   }
   if (s.status !== state.status) assertTransition(d.id, s.status, state.status);
   return { state, from: s.status };

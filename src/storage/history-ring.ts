@@ -116,9 +116,9 @@ export class HistoryRing {
   #grow(cap: number): void {
     const old = this.#nums;
     const oldCap = old.length / FIELDS;
-    const nums: number[] = [];
-    // Filled with a double first, so the array holds unboxed doubles from the start.
-    for (let i = 0; i < cap * FIELDS; i++) nums.push(0.5);
+    // Exactly `cap` entries long (an array grown by push keeps spare room), filled with a double
+    // so that it holds unboxed doubles from the start.
+    const nums = new Array<number>(cap * FIELDS).fill(0.5);
     const texts = this.#texts ? new Array<string | undefined>(cap * TEXTS).fill(undefined) : undefined;
     for (let i = 0; i < this.#count; i++) {
       const from = (this.#start + i) % oldCap;

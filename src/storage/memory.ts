@@ -3,7 +3,7 @@ import { InvalidOptionError, StorageError } from '../errors.js';
 import { stateProblem } from './check-record.js';
 import type { HistoryAppend, RunHistoryEntry } from './history.js';
 import { HistoryRing } from './history-ring.js';
-import type { BatchWrite, ChangePage, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './types.js';
+import { makeState, type BatchWrite, type ChangePage, type FabricRecord, type FabricWrite, type Storage, type StorageChange, type WriteOptions, type WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -71,18 +71,7 @@ export class MemoryStorage implements Storage {
     // once frozen (on Node 20 a spread copy of an ordinary object takes a map that cannot share
     // the "frozen" transition: ~300 B more per fabric; docs/benchmarks/profiles.md).
     const s = value.state;
-    const state: FabricState = {
-      status: s.status,
-      lastSyncAt: s.lastSyncAt,
-      lastAttemptAt: s.lastAttemptAt,
-      lastError: s.lastError,
-      consecutiveFailures: s.consecutiveFailures,
-      anchorAt: s.anchorAt,
-      lastSlotAt: s.lastSlotAt,
-      nextSyncAt: s.nextSyncAt,
-      fencingToken: s.fencingToken,
-    };
-    if (typeof s.requestedAt === 'number') state.requestedAt = s.requestedAt;
+    const state = makeState(s.status, s.lastSyncAt, s.lastAttemptAt, s.lastError, s.consecutiveFailures, s.anchorAt, s.lastSlotAt, s.nextSyncAt, s.fencingToken, s.requestedAt);
     // Re-created after a delete: its tokens go on above every token the deleted record handed out.
     if (tomb) state.fencingToken = Math.max(state.fencingToken, tomb.fencingToken + 1);
     const record: FabricRecord = Object.freeze({

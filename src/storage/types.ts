@@ -191,6 +191,29 @@ export interface Storage {
 }
 
 /** A fresh state for a fabric that has never been seen. */
+/**
+ * A state with exactly the fields of {@link FabricState}, always in this order, so every state the
+ * scheduler and MemoryStorage make shares one hidden class (a spread copy of a frozen state takes
+ * a slow path and a shape of its own, and is read megamorphically after). `requestedAt` is set
+ * only when it is a number.
+ */
+export function makeState(
+  status: SyncStatus,
+  lastSyncAt: number | null,
+  lastAttemptAt: number | null,
+  lastError: string | null,
+  consecutiveFailures: number,
+  anchorAt: number | null,
+  lastSlotAt: number | null,
+  nextSyncAt: number | null,
+  fencingToken: number,
+  requestedAt?: number,
+): FabricState {
+  const state: FabricState = { status, lastSyncAt, lastAttemptAt, lastError, consecutiveFailures, anchorAt, lastSlotAt, nextSyncAt, fencingToken };
+  if (typeof requestedAt === 'number') state.requestedAt = requestedAt;
+  return state;
+}
+
 export function initialState(): FabricState {
   return {
     status: 'never_synced',
