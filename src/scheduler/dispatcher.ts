@@ -6,7 +6,7 @@
 import { sameTiming, type Fabric } from '../definition.js';
 import type { FabricRecord } from '../storage/types.js';
 import { TimingWheel } from '../wheel.js';
-import { cadenceOf, jitterDelay, nextFreeSlot, sameCadence } from './cadence.js';
+import { cadenceOf, jitterDelay, sameCadence } from './cadence.js';
 import { planCatchUp, planWaited, slotAfter, slotsBefore, type CatchUpRules } from './catch-up.js';
 import { reportMissed, reportSkipped, type Core } from './core.js';
 import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
@@ -15,11 +15,9 @@ import { abortRun, executeRun, newRun, type Run } from './run.js';
 import { movedRecord, observeClockSteps } from './clock-steps.js';
 import { checkFreshness, sweepFreshnessEvery } from './freshness.js';
 import { sameSchedule } from './same-schedule.js';
-import { recheckRequest, serveRequest } from './requests.js';
+import { serveRequest } from './requests.js';
+import { armAfterRun } from './after-run.js';
 import { deferByBreaker } from './breaker.js';
-
-/** How soon a slot whose claim was given back (lease lost before the start) is tried again, ms. */
-export const GIVEN_BACK_RETRY_MS = 250;
 
 /** Due entries served per microtask turn, and between two yields to the event loop (see {@link Dispatcher.#serve}). */
 const DUE_CHUNK = 1024;
@@ -272,42 +270,12 @@ export class Dispatcher {
         if (stored && !sameSchedule(stored.definition, rt.fabric)) {
           this.apply(stored, rt.fabric, now);
           core.emit('fabric:updated', { fabricId: rt.fabric.id, remote: true });
-        } else if (rt.fabric.enabled) this.#armAfterRun(run, now);
+        } else if (rt.fabric.enabled) armAfterRun(this.#core, this, run, now);
       }
       this.#pump();
     } catch (error) {
       core.reportError('run', error, run.rt.fabric.id);
     }
-  }
-
-  /** Re-arms a fabric after a run: retry, catch-up, or the next free slot (counting those covered as missed). */
-  #armAfterRun(run: Run, now: number): void {
-    const rt = run.rt;
-    if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
-    // A sync requested while this run ran (or waited): one follow-up run (see requests.ts).
-    if (!run.skipped && serveRequest(this.#core, this, rt, now, false)) return;
-    if (run.skipped && run.forRequest && run.skipReason === 'locked') recheckRequest(this.#core, this, rt);
-    const s = rt.record?.state;
-    const cadence = cadenceOf(rt.fabric);
-    const lastSlot = s?.lastSlotAt ?? null;
-    if (run.skipped) {
-      const next = nextFreeSlot(cadence, s?.anchorAt ?? run.scheduledAt, Math.max(lastSlot ?? run.scheduledAt, run.scheduledAt), now);
-      if (run.givenBack && (run.trigger === 'schedule' || run.trigger === 'catch-up')) {
-        // Its claim was given back: try the slot again shortly, or report it when the next slot comes first.
-        const again = now + GIVEN_BACK_RETRY_MS;
-        if (again < next) return this.arm(rt, 'slot', run.scheduledAt, 1, again);
-        reportMissed(this.#core, rt.fabric.id, run.queue, { count: 1, first: run.scheduledAt, last: run.scheduledAt }, 'late');
-      }
-      return this.armSlot(rt, next);
-    }
-    if (run.retryAt != null) return this.arm(rt, 'retry', run.scheduledAt, run.attempt + 1, run.retryAt);
-    if (rt.catchUpUntil !== null && lastSlot !== null && lastSlot < rt.catchUpUntil) {
-      return this.enqueue(newRun(rt, this.#lanes.queueOf(rt.fabric), slotAfter(cadence, lastSlot), 'catch-up', 1));
-    }
-    rt.catchUpUntil = null;
-    const next = nextFreeSlot(cadence, s?.anchorAt ?? run.scheduledAt, lastSlot, now);
-    if (lastSlot !== null) reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(cadence, slotAfter(cadence, lastSlot), next), 'overrun');
-    this.armSlot(rt, next);
   }
 
   // ------------------------------------------------------------ host changes
