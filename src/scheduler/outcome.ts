@@ -18,9 +18,11 @@ import { outcomeState } from './transitions.js';
 export function record(core: Core, run: Run, outcome: Outcome): void | Promise<void> {
   const rt = run.rt;
   const id = rt.fabric.id;
-  const finishedAt = core.time.now();
+  const mono = core.time.mono();
+  const finishedAt = core.time.wallAt(mono);
+  run.endedAt = finishedAt;
   // Elapsed time, whatever the wall clock did meanwhile.
-  const durationMs = Math.max(0, Math.round(core.time.mono() - run.startedMono!));
+  const durationMs = Math.max(0, Math.round(mono - run.startedMono!));
   const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');
   const failed = outcome.kind === 'fail' && !abandoned;
   const s = rt.record?.state;

@@ -51,6 +51,8 @@ export interface Run {
   startedSlot?: number;
   startedAt?: number;
   startedMono?: number;
+  /** When its outcome was known (set by `record`). */
+  endedAt?: number;
   lateness?: number;
   fencingToken?: number;
   done?: Promise<void>;
@@ -162,6 +164,8 @@ function mayStart(core: Core, run: Run, lease: Lease): boolean {
  */
 interface Claim extends ClaimWrite {
   startedAt: number;
+  /** The monotonic reading `startedAt` was taken from. */
+  mono: number;
   generation: number;
   from: FabricRecord['state']['status'];
   declined: 'already-claimed' | 'cancelled' | 'breaker';
@@ -175,9 +179,10 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
   const rt = run.rt;
   const id = rt.fabric.id;
   if (!mayStart(core, run, lease)) return skip(core, run, leaseLost(lease) ? 'locked' : 'cancelled');
-  const startedAt = core.time.now();
+  const mono = core.time.mono();
+  const startedAt = core.time.wallAt(mono);
   // The lease goes with the claim: a storage that can check it refuses a claim whose lock is gone.
-  const c: Claim = { startedAt, generation: core.time.generation, from: 'never_synced', declined: 'cancelled', attempt: undefined, written: undefined, inTurn: true, options: { claim: { lease, at: startedAt } } };
+  const c: Claim = { startedAt, mono, generation: core.time.generation, from: 'never_synced', declined: 'cancelled', attempt: undefined, written: undefined, inTurn: true, options: { claim: { lease, at: startedAt } } };
   let claim: FabricRecord | undefined | Promise<FabricRecord | undefined>;
   try {
     claim = core.io.update(
@@ -193,7 +198,8 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
         if (held !== null) { c.declined = held; return null; }
         if (!c.inTurn) {
           // A retry after a read: now, on the grid's current time scale (a wall step may have been seen meanwhile).
-          c.startedAt = core.time.now();
+          c.mono = core.time.mono();
+          c.startedAt = core.time.wallAt(c.mono);
           c.options.claim.at = c.startedAt;
           c.generation = core.time.generation;
         }
@@ -214,9 +220,9 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
     return claimFailed(core, run, c, error);
   }
   c.inTurn = false;
-  if (!isThenable<FabricRecord | undefined>(claim)) return claimed(core, run, lease, c, claim);
+  if (!isThenable<FabricRecord | undefined>(claim)) return claimed(core, run, lease, c, claim, true);
   return claim.then(
-    (record) => claimed(core, run, lease, c, record),
+    (record) => claimed(core, run, lease, c, record, false),
     (error: unknown) => claimFailed(core, run, c, error),
   );
 }
@@ -229,7 +235,8 @@ function claimFailed(core: Core, run: Run, c: Claim, error: unknown): void {
   skip(core, run, 'unavailable');
 }
 
-function claimed(core: Core, run: Run, lease: Lease, c: Claim, record: FabricRecord | undefined): void | Promise<void> {
+/** After the claim write; `inTurn`: it answered in the claimer's turn (no time passed since `c.mono`). */
+function claimed(core: Core, run: Run, lease: Lease, c: Claim, record: FabricRecord | undefined, inTurn: boolean): void | Promise<void> {
   const rt = run.rt;
   if (record) {
     rt.ghostClaim = null;
@@ -259,7 +266,7 @@ function claimed(core: Core, run: Run, lease: Lease, c: Claim, record: FabricRec
       skip(core, run, 'unavailable');
     });
   }
-  return invoke(core, run, lease, record, c.from, c.startedAt + moved);
+  return invoke(core, run, lease, record, c.from, c.startedAt + moved, inTurn ? c.mono : core.time.mono());
 }
 
 /** `run.settle`: the first outcome wins; wakes a run waiting for it. */
@@ -273,7 +280,7 @@ function settleRun(this: Run, outcome: Outcome): void {
   }
 }
 
-function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord, from: FabricRecord['state']['status'], startedAt: number): void | Promise<void> {
+function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord, from: FabricRecord['state']['status'], startedAt: number, startedMono: number): void | Promise<void> {
   const rt = run.rt;
   const id = rt.fabric.id;
   const fencingToken = claimed.state.fencingToken;
@@ -282,7 +289,7 @@ function invoke(core: Core, run: Run, lease: Lease, claimed: FabricRecord, from:
   run.startedAt = startedAt;
   run.fencingToken = fencingToken;
   run.lateness = startedAt - run.queuedAt;
-  run.startedMono = core.time.mono();
+  run.startedMono = startedMono;
   rt.lastLateness = run.lateness;
   core.metrics.started(run.queue, run.trigger, run.lateness);
   emitStatus(core, id, from, 'syncing', startedAt);

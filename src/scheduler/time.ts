@@ -35,6 +35,11 @@ export class SchedulerTime {
     return this.#mono ? Math.floor(this.#mono() + this.#offset) : this.#clock.now();
   }
 
+  /** {@link now} at the monotonic reading `mono` (one clock read serving both). */
+  wallAt(mono: number): number {
+    return this.#mono ? Math.floor(mono + this.#offset) : mono;
+  }
+
   /** The monotonic reading timers are keyed by (the wall clock when the clock has none). */
   mono(): number {
     return this.#mono ? this.#mono() : this.#clock.now();
