@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { HISTORY_ERROR_MAX, decodeHistoryEntry, encodeHistoryEntry, type RunHistoryEntry } from '../src/index.js';
 import { historyError } from '../src/storage/history.js';
-import { HistoryRing } from '../src/storage/history-ring.js';
+import { HistoryRings } from '../src/storage/history-ring.js';
 
 const T0 = 1_764_460_000_000;
 const ok = (k: number): RunHistoryEntry => ({ scheduledAt: T0 + k * 1_000, startedAt: T0 + k * 1_000 + 2, finishedAt: T0 + k * 1_000 + 40, trigger: 'schedule', outcome: 'succeeded', durationMs: 38, fencingToken: k + 1 });
@@ -24,7 +24,8 @@ describe('run history encoding', () => {
   });
 
   it("MemoryStorage's ring: newest first, capped at keep (a smaller keep trims, a larger one grows), texts kept exactly", () => {
-    const ring = new HistoryRing();
+    const rings = new HistoryRings();
+    const ring = { push: (h: Parameters<HistoryRings['push']>[1]) => rings.push('f', h), read: (limit: number) => rings.read('f', limit), get size() { return rings.size('f'); } };
     const all: RunHistoryEntry[] = [];
     // successes first (no text array yet), then failures with errors and a replica, a trigger kept by name
     for (let k = 0; k < 30; k++) {
@@ -45,10 +46,31 @@ describe('run history encoding', () => {
     expect(ring.read(1000).at(-1)).toEqual(all[0]);
   });
 
+  it("MemoryStorage's rings are per fabric: interleaved appends stay apart, a delete forgets one", () => {
+    const rings = new HistoryRings();
+    const a: RunHistoryEntry[] = [];
+    const b: RunHistoryEntry[] = [];
+    for (let k = 0; k < 9; k++) {
+      const ea: RunHistoryEntry = k === 4 ? { ...ok(k), outcome: 'failed', reason: 'error', error: `a${k}`, replica: 'ra' } : ok(k);
+      a.unshift(ea);
+      rings.push('a', { entry: ea, keep: 6 });
+      b.unshift(ok(100 + k));
+      rings.push('b', { entry: ok(100 + k), keep: 3 });
+    }
+    expect(rings.read('a', 10)).toEqual(a.slice(0, 6));
+    expect(rings.read('b', 10)).toEqual(b.slice(0, 3));
+    rings.delete('a');
+    expect(rings.read('a', 10)).toEqual([]);
+    expect(rings.size('a')).toBe(0);
+    expect(rings.read('b', 10)).toEqual(b.slice(0, 3));
+    rings.push('a', { entry: ok(1), keep: 6 });
+    expect(rings.read('a', 10)).toEqual([ok(1)]);
+  });
+
   it("MemoryStorage's ring keeps a hostile duration in range (never a negative or non-finite one)", () => {
-    const ring = new HistoryRing();
-    for (const durationMs of [-5, Number.NaN, 2 ** 60, 0.4]) ring.push({ entry: { ...ok(1), durationMs }, keep: 5 });
-    expect(ring.read(5).map((e) => e.durationMs)).toEqual([0, 2 ** 46, 0, 0]);
+    const rings = new HistoryRings();
+    for (const durationMs of [-5, Number.NaN, 2 ** 60, 0.4]) rings.push('g', { entry: { ...ok(1), durationMs }, keep: 5 });
+    expect(rings.read('g', 5).map((e) => e.durationMs)).toEqual([0, 2 ** 46, 0, 0]);
   });
 
   it('cuts long error messages', () => {

@@ -10,7 +10,8 @@ import { SimpleIntervalJob, Task, ToadScheduler } from 'toad-scheduler';
 import { createScheduler } from '../../src/index.js';
 import { round, sleep } from '../lib/measure.js';
 
-const { n } = JSON.parse(process.argv[2]!) as { n: number };
+/** `historySize`: the scheduler's run history (default: the scheduler's default). */
+const { n, historySize } = JSON.parse(process.argv[2]!) as { n: number; historySize?: number };
 const out = process.argv[3]!;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const HOUR = 3_600_000;
@@ -23,7 +24,7 @@ function mem() {
 
 async function syncwheel() {
   let runs = 0;
-  const scheduler = createScheduler({ executor: () => void runs++, retry: false });
+  const scheduler = createScheduler({ executor: () => void runs++, retry: false, ...(historySize === undefined ? {} : { historySize }) });
   await scheduler.start();
   const m0 = mem();
   const t0 = performance.now();
@@ -38,6 +39,7 @@ async function syncwheel() {
   const r = {
     contender: 'syncwheel',
     n,
+    ...(historySize === undefined ? {} : { historySize }),
     bytesPerFabric: round((m1.heap - m0.heap) / n, 0),
     rssPerFabric: round((m1.rss - m0.rss) / n, 0),
     upsertSequentialMs: round(upsertMs, 0),

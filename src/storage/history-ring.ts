@@ -1,17 +1,20 @@
 /**
- * MemoryStorage's run history of one fabric: a ring of numbers, newest entry last, so appending
- * an entry stores five numbers and builds no string (issue 11: encoding and re-framing a string
- * log cost about 2 µs and a ~1 KB string per run).
+ * MemoryStorage's run history: per fabric, a ring of numbers, so appending an entry stores five
+ * numbers and builds no string (issue 11: encoding and re-framing a string log cost about 2 µs
+ * and a ~1 KB string per run).
  *
- * Each entry is five doubles in one packed array (40 bytes): `scheduledAt`, `startedAt`,
- * `finishedAt`, `fencingToken`, and `durationMs × 64 + code`, where the code holds the trigger
- * (bits 0-2, 7: a trigger kept by name) and the outcome (bits 3-5: 0 succeeded, 1 + the failure
- * reason's index). Texts (`replica`, `error`, a trigger kept by name) go to a second array,
- * allocated only once an entry has one. The ring grows by doubling up to `keep`.
+ * A fabric's ring is ONE packed array of doubles: `[start, count, ...entries]`, five numbers per
+ * entry (40 bytes): `scheduledAt`, `startedAt`, `finishedAt`, `fencingToken`, and
+ * `durationMs × 64 + code`, where the code holds the trigger (bits 0-2, 7: a trigger kept by
+ * name) and the outcome (bits 3-5: 0 succeeded, 1 + the failure reason's index). It grows by
+ * doubling from one entry up to `keep`, so a fabric that ran once holds one entry's room (about
+ * 100 bytes with the array's headers). Texts (`replica`, `error`, a trigger kept by name) live in a
+ * second array per fabric, made only once one of its entries has one.
  */
 import type { FailureReason, SyncTrigger } from '../events.js';
 import type { HistoryAppend, RunHistoryEntry } from './history.js';
 
+const HEAD = 2;
 const FIELDS = 5;
 const TEXTS = 3;
 const TRIGGERS: readonly SyncTrigger[] = ['schedule', 'catch-up', 'retry', 'manual'];
@@ -22,111 +25,125 @@ const CODES = 64;
 /** Largest duration kept exactly (longer ones read as this): 2^46 ms, about 2,230 years. */
 const MAX_DURATION = 2 ** 46;
 
-export class HistoryRing {
-  /** `FIELDS` numbers per entry, `capacity` entries, oldest at `#start`. */
-  #nums: number[] = [];
-  /** `TEXTS` per entry (replica, error, trigger by name), once any entry had one. */
-  #texts: Array<string | undefined> | undefined;
-  #start = 0;
-  #count = 0;
+type Texts = Array<string | undefined>;
 
-  /** Entries held. */
-  get size(): number {
-    return this.#count;
-  }
+/** The run history of every fabric of one MemoryStorage. */
+export class HistoryRings {
+  readonly #nums = new Map<string, number[]>();
+  readonly #texts = new Map<string, Texts>();
 
-  /** Appends `h.entry` as the newest entry, keeping the newest `h.keep` (at least 1). */
-  push(h: HistoryAppend): void {
+  /** Appends `h.entry` as the fabric's newest entry, keeping its newest `h.keep` (at least 1). */
+  push(id: string, h: HistoryAppend): void {
     const keep = Number.isSafeInteger(h.keep) && h.keep > 0 ? h.keep : 1;
-    // A smaller keep than before drops the oldest entries.
-    while (this.#count >= keep) this.#dropOldest();
-    let cap = this.#nums.length / FIELDS;
-    if (this.#count === cap) {
-      this.#grow(Math.min(keep, Math.max(2, cap * 2)));
-      cap = this.#nums.length / FIELDS;
-    }
     const e = h.entry;
-    const slot = (this.#start + this.#count) % cap;
-    const at = slot * FIELDS;
-    const nums = this.#nums;
+    let trigger = TRIGGERS.indexOf(e.trigger);
+    if (trigger < 0) trigger = NAMED_TRIGGER;
+    const failed = e.outcome !== 'succeeded';
+    const replica = e.replica ?? '';
+    const error = failed ? (e.error ?? '') : '';
+    let texts = this.#texts.get(id);
+    const hasText = replica !== '' || error !== '' || trigger === NAMED_TRIGGER;
+    let nums = this.#nums.get(id) ?? this.#ring(id, 1, undefined);
+    // A smaller keep than before drops the oldest entries.
+    while (nums[1]! >= keep) dropOldest(nums, texts);
+    if (nums[1]! === capacity(nums)) nums = this.#ring(id, Math.min(keep, capacity(nums) * 2), nums);
+    texts = this.#texts.get(id);
+    if (hasText && texts === undefined) this.#texts.set(id, (texts = new Array<string | undefined>(capacity(nums) * TEXTS).fill(undefined)));
+    const slot = (nums[0]! + nums[1]!) % capacity(nums);
+    const at = HEAD + slot * FIELDS;
     nums[at] = +e.scheduledAt;
     nums[at + 1] = +e.startedAt;
     nums[at + 2] = +e.finishedAt;
     nums[at + 3] = +e.fencingToken;
-    let trigger = TRIGGERS.indexOf(e.trigger);
-    if (trigger < 0) trigger = NAMED_TRIGGER;
-    const failed = e.outcome !== 'succeeded';
     const outcome = failed ? 1 + Math.max(0, REASONS.indexOf(e.reason ?? 'error')) : 0;
     const d = Math.round(e.durationMs);
-    const duration = d > 0 ? Math.min(d, MAX_DURATION) : 0;
-    nums[at + 4] = duration * CODES + (trigger | (outcome << 3));
-    const replica = e.replica ?? '';
-    const error = failed ? (e.error ?? '') : '';
-    if (replica !== '' || error !== '' || trigger === NAMED_TRIGGER || this.#texts) {
-      const texts = (this.#texts ??= new Array<string | undefined>(cap * TEXTS).fill(undefined));
+    nums[at + 4] = (d > 0 ? Math.min(d, MAX_DURATION) : 0) * CODES + (trigger | (outcome << 3));
+    if (texts !== undefined) {
       texts[slot * TEXTS] = replica === '' ? undefined : replica;
       texts[slot * TEXTS + 1] = error === '' ? undefined : error;
       texts[slot * TEXTS + 2] = trigger === NAMED_TRIGGER ? String(e.trigger) : undefined;
     }
-    this.#count++;
+    nums[1] = nums[1]! + 1;
   }
 
-  /** The newest `limit` entries, newest first. */
-  read(limit: number): RunHistoryEntry[] {
+  /** The fabric's newest `limit` entries, newest first. */
+  read(id: string, limit: number): RunHistoryEntry[] {
+    const nums = this.#nums.get(id);
     const out: RunHistoryEntry[] = [];
-    const cap = this.#nums.length / FIELDS;
-    for (let i = this.#count - 1; i >= 0 && out.length < limit; i--) out.push(this.#entry((this.#start + i) % cap));
+    if (nums === undefined) return out;
+    const texts = this.#texts.get(id);
+    const cap = capacity(nums);
+    for (let i = nums[1]! - 1; i >= 0 && out.length < limit; i--) out.push(entryAt(nums, texts, (nums[0]! + i) % cap));
     return out;
   }
 
-  #entry(slot: number): RunHistoryEntry {
-    const n = this.#nums;
-    const at = slot * FIELDS;
-    const packed = n[at + 4]!;
-    const code = packed % CODES;
-    const t = this.#texts;
-    const trigger = (code & 7) === NAMED_TRIGGER ? (t?.[slot * TEXTS + 2] as SyncTrigger) : TRIGGERS[code & 7]!;
-    const outcome = code >> 3;
-    const entry: { -readonly [K in keyof RunHistoryEntry]: RunHistoryEntry[K] } = {
-      scheduledAt: n[at]!,
-      startedAt: n[at + 1]!,
-      finishedAt: n[at + 2]!,
-      trigger,
-      outcome: outcome === 0 ? 'succeeded' : 'failed',
-      durationMs: (packed - code) / CODES,
-      fencingToken: n[at + 3]!,
-    };
-    if (outcome > 0) {
-      entry.reason = REASONS[outcome - 1]!;
-      entry.error = t?.[slot * TEXTS + 1] ?? '';
-    }
-    const replica = t?.[slot * TEXTS];
-    if (replica !== undefined) entry.replica = replica;
-    return entry;
+  /** Forgets the fabric's history. */
+  delete(id: string): void {
+    this.#nums.delete(id);
+    this.#texts.delete(id);
   }
 
-  #dropOldest(): void {
-    const cap = this.#nums.length / FIELDS;
-    if (this.#texts) this.#texts.fill(undefined, this.#start * TEXTS, this.#start * TEXTS + TEXTS);
-    this.#start = (this.#start + 1) % cap;
-    this.#count--;
+  /** Entries held for the fabric. */
+  size(id: string): number {
+    return this.#nums.get(id)?.[1] ?? 0;
   }
 
-  /** Re-lays the ring out oldest first in room for `cap` entries. */
-  #grow(cap: number): void {
-    const old = this.#nums;
-    const oldCap = old.length / FIELDS;
+  /** Lays the fabric's ring out oldest first in room for `cap` entries (its texts too). */
+  #ring(id: string, cap: number, old: number[] | undefined): number[] {
     // Exactly `cap` entries long (an array grown by push keeps spare room), filled with a double
     // so that it holds unboxed doubles from the start.
-    const nums = new Array<number>(cap * FIELDS).fill(0.5);
-    const texts = this.#texts ? new Array<string | undefined>(cap * TEXTS).fill(undefined) : undefined;
-    for (let i = 0; i < this.#count; i++) {
-      const from = (this.#start + i) % oldCap;
-      for (let f = 0; f < FIELDS; f++) nums[i * FIELDS + f] = old[from * FIELDS + f]!;
-      if (texts) for (let f = 0; f < TEXTS; f++) texts[i * TEXTS + f] = this.#texts![from * TEXTS + f];
+    const nums = new Array<number>(HEAD + cap * FIELDS).fill(0.5);
+    nums[0] = 0;
+    nums[1] = 0;
+    const oldTexts = this.#texts.get(id);
+    const texts = oldTexts ? new Array<string | undefined>(cap * TEXTS).fill(undefined) : undefined;
+    if (old !== undefined) {
+      const oldCap = capacity(old);
+      const count = old[1]!;
+      for (let i = 0; i < count; i++) {
+        const from = (old[0]! + i) % oldCap;
+        for (let f = 0; f < FIELDS; f++) nums[HEAD + i * FIELDS + f] = old[HEAD + from * FIELDS + f]!;
+        if (texts) for (let f = 0; f < TEXTS; f++) texts[i * TEXTS + f] = oldTexts![from * TEXTS + f];
+      }
+      nums[1] = count;
     }
-    this.#nums = nums;
-    this.#texts = texts;
-    this.#start = 0;
+    this.#nums.set(id, nums);
+    if (texts) this.#texts.set(id, texts);
+    return nums;
   }
+}
+
+function capacity(nums: number[]): number {
+  return (nums.length - HEAD) / FIELDS;
+}
+
+function dropOldest(nums: number[], texts: Texts | undefined): void {
+  const start = nums[0]!;
+  if (texts) texts.fill(undefined, start * TEXTS, start * TEXTS + TEXTS);
+  nums[0] = (start + 1) % capacity(nums);
+  nums[1] = nums[1]! - 1;
+}
+
+function entryAt(n: number[], t: Texts | undefined, slot: number): RunHistoryEntry {
+  const at = HEAD + slot * FIELDS;
+  const packed = n[at + 4]!;
+  const code = packed % CODES;
+  const trigger = (code & 7) === NAMED_TRIGGER ? (t?.[slot * TEXTS + 2] as SyncTrigger) : TRIGGERS[code & 7]!;
+  const outcome = code >> 3;
+  const entry: { -readonly [K in keyof RunHistoryEntry]: RunHistoryEntry[K] } = {
+    scheduledAt: n[at]!,
+    startedAt: n[at + 1]!,
+    finishedAt: n[at + 2]!,
+    trigger,
+    outcome: outcome === 0 ? 'succeeded' : 'failed',
+    durationMs: (packed - code) / CODES,
+    fencingToken: n[at + 3]!,
+  };
+  if (outcome > 0) {
+    entry.reason = REASONS[outcome - 1]!;
+    entry.error = t?.[slot * TEXTS + 1] ?? '';
+  }
+  const replica = t?.[slot * TEXTS];
+  if (replica !== undefined) entry.replica = replica;
+  return entry;
 }

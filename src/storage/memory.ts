@@ -1,8 +1,8 @@
 import { isNormalizedFabric, normalizeFabric } from '../definition.js';
 import { InvalidOptionError, StorageError } from '../errors.js';
 import { stateProblem } from './check-record.js';
-import type { HistoryAppend, RunHistoryEntry } from './history.js';
-import { HistoryRing } from './history-ring.js';
+import type { RunHistoryEntry } from './history.js';
+import { HistoryRings } from './history-ring.js';
 import { makeState, type BatchWrite, type ChangePage, type FabricRecord, type FabricWrite, type Storage, type StorageChange, type WriteOptions, type WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
@@ -38,7 +38,7 @@ export class MemoryStorage implements Storage {
   #logStart = 0;
   readonly #logSize: number;
   /** Run history per fabric: a ring of numbers (history-ring.ts). */
-  readonly #history = new Map<string, HistoryRing>();
+  readonly #history = new HistoryRings();
 
   constructor(options: MemoryStorageOptions = {}) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -81,7 +81,7 @@ export class MemoryStorage implements Storage {
     });
     this.#records.set(id, record);
     if (tomb) this.#tombstones.delete(id);
-    if (options?.history !== undefined) this.#appendHistory(id, options.history);
+    if (options?.history !== undefined) this.#history.push(id, options.history);
     // A sync request set or cleared is reported too: the replica running the fabric serves it.
     if (!current || current.state.requestedAt !== state.requestedAt || (current.definition !== definition && JSON.stringify(current.definition) !== JSON.stringify(definition))) this.#append(id, 'defined');
     return { ok: true, record };
@@ -111,13 +111,7 @@ export class MemoryStorage implements Storage {
 
   /** The fabric's newest `limit` run history entries, newest first (see {@link Storage.readHistory}). */
   async readHistory(id: string, limit: number): Promise<RunHistoryEntry[]> {
-    return this.#history.get(id)?.read(limit) ?? [];
-  }
-
-  #appendHistory(id: string, h: HistoryAppend): void {
-    let ring = this.#history.get(id);
-    if (ring === undefined) this.#history.set(id, (ring = new HistoryRing()));
-    ring.push(h);
+    return this.#history.read(id, limit);
   }
 
   #append(id: string, kind: StorageChange['kind']): void {
