@@ -1,11 +1,12 @@
 /**
  * Where a fabric goes after its run: a sync requested meanwhile (one follow-up run), a retry, the
  * next slot of a catch-up, a slot whose claim was given back (tried again shortly), or the next
- * free slot, with the slots the run covered counted as missed (`'overrun'`).
+ * free slot, with the slots the run covered counted as missed (`'overrun'`); and where a fabric
+ * goes when its waiting run is dropped (`clearBacklog`).
  */
 import { cadenceOf, nextFreeSlot } from './cadence.js';
 import { slotAfter, slotsBefore } from './catch-up.js';
-import { reportMissed, type Core } from './core.js';
+import { reportMissed, reportSkipped, type Core } from './core.js';
 import type { Dispatcher } from './dispatcher.js';
 import { recheckRequest, serveRequest } from './requests.js';
 import { newRun, type Run } from './run.js';
@@ -41,4 +42,22 @@ export function armAfterRun(core: Core, d: Dispatcher, run: Run, now: number): v
   const next = nextFreeSlot(cadence, s?.anchorAt ?? run.scheduledAt, lastSlot, now);
   if (lastSlot !== null) reportMissed(core, rt.fabric.id, run.queue, slotsBefore(cadence, slotAfter(cadence, lastSlot), next), 'overrun');
   d.armSlot(rt, next);
+}
+
+/**
+ * Drops `runs` (taken out of their queues' backlog): each fabric waits for its next grid slot;
+ * the dropped slots count as missed (`'cleared'`). Returns the number of runs dropped.
+ */
+export function clearBacklog(core: Core, d: Dispatcher, runs: readonly Run[], now: number): number {
+  for (const run of runs) {
+    const rt = run.rt;
+    rt.run = undefined;
+    rt.catchUpUntil = null;
+    reportSkipped(core, run, 'cancelled');
+    const cadence = cadenceOf(rt.fabric);
+    const next = cadence.slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, now + 1);
+    if (run.trigger === 'schedule' || run.trigger === 'catch-up') reportMissed(core, rt.fabric.id, run.queue, slotsBefore(cadence, run.scheduledAt, next), 'cleared');
+    if (!rt.removed && rt.fabric.enabled && core.lifecycle() === 'running') d.armSlot(rt, next);
+  }
+  return runs.length;
 }

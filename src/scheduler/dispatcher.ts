@@ -7,7 +7,7 @@ import { sameTiming, type Fabric } from '../definition.js';
 import type { FabricRecord } from '../storage/types.js';
 import { TimingWheel } from '../wheel.js';
 import { cadenceOf, jitterDelay, sameCadence } from './cadence.js';
-import { planCatchUp, planWaited, slotAfter, slotsBefore, type CatchUpRules } from './catch-up.js';
+import { planCatchUp, planWaited, slotAfter, type CatchUpRules } from './catch-up.js';
 import { reportMissed, reportSkipped, type Core } from './core.js';
 import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
 import type { Lanes } from './lanes.js';
@@ -16,7 +16,7 @@ import { movedRecord, observeClockSteps } from './clock-steps.js';
 import { checkFreshness, sweepFreshnessEvery } from './freshness.js';
 import { sameSchedule } from './same-schedule.js';
 import { serveRequest } from './requests.js';
-import { armAfterRun } from './after-run.js';
+import { armAfterRun, clearBacklog } from './after-run.js';
 import { deferByBreaker } from './breaker.js';
 
 /** Due entries served per microtask turn, and between two yields to the event loop (see {@link Dispatcher.#serve}). */
@@ -43,6 +43,7 @@ export class Dispatcher {
       clock: core.opts.clock,
       now: () => core.time.mono(),
       onExpire: (due) => {
+        this.#deferred = 0;
         this.observeClock();
         const now = core.time.now();
         sweepFreshnessEvery(core, now);
@@ -231,9 +232,22 @@ export class Dispatcher {
       return;
     }
     // Ended in this turn (lock, storage and executor all synchronous): no promise. A run begun
-    // from another's end goes on in a microtask past a depth, so a long catch-up stays shallow.
+    // from another's end goes on in a microtask past a depth, so a long catch-up stays shallow;
+    // every YIELD_EVERY of those, after a 0 ms clock timer (as a due burst does, see #serve), so
+    // it does not hold the host's event loop for its whole length.
     if (this.#depth >= MAX_SYNC_DEPTH) {
-      run.done = Promise.resolve().then(() => this.#afterRun(run, false));
+      this.#deferred += MAX_SYNC_DEPTH;
+      if (this.#deferred < YIELD_EVERY) {
+        run.done = Promise.resolve().then(() => this.#afterRun(run, false));
+        return;
+      }
+      this.#deferred = 0;
+      run.done = new Promise<void>((resolve) => {
+        this.#core.opts.clock.setTimeout(() => {
+          this.#afterRun(run, true);
+          resolve();
+        }, 0);
+      });
       return;
     }
     this.#depth++;
@@ -246,6 +260,8 @@ export class Dispatcher {
 
   /** Runs begun synchronously from the end of another (see {@link #begin}). */
   #depth = 0;
+  /** Runs of such chains gone on in microtasks since the event loop last turned (a wheel wake or a yield). */
+  #deferred = 0;
 
   /**
    * After a run's lease is released: frees its lane and arms its fabric's next entry. Never
@@ -371,23 +387,9 @@ export class Dispatcher {
     } else abortRun(run, reason);
   }
 
-  /**
-   * Drops every run waiting in `queue` (every queue when omitted): each fabric waits for its next
-   * grid slot; dropped slots count as missed (`'cleared'`). Returns the number of runs dropped.
-   */
+  /** Drops every run waiting in `queue` (every queue when omitted); see {@link clearBacklog}. */
   clearBacklog(queue: string | undefined, now: number): number {
-    const runs = this.#lanes.drain(queue);
-    for (const run of runs) {
-      const rt = run.rt;
-      rt.run = undefined;
-      rt.catchUpUntil = null;
-      reportSkipped(this.#core, run, 'cancelled');
-      const cadence = cadenceOf(rt.fabric);
-      const next = cadence.slotAtOrAfter(rt.record?.state.anchorAt ?? run.scheduledAt, now + 1);
-      if (run.trigger === 'schedule' || run.trigger === 'catch-up') reportMissed(this.#core, rt.fabric.id, run.queue, slotsBefore(cadence, run.scheduledAt, next), 'cleared');
-      if (!rt.removed && rt.fabric.enabled && this.#core.lifecycle() === 'running') this.armSlot(rt, next);
-    }
-    return runs.length;
+    return clearBacklog(this.#core, this, this.#lanes.drain(queue), now);
   }
 
   // ------------------------------------------------------------ wall-clock steps (clock-steps.ts)
