@@ -19,6 +19,17 @@ export class ManualClock implements Clock {
   clearTimeout(handle: TimerHandle): void {
     this.#timers.delete(handle as number);
   }
+  /**
+   * Runs timers wake by wake for `ms` of clock time, letting the microtasks and immediates each
+   * wake queued run before the next one (a scheduler's runs end there).
+   */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    while (this.t < end) {
+      if (!this.runNext()) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
   /** Jumps to the earliest armed timer and runs it; false when none is armed. */
   runNext(): boolean {
     let bestId = -1;

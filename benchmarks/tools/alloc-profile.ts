@@ -8,21 +8,19 @@ import { Session } from 'node:inspector/promises';
 import { createScheduler } from '../../src/index.js';
 import { ManualClock } from '../lib/manual-clock.js';
 const n = 10000;
-const clock = new ManualClock();
-Object.assign(clock, { monotonic: () => clock.t });
+// with a monotonic side, as the system clock has (the scheduler then reads it for its timers)
+const clock = Object.assign(new ManualClock(), { monotonic: (): number => clock.t });
 let runs = 0;
 const s = createScheduler({ clock, executor: () => void runs++, retry: false, maxConcurrentSyncs: Infinity, historySize: Number(process.argv[2] ?? 20) });
 if (process.argv[3] === 'host') s.on('sync:succeeded', () => undefined);
 await s.upsertFabrics(Array.from({ length: n }, (_, i) => ({ id: String(i), syncInterval: 1000 })));
 await s.start();
-const settle = () => new Promise((r) => setImmediate(r));
-async function advance(ms: number) { const end = clock.t + ms; while (clock.t < end) { if (!clock.runNext()) break; await settle(); } }
-await advance(5000);
+await clock.advance(5000);
 const session = new Session(); session.connect();
 await session.post('HeapProfiler.enable');
 await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as any);
 const r0 = runs;
-await advance(10000);
+await clock.advance(10000);
 const { profile } = await session.post('HeapProfiler.stopSampling');
 const done = runs - r0;
 const self = new Map<string, number>();

@@ -278,8 +278,7 @@ export class Dispatcher {
       if (rt.pendingShift) void persistShift(core, rt);
       if (rt.run === run) rt.run = undefined;
       if (core.lifecycle() !== 'running') return;
-      // Ended in this turn: the time its outcome was known is now.
-      const now = !waited && run.endedAt !== undefined ? run.endedAt : core.time.now();
+      const now = core.time.now();
       checkFreshness(core, rt, now);
       if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
         const stored = rt.record;

@@ -20,7 +20,6 @@ export function record(core: Core, run: Run, outcome: Outcome): void | Promise<v
   const id = rt.fabric.id;
   const mono = core.time.mono();
   const finishedAt = core.time.wallAt(mono);
-  run.endedAt = finishedAt;
   // Elapsed time, whatever the wall clock did meanwhile.
   const durationMs = Math.max(0, Math.round(mono - run.startedMono!));
   const abandoned = outcome.kind === 'fail' && (outcome.reason === 'aborted' || outcome.reason === 'lock-lost');

@@ -51,8 +51,6 @@ export interface Run {
   startedSlot?: number;
   startedAt?: number;
   startedMono?: number;
-  /** When its outcome was known (set by `record`). */
-  endedAt?: number;
   lateness?: number;
   fencingToken?: number;
   done?: Promise<void>;
@@ -171,7 +169,10 @@ interface Claim extends ClaimWrite {
   declined: 'already-claimed' | 'cancelled' | 'breaker';
   attempt: FabricRecord['state'] | undefined;
   written: number | undefined;
-  /** Set while the update runs in the claimer's turn: the mutator's first call needs no new time reading. */
+  /**
+   * True while the claim is answered in the claimer's turn (no time passed since `mono`): the
+   * mutator and the executor's start reuse that reading. False once the answer is awaited.
+   */
   inTurn: boolean;
 }
 
@@ -219,10 +220,10 @@ function claimAndInvoke(core: Core, run: Run, lease: Lease): void | Promise<void
   } catch (error) {
     return claimFailed(core, run, c, error);
   }
+  if (!isThenable<FabricRecord | undefined>(claim)) return claimed(core, run, lease, c, claim);
   c.inTurn = false;
-  if (!isThenable<FabricRecord | undefined>(claim)) return claimed(core, run, lease, c, claim, true);
   return claim.then(
-    (record) => claimed(core, run, lease, c, record, false),
+    (record) => claimed(core, run, lease, c, record),
     (error: unknown) => claimFailed(core, run, c, error),
   );
 }
@@ -235,8 +236,7 @@ function claimFailed(core: Core, run: Run, c: Claim, error: unknown): void {
   skip(core, run, 'unavailable');
 }
 
-/** After the claim write; `inTurn`: it answered in the claimer's turn (no time passed since `c.mono`). */
-function claimed(core: Core, run: Run, lease: Lease, c: Claim, record: FabricRecord | undefined, inTurn: boolean): void | Promise<void> {
+function claimed(core: Core, run: Run, lease: Lease, c: Claim, record: FabricRecord | undefined): void | Promise<void> {
   const rt = run.rt;
   if (record) {
     rt.ghostClaim = null;
@@ -266,7 +266,7 @@ function claimed(core: Core, run: Run, lease: Lease, c: Claim, record: FabricRec
       skip(core, run, 'unavailable');
     });
   }
-  return invoke(core, run, lease, record, c.from, c.startedAt + moved, inTurn ? c.mono : core.time.mono());
+  return invoke(core, run, lease, record, c.from, c.startedAt + moved, c.inTurn ? c.mono : core.time.mono());
 }
 
 /** `run.settle`: the first outcome wins; wakes a run waiting for it. */

@@ -32,7 +32,7 @@ export class SchedulerTime {
 
   /** The scheduler's wall time, epoch ms (slot names, timestamps). */
   now(): number {
-    return this.#mono ? Math.floor(this.#mono() + this.#offset) : this.#clock.now();
+    return this.wallAt(this.mono());
   }
 
   /** {@link now} at the monotonic reading `mono` (one clock read serving both). */

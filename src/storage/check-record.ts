@@ -169,7 +169,7 @@ export function stateProblem(s: Readonly<Record<string, unknown>>): string | nul
   if (!isCounter(state.consecutiveFailures)) return counterProblem('consecutiveFailures', state.consecutiveFailures);
   if (!isCounter(state.fencingToken)) return counterProblem('fencingToken', state.fencingToken);
   const requested = s['requestedAt'];
-  if (requested !== undefined && requested !== null && !(typeof requested === 'number' && requested >= -MAX_TIMESTAMP_MS && requested <= MAX_TIMESTAMP_MS)) {
+  if (requested !== undefined && !isTimestamp(requested)) {
     return `expected state.requestedAt to be absent or a number of ms within ±8.64e15 (the Date range), got ${show(requested)}`;
   }
   return null;
