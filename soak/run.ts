@@ -1,6 +1,6 @@
 /**
  * The soak: several replicas (child processes) keep many fabrics synced against a redis-server
- * of its own (loopback, a port in 6390..6420) while random faults are injected; afterwards every
+ * of its own (loopback, a port in 6390..6689) while random faults are injected; afterwards every
  * run is checked for slots run twice, slots lost beyond the documented policy, overlapping runs
  * whose lease was intact, and fencing order at the downstream. Bounded in time and count.
  *

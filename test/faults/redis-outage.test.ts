@@ -1,7 +1,7 @@
 /**
  * Fault suite: Redis killed and restarted mid-run (with its data kept, and empty), and Redlock
  * over three independent masters losing one, then two. Each test starts its own redis-server(s)
- * on ports in 6390..6420 and stops them afterwards. Two replicas run in this process (each with
+ * on ports in 6390..6689 and stops them afterwards. Two replicas run in this process (each with
  * its own clients, as separate services would). Real time; tolerances are wide.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,7 +1,10 @@
 /** Helpers for tests that talk to Redis: clients, random prefixes, cleanup, spare servers. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import { afterAll } from 'vitest';
@@ -55,8 +58,9 @@ export async function countKeys(client: Redis, prefix: string): Promise<number> 
   return n;
 }
 
-const PORTS = { from: 6390, to: 6420 };
+const PORTS = { from: 6390, to: 6689 };
 const handedOut = new Set<number>();
+const RESERVATIONS = join(tmpdir(), 'syncwheel-test-ports');
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -66,10 +70,48 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
- * A loopback port in 6390..6420 that nobody listens on right now and that this process has not
- * handed out before (so a server stopped and restarted on its port keeps it). The range is outside
- * the ephemeral one, so no outgoing connection takes the port while its server is down.
+ * Reserves `port` for this process across processes (vitest runs test files in several workers,
+ * each with its own `handedOut`): a file named after the port, created exclusively, holding our
+ * PID. A file whose PID is gone is taken over. Reservations are dropped when the process exits.
+ */
+export function reserve(port: number): boolean {
+  mkdirSync(RESERVATIONS, { recursive: true });
+  const file = join(RESERVATIONS, `${port}.pid`);
+  for (let i = 0; i < 2; i++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      reserved.add(file);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && alive(owner)) return false;
+      rmSync(file, { force: true }); // its process is gone
+    }
+  }
+  return false;
+}
+
+const reserved = new Set<string>();
+process.once('exit', () => {
+  for (const file of reserved) rmSync(file, { force: true });
+});
+
+/**
+ * A loopback port in 6390..6689 that nobody listens on right now and that no test process has
+ * handed out before (a reservation file per port, so a server stopped and restarted on its port
+ * keeps it while it is down, even with other workers picking ports meanwhile). The range is
+ * outside the ephemeral one, so no outgoing connection takes the port while its server is down.
  */
 export async function freePort(): Promise<number> {
   const size = PORTS.to - PORTS.from + 1;
@@ -78,8 +120,10 @@ export async function freePort(): Promise<number> {
     const port = PORTS.from + ((first + i) % size);
     if (handedOut.has(port)) continue;
     handedOut.add(port); // before the check, so that concurrent calls never pick the same port
-    if (await portIsFree(port)) return port;
-    handedOut.delete(port);
+    if (reserve(port)) {
+      if (await portIsFree(port)) return port;
+      // someone outside the tests listens there: keep it marked, never try it again
+    } else handedOut.delete(port);
   }
   throw new Error(`no free port in ${PORTS.from}..${PORTS.to}`);
 }
