@@ -22,12 +22,13 @@ function script(name: string, numberOfKeys: number, lua: string): LuaScript {
   return Object.freeze({ name, numberOfKeys, lua, sha: createHash('sha1').update(lua).digest('hex') });
 }
 
-/** Shared Lua: Redis time in ms (`nowMs`), and effects replication on Redis 5 (scripts that read TIME, then write). */
+/** Shared Lua: Redis time in ms (`nowMs`) and µs (`nowUs`), and effects replication on Redis 5 (scripts that read TIME, then write). */
 const PRELUDE = `
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local nowT = redis.call('TIME')
 -- (floats: ioredis-mock's Lua has 32-bit integers)
 local nowMs = tonumber(nowT[1]) * 1000.0 + math.floor(tonumber(nowT[2]) / 1000)
+local nowUs = tonumber(nowT[1]) * 1000000.0 + tonumber(nowT[2])
 local function fmt(n) return string.format('%.0f', n) end
 local function val(x)
   if type(x) == 'string' then return x end
@@ -62,7 +63,7 @@ end
  * ARGV[14] run history entry to push ('' = none)   ARGV[15] history entries to keep
  *
  * A write is a claim when its token is above the stored record's token (above 0 on a create) or
- * ARGV[9] says so. A claim's token is max(requested, fence + 1, record + 1, Redis ms x 1000): the
+ * ARGV[9] says so. A claim's token is max(requested, fence + 1, record + 1, Redis time in µs): the
  * time floor applies to every claim, so a counter rolled back by a data loss is never reused.
  * A claim is refused when the lock value differs (`lease-lost`), when it would create a record
  * over a tombstone (`removed`), and answered {2, skew} when the claimer's time is off Redis time
@@ -134,7 +135,7 @@ if claim then
   if proof ~= '' and val(redis.call('GET', lock)) ~= proof then return refuse('lease-lost') end
   if fenceToken + 1 > token then token = fenceToken + 1 end
   if stored + 1 > token then token = stored + 1 end
-  if nowMs * 1000.0 > token then token = nowMs * 1000.0 end
+  if nowUs > token then token = nowUs end
 elseif mode == 'update' then
   if token ~= stored or token < fenceToken then return refuse('') end
 else
