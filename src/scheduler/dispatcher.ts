@@ -9,7 +9,7 @@ import { TimingWheel } from '../wheel.js';
 import { cadenceOf, jitterDelay, sameCadence } from './cadence.js';
 import { planCatchUp, planWaited, slotAfter, type CatchUpRules } from './catch-up.js';
 import { reportMissed, reportSkipped, type Core } from './core.js';
-import { FabricRuntime, persistShift, type TimerKind } from './fabric-runtime.js';
+import { FabricRuntime, RECORD_KEPT_MS, persistShift, type TimerKind } from './fabric-runtime.js';
 import type { Lanes } from './lanes.js';
 import { abortRun, executeRun, newRun, type Run } from './run.js';
 import { movedRecord, observeClockSteps } from './clock-steps.js';
@@ -174,7 +174,7 @@ export class Dispatcher {
     const shouldRun = core.opts.singleFlight.shouldRun;
     if (shouldRun && !shouldRun.call(core.opts.singleFlight, id)) {
       // Another replica is responsible: follow the grid quietly, touching neither lock nor storage.
-      const anchor = rt.record?.state.anchorAt ?? rt.slot;
+      const anchor = rt.anchorAt ?? rt.slot;
       return this.armSlot(rt, cadence.slotAtOrAfter(anchor, Math.max(now, rt.slot) + 1));
     }
     const queue = this.#lanes.queueOf(rt.fabric);
@@ -281,13 +281,15 @@ export class Dispatcher {
       const now = core.time.now();
       checkFreshness(core, rt, now);
       if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
-        const stored = rt.record;
+        const stored = rt.storedDefinition;
         // Another replica changed the definition meanwhile: follow it from here on.
-        if (stored && !sameSchedule(stored.definition, rt.fabric)) {
-          this.apply(stored, rt.fabric, now);
+        if (stored && !sameSchedule(stored, rt.fabric)) {
+          this.apply(rt.record!, rt.fabric, now);
           core.emit('fabric:updated', { fabricId: rt.fabric.id, remote: true });
         } else if (rt.fabric.enabled) armAfterRun(this.#core, this, run, now);
       }
+      // The record object is kept for a next run due soon; else dropped (see FabricRuntime.release).
+      if (!rt.run && !(this.isArmed(rt) && rt.due - now <= RECORD_KEPT_MS)) rt.release();
       this.#pump();
     } catch (error) {
       core.reportError('run', error, run.rt.fabric.id);

@@ -1,7 +1,8 @@
 /** The scheduler's in-memory view of one fabric and its one armed wheel entry. */
 import type { Fabric } from '../definition.js';
 import type { MissedReason } from '../events.js';
-import type { FabricRecord, FabricState } from '../storage/types.js';
+import type { SyncStatus } from '../status.js';
+import { makeState, type FabricRecord, type FabricState } from '../storage/types.js';
 import type { IntrusiveEntry } from '../wheel.js';
 import type { Core } from './core.js';
 import type { FabricGauges } from './gauges.js';
@@ -34,14 +35,55 @@ const ATTEMPT_SHIFT = 12;
 export const MAX_ATTEMPT = (1 << (32 - ATTEMPT_SHIFT)) - 1;
 
 /**
+ * A run's record object is kept for the fabric's next run when that is due within this many ms;
+ * a later one makes the object again from the runtime's numbers (see {@link FabricRuntime.release}).
+ * An object kept longer than about two young-generation collections (well under a second at
+ * thousands of runs a second) is moved to V8's old space and dies there, so keeping the record
+ * of every 60 s fabric cost a major collection's worth of garbage a minute at 1M fabrics;
+ * making it again costs ~0.3-0.5 µs per run.
+ */
+export const RECORD_KEPT_MS = 1_000;
+
+// The cached record's numbers, by index in `FabricRuntime.#n` (NaN: null, or no request).
+const VERSION = 0;
+const TOKEN = 1;
+const LAST_SYNC = 2;
+const LAST_ATTEMPT = 3;
+const ANCHOR = 4;
+const LAST_SLOT = 5;
+const NEXT = 6;
+const FAILURES = 7;
+const REQUESTED = 8;
+
+const orNull = (v: number): number | null => (v === v ? v : null);
+const orNaN = (v: number | null | undefined): number => (typeof v === 'number' ? v : Number.NaN);
+
+/**
  * The scheduler's view of one fabric. It is also the fabric's one wheel entry (the wheel links
  * it into its slot through `dueAt`/`pos`/`prev`/`next`), and its small fields share one number:
  * a million of these have to fit in a few hundred MB.
  */
 export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   #fabric: Fabric;
-  /** See {@link record}. */
+  /**
+   * The cached record as an object (see {@link record}) while a run or a change needs it; dropped
+   * by {@link release}, since a record kept until the next run (a minute, say) would age into
+   * V8's old space and die there: a million fabrics would leave a million records of old-space
+   * garbage a minute. Between runs the record is kept in the fields below.
+   */
   #record: FabricRecord | undefined;
+  /** The cached record's numbers (see the indices above), one packed array of doubles; null: none cached. */
+  #n: number[] | null = null;
+  #status: SyncStatus = 'never_synced';
+  #lastError: string | null = null;
+  /** The cached record's grid anchor (as `record?.state.anchorAt`, without making the record). */
+  get anchorAt(): number | null {
+    const n = this.#n;
+    return n === null ? null : orNull(n[ANCHOR]!);
+  }
+
+  /** The cached record's definition (the same object as {@link fabric} unless another replica changed it). */
+  #stored: Fabric | undefined = undefined;
   /** Grid slot the armed entry serves (a retry serves its failed slot), wall epoch ms. */
   slot = 0;
   /** When the armed entry is due, wall epoch ms (the slot; a retry: its backoff time). */
@@ -73,7 +115,8 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
 
   constructor(fabric: Fabric, record: FabricRecord | undefined) {
     this.#fabric = fabric;
-    this.#record = record;
+    this.#record = undefined;
+    if (record) this.#keep(record);
   }
 
   /** The definition this scheduler follows; changed by {@link redefine}. */
@@ -86,7 +129,81 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    * by {@link cache}, {@link cacheWritten} and {@link shift}, which tell the scheduler's gauges.
    */
   get record(): FabricRecord | undefined {
-    return this.#record;
+    const r = this.#record;
+    if (r !== undefined) return r;
+    const n = this.#n;
+    if (n === null) return undefined;
+    const state = makeState(this.#status, orNull(n[LAST_SYNC]!), orNull(n[LAST_ATTEMPT]!), this.#lastError, n[FAILURES]!, orNull(n[ANCHOR]!), orNull(n[LAST_SLOT]!), orNull(n[NEXT]!), n[TOKEN]!, orNull(n[REQUESTED]!) ?? undefined);
+    return (this.#record = Object.freeze({ definition: this.#stored!, state: Object.freeze(state), version: n[VERSION]! }));
+  }
+
+  /** The cached record's last success (as `record.state.lastSyncAt`, without making the record). */
+  get lastSyncAt(): number | null {
+    const n = this.#n;
+    return n === null ? null : orNull(n[LAST_SYNC]!);
+  }
+
+  /** The cached record's status; undefined: no record cached (as `record?.state.status`, without making the record). */
+  get status(): SyncStatus | undefined {
+    return this.#n === null ? undefined : this.#status;
+  }
+
+  /** The cached record's definition (as `record?.definition`, without making the record). */
+  get storedDefinition(): Fabric | undefined {
+    return this.#stored;
+  }
+
+  /** The cached record's consecutive failures (0 with none cached). */
+  get consecutiveFailures(): number {
+    const n = this.#n;
+    return n === null ? 0 : n[FAILURES]!;
+  }
+
+  /**
+   * Drops the cached record's object (it is made again from the numbers when next asked for):
+   * called when a run is over and its fabric's next run is not due within {@link RECORD_KEPT_MS},
+   * so that no record object lives from one run to the next.
+   */
+  release(): void {
+    this.#record = undefined;
+  }
+
+  /** Takes `record` as the cached one: the object (until {@link release}) and its numbers. */
+  #keep(record: FabricRecord): void {
+    const s = record.state;
+    const n = this.#n;
+    if (n === null) {
+      this.#n = [record.version, s.fencingToken, orNaN(s.lastSyncAt), orNaN(s.lastAttemptAt), orNaN(s.anchorAt), orNaN(s.lastSlotAt), orNaN(s.nextSyncAt), s.consecutiveFailures, orNaN(s.requestedAt)];
+    } else {
+      n[VERSION] = record.version;
+      n[TOKEN] = s.fencingToken;
+      n[LAST_SYNC] = orNaN(s.lastSyncAt);
+      n[LAST_ATTEMPT] = orNaN(s.lastAttemptAt);
+      n[ANCHOR] = orNaN(s.anchorAt);
+      n[LAST_SLOT] = orNaN(s.lastSlotAt);
+      n[NEXT] = orNaN(s.nextSyncAt);
+      n[FAILURES] = s.consecutiveFailures;
+      n[REQUESTED] = orNaN(s.requestedAt);
+    }
+    this.#status = s.status;
+    this.#lastError = s.lastError;
+    this.#stored = record.definition;
+    this.#record = record;
+  }
+
+  /** Whether `record` is older than the cached one (see {@link isOlderRecord}); false with none cached. */
+  isOlder(record: FabricRecord): boolean {
+    const n = this.#n;
+    if (n === null) return false;
+    const a = record.state.fencingToken;
+    const b = n[TOKEN]!;
+    return a !== b ? a < b : record.version < n[VERSION]!;
+  }
+
+  /** Whether `record` has the cached one's fencing token and version. */
+  #same(record: FabricRecord): boolean {
+    const n = this.#n;
+    return n !== null && record.state.fencingToken === n[TOKEN] && record.version === n[VERSION];
   }
 
   /** Follows a new definition (and tells the gauges: enabled, staleness bound). */
@@ -184,13 +301,12 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    * grid (every mutator reads through `view`): the move is done.
    */
   cache(record: FabricRecord, gauges: FabricGauges): void {
-    const known = this.#record;
     // Cached already (the storage's answer seen twice: as written, and by the run that wrote it).
-    if (record === known && !this.pendingShift) return;
-    if (known && (isOlderRecord(record, known) || (isSameRecord(record, known) && this.pendingShift))) return;
+    if (record === this.#record && !this.pendingShift) return;
+    if (this.isOlder(record) || (this.pendingShift && this.#same(record))) return;
     const seen = this.view(record);
     if (seen === record) this.pendingShift = null;
-    this.#record = seen;
+    this.#keep(seen);
     gauges.changed(this);
   }
 
@@ -201,9 +317,9 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    */
   cacheWritten(record: FabricRecord, movedSince: number, gauges: FabricGauges): void {
     if (movedSince === 0) return this.cache(record, gauges);
-    if (this.#record && isOlderRecord(record, this.#record)) return;
+    if (this.isOlder(record)) return;
     this.pendingShift = { skew: movedSince, anchorAt: record.state.anchorAt, lastSlotAt: record.state.lastSlotAt };
-    this.#record = { definition: record.definition, state: shiftState(record.state, movedSince), version: record.version };
+    this.#keep({ definition: record.definition, state: shiftState(record.state, movedSince), version: record.version });
     gauges.changed(this);
   }
 
@@ -213,11 +329,11 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    */
   shift(skew: number, gauges: FabricGauges): void {
     if (this.ghostClaim) this.ghostClaim = { token: this.ghostClaim.token, basis: shiftState(this.ghostClaim.basis, skew) };
-    const r = this.#record;
+    const r = this.record;
     if (r) {
       const p = this.pendingShift;
       this.pendingShift = { skew: (p?.skew ?? 0) + skew, anchorAt: p ? p.anchorAt : r.state.anchorAt, lastSlotAt: p ? p.lastSlotAt : r.state.lastSlotAt };
-      this.#record = { definition: r.definition, state: shiftState(r.state, skew), version: r.version };
+      this.#keep({ definition: r.definition, state: shiftState(r.state, skew), version: r.version });
       gauges.changed(this);
     }
     this.slot += skew;
@@ -242,10 +358,6 @@ export function isOlderRecord(record: FabricRecord, known: FabricRecord): boolea
   const a = record.state.fencingToken;
   const b = known.state.fencingToken;
   return a !== b ? a < b : record.version < known.version;
-}
-
-function isSameRecord(record: FabricRecord, known: FabricRecord): boolean {
-  return record.state.fencingToken === known.state.fencingToken && record.version === known.version;
 }
 
 /**

@@ -17,7 +17,7 @@ export const FRESHNESS_SWEEP_MS = 5_000;
 
 /** Whether the fabric's last success is past its staleness bound at `now` (enabled fabrics with a success only). */
 export function isStale(rt: FabricRuntime, now: number): boolean {
-  const last = rt.record?.state.lastSyncAt ?? null;
+  const last = rt.lastSyncAt;
   return rt.fabric.enabled && last !== null && last < cadenceOf(rt.fabric).staleBefore(now);
 }
 

@@ -58,13 +58,13 @@ function statusCode(status: SyncStatus): number {
 
 /** What a runtime adds to the gauges now (never 0). */
 export function gaugeKey(rt: FabricRuntime, breaker: ResolvedBreaker | false): number {
-  const s = rt.record?.state;
-  if (s === undefined) return 1;
-  const code = statusCode(s.status);
+  const status = rt.status;
+  if (status === undefined) return 1;
+  const code = statusCode(status);
   let key = code === 3 && rt.stale ? OUT_OF_SYNC : code;
   if (rt.fabric.enabled) {
-    if (s.lastSyncAt !== null) key |= SUCCESS;
-    if (isOpen(breaker, s.consecutiveFailures)) key |= OPEN;
+    if (rt.lastSyncAt !== null) key |= SUCCESS;
+    if (isOpen(breaker, rt.consecutiveFailures)) key |= OPEN;
   }
   return key;
 }
@@ -161,7 +161,7 @@ export class FabricGauges {
 
   /** The pass looks at a runtime (after `checkFreshness`). */
   passSaw(rt: FabricRuntime): void {
-    if (this.#passOldest !== null && (rt.gauge & SUCCESS) !== 0) this.#passOldest.note(rt, rt.record!.state.lastSyncAt);
+    if (this.#passOldest !== null && (rt.gauge & SUCCESS) !== 0) this.#passOldest.note(rt, rt.lastSyncAt);
   }
 
   /** The pass has looked at every runtime: the oldest last successes it found are the gauge's from now on. */
@@ -201,7 +201,7 @@ export class FabricGauges {
       fabrics[status] = (fabrics[status] ?? 0) + 1;
       if (rt.stale) stale++;
       if (key & OPEN) open++;
-      const last = rt.record?.state.lastSyncAt ?? null;
+      const last = rt.lastSyncAt;
       if (key & SUCCESS && (oldest === null || last! < oldest)) oldest = last;
     }
     return { fabrics, stale, open, oldest, staleButFresh };
@@ -210,7 +210,7 @@ export class FabricGauges {
   /** Counts `rt` under `key` instead of what it added before. */
   #count(rt: FabricRuntime, key: number): void {
     const old = rt.gauge;
-    if ((key | old) & SUCCESS) this.#noteOldest(rt, key & SUCCESS ? rt.record!.state.lastSyncAt : null);
+    if ((key | old) & SUCCESS) this.#noteOldest(rt, key & SUCCESS ? rt.lastSyncAt : null);
     if (key === old) return;
     this.#add(old, -1);
     this.#add(key, 1);

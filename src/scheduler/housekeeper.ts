@@ -16,7 +16,6 @@ import type { FabricRecord, StorageChange } from '../storage/types.js';
 import type { Core } from './core.js';
 import type { Dispatcher } from './dispatcher.js';
 import { sameSchedule } from './same-schedule.js';
-import { isOlderRecord } from './fabric-runtime.js';
 import { repairStale, type StateCheckDeps } from './state-check.js';
 import { serveRequest, storeRequest } from './requests.js';
 
@@ -253,7 +252,7 @@ export class Housekeeper {
       }
       // Only a listing at least as new as what this scheduler knows (a claim it wrote since is
       // newer), and taken on today's grid (a step since is applied to the runtime's own record).
-      if (rt.removed || (rt.record && isOlderRecord(r, rt.record))) continue;
+      if (rt.removed || rt.isOlder(r)) continue;
       if (rt.run || rt.pendingShift || skew !== 0) {
         this.#deferred.set(id, 'defined'); // looked at again next pass (the feed will not name it again)
         continue;

@@ -78,7 +78,7 @@ describe('the freshness sweep', () => {
     const { normalizeFabric } = await import('../../src/index.js');
     const fabric = normalizeFabric({ id: 'x', syncInterval: 1000 }, { syncTimeout: 0 });
     const n = 2 * SWEEP_CHUNK + 5;
-    const runtimes = new Map(Array.from({ length: n }, (_, i) => [`f${i}`, { fabric: { ...fabric, id: `f${i}` }, removed: false, stale: false, pendingShift: null, record: { state: { lastSyncAt: 0 } }, cache() {}, setStale(v: boolean) { this.stale = v; } }]));
+    const runtimes = new Map(Array.from({ length: n }, (_, i) => [`f${i}`, { fabric: { ...fabric, id: `f${i}` }, removed: false, stale: false, pendingShift: null, lastSyncAt: 0, cache() {}, setStale(v: boolean) { this.stale = v; } }]));
     const emitted: string[] = [];
     const passes: string[] = [];
     const gauges = { passBegan: () => passes.push('began'), passSaw: () => undefined, passEnded: () => passes.push('ended') };
