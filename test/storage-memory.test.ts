@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StorageError, initialState, normalizeFabric } from '../src/index.js';
+import { StorageError, initialState, normalizeFabric, type FabricState } from '../src/index.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { storageContract } from './storage-contract.js';
 
@@ -25,5 +25,111 @@ describe('MemoryStorage beyond the contract', () => {
     expect(() => s.write('b', { definition: fabric, state: initialState() }, null)).toThrow(StorageError);
     expect(() => s.write('a', { definition: { ...fabric, syncInterval: -5 }, state: initialState() }, null)).toThrow(/syncInterval/);
     expect(s.size).toBe(0);
+  });
+  it('hands out fresh deep-frozen snapshots of the stored columns, sharing the written definition', async () => {
+    const s = new MemoryStorage();
+    const w = s.write('a', { definition: fabric, state: initialState() }, null);
+    if (!w.ok) throw new Error('create failed');
+    const a = await s.get('a');
+    const b = await s.get('a');
+    expect(a).toEqual(w.record);
+    expect(b).toEqual(a);
+    // Not kept by the storage: every read is a new object (what a caller keeps is up to it).
+    expect(b).not.toBe(a);
+    for (const r of [w.record, a!, b!]) {
+      expect(Object.isFrozen(r) && Object.isFrozen(r.state) && Object.isFrozen(r.definition)).toBe(true);
+      expect(r.definition).toBe(fabric);
+    }
+    expect(() => {
+      (a!.state as FabricState).fencingToken = 99;
+    }).toThrow(TypeError);
+    expect((await s.get('a'))!.state.fencingToken).toBe(0);
+  });
+
+  it('keeps null timestamps, zero, negative and -0 values, errors and an optional requestedAt exactly', async () => {
+    const s = new MemoryStorage();
+    const full: FabricState = {
+      status: 'error',
+      lastSyncAt: -86_400_000,
+      lastAttemptAt: 0,
+      lastError: 'boom',
+      consecutiveFailures: 3,
+      anchorAt: 1.8e12 + 0.5,
+      lastSlotAt: -0,
+      nextSyncAt: 8.64e15,
+      fencingToken: Number.MAX_SAFE_INTEGER,
+      requestedAt: 1.8e12,
+    };
+    const w = s.write('a', { definition: fabric, state: full }, null);
+    expect(w.ok && w.record.state).toStrictEqual(full);
+    expect(Object.is((await s.get('a'))!.state.lastSlotAt, -0)).toBe(true);
+    // null and absent `requestedAt` both read back absent (as before: only a number is kept).
+    const cleared = s.write('a', { definition: fabric, state: { ...initialState(), fencingToken: Number.MAX_SAFE_INTEGER, requestedAt: null as unknown as number } }, 1);
+    expect(cleared.ok && cleared.record.state).toStrictEqual({ ...initialState(), fencingToken: Number.MAX_SAFE_INTEGER });
+    expect('requestedAt' in (await s.get('a'))!.state).toBe(false);
+    expect(Object.keys((await s.get('a'))!.state)).toEqual(Object.keys(initialState()));
+  });
+
+  it('refuses NaN and infinite numbers (NaN is the stored "null")', () => {
+    const s = new MemoryStorage();
+    for (const bad of [{ anchorAt: Number.NaN }, { lastSyncAt: Number.POSITIVE_INFINITY }, { requestedAt: Number.NaN }, { fencingToken: Number.NaN }, { consecutiveFailures: Number.NaN }]) {
+      expect(() => s.write('a', { definition: fabric, state: { ...initialState(), ...bad } }, null)).toThrow(StorageError);
+    }
+    expect(s.size).toBe(0);
+  });
+
+  it('grows past its first columns and reuses deleted slots without disturbing other records', async () => {
+    const s = new MemoryStorage();
+    const n = 1_000;
+    const defs = Array.from({ length: n }, (_, i) => normalizeFabric({ id: `f${i}`, syncInterval: 60_000 + i }, { syncTimeout: 0 }));
+    const stateOf = (i: number, v: number): FabricState => ({ ...initialState(), status: 'in_sync', lastSyncAt: 1.8e12 + i * 7 + v, nextSyncAt: 1.8e12 + i, fencingToken: i + v, lastError: i % 3 === 0 ? `e${i}` : null });
+    for (let i = 0; i < n; i++) expect(s.write(`f${i}`, { definition: defs[i]!, state: stateOf(i, 0) }, null).ok).toBe(true);
+    for (let i = 0; i < n; i += 2) expect(await s.delete(`f${i}`)).toBe(true);
+    expect(s.size).toBe(n / 2);
+    // Re-created ids (over their tombstones) and new ids take the freed slots.
+    for (let i = 0; i < n; i += 4) expect(s.write(`f${i}`, { definition: defs[i]!, state: stateOf(i, 1) }, null).ok).toBe(true);
+    const extra = normalizeFabric({ id: 'extra', syncInterval: 5_000 }, { syncTimeout: 0 });
+    expect(s.write('extra', { definition: extra, state: initialState() }, null).ok).toBe(true);
+    for (let i = 0; i < n; i++) {
+      const r = await s.get(`f${i}`);
+      if (i % 2 === 1) expect(r).toEqual({ definition: defs[i], state: stateOf(i, 0), version: 1 });
+      else if (i % 4 === 0) expect(r).toEqual({ definition: defs[i], state: stateOf(i, 1), version: 2 });
+      else expect(r).toBeUndefined();
+    }
+    expect((await s.get('extra'))?.definition).toBe(extra);
+    const { records } = await s.list();
+    expect(records.length).toBe(s.size);
+    expect(new Set(records.map((r) => r.definition.id)).size).toBe(s.size);
+    expect(s.size).toBe(n / 2 + n / 4 + 1);
+  });
+
+  it('refused writes change nothing and answer the current record', async () => {
+    const s = new MemoryStorage();
+    s.write('a', { definition: fabric, state: { ...initialState(), fencingToken: 5, requestedAt: 1.8e12 } }, null);
+    const stale = s.write('a', { definition: fabric, state: { ...initialState(), fencingToken: 9 } }, 7);
+    const superseded = s.write('a', { definition: fabric, state: { ...initialState(), fencingToken: 4 } }, 1);
+    const current = { definition: fabric, state: { ...initialState(), fencingToken: 5, requestedAt: 1.8e12 }, version: 1 };
+    expect(stale).toEqual({ ok: false, current });
+    expect(superseded).toEqual({ ok: false, current });
+    expect(await s.get('a')).toEqual(current);
+  });
+  it('reports a sync request in the change feed only when it is set, moved or cleared (absent and null are both none)', async () => {
+    const s = new MemoryStorage();
+    const write = (requestedAt: number | null | undefined, version: number | null) => {
+      const state: FabricState = { ...initialState() };
+      if (requestedAt !== undefined) state.requestedAt = requestedAt as number;
+      const r = s.write('a', { definition: fabric, state }, version);
+      if (!r.ok) throw new Error('write failed');
+    };
+    write(undefined, null); // created: reported
+    const from = (await s.changes(null)).cursor;
+    write(null, 1); // none -> none
+    write(undefined, 2); // none -> none
+    write(5, 3); // set: reported
+    write(5, 4); // unchanged
+    write(6, 5); // moved: reported
+    write(null, 6); // cleared: reported
+    const { changes } = await s.changes(from);
+    expect(changes).toEqual([{ id: 'a', kind: 'defined' }, { id: 'a', kind: 'defined' }, { id: 'a', kind: 'defined' }]);
   });
 });

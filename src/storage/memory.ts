@@ -3,7 +3,8 @@ import { InvalidOptionError, StorageError } from '../errors.js';
 import { stateProblem } from './check-record.js';
 import type { RunHistoryEntry } from './history.js';
 import { HistoryRings } from './history-ring.js';
-import { makeState, type BatchWrite, type ChangePage, type FabricRecord, type FabricWrite, type Storage, type StorageChange, type WriteOptions, type WriteResult } from './types.js';
+import { RecordColumns } from './memory-columns.js';
+import { type BatchWrite, type ChangePage, type FabricRecord, type FabricWrite, type Storage, type StorageChange, type WriteOptions, type WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -22,12 +23,19 @@ const CHANGE_PAGE = 1_000;
  * The embedded default storage: records live in this object, so they survive a scheduler's
  * stop/start (hand the same instance to a new scheduler) but not the process.
  *
- * Records are deep-frozen snapshots; callers cannot change stored data by mutating what they read.
+ * Records are kept as columns of numbers updated in place (memory-columns.ts), not as objects: a
+ * write allocates nothing it keeps. Every record handed out (`get`, `list`, a write's answer) is a
+ * fresh deep-frozen snapshot that the storage does not keep, so callers cannot change stored data
+ * by mutating what they read, and a snapshot nobody keeps dies young. Two reads of an unchanged
+ * record are equal, not the same object; the definition in them is the very object written.
  * A write is checked before it is stored (a definition as `normalizeFabric` accepts it, a state in
  * range), so what it hands out needs no checking again.
  */
 export class MemoryStorage implements Storage {
-  readonly #records = new Map<string, FabricRecord>();
+  /** Slot of each stored id in {@link MemoryStorage.#columns}. */
+  readonly #slots = new Map<string, number>();
+  /** Definition, version and state of every stored record, by slot. */
+  readonly #columns = new RecordColumns();
   /**
    * Version and fencing token of deleted records, so neither ever goes backwards for an id, and
    * whether the id is removed (a claim may not re-create it) until the host writes it again.
@@ -47,52 +55,73 @@ export class MemoryStorage implements Storage {
     this.#logSize = size;
   }
 
+  /** A fresh frozen snapshot of the record, `undefined` when absent. */
   async get(id: string): Promise<FabricRecord | undefined> {
-    return this.#records.get(id);
+    const slot = this.#slots.get(id);
+    return slot === undefined ? undefined : this.#columns.snapshot(slot);
   }
 
+  /** A fresh frozen snapshot of every record. */
   async list(): Promise<{ records: FabricRecord[]; corrupt: [] }> {
-    return { records: [...this.#records.values()], corrupt: [] };
+    const records: FabricRecord[] = [];
+    for (const slot of this.#slots.values()) records.push(this.#columns.snapshot(slot));
+    return { records, corrupt: [] };
   }
 
+  /**
+   * Compare-and-set write (see {@link Storage.write}), answered synchronously. The checks read the
+   * stored version, fencing token, `requestedAt` and definition from the columns; the record
+   * answered (`record`, or `current` when refused) is a fresh snapshot the storage does not keep.
+   */
   write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult {
-    const current = this.#records.get(id);
+    const columns = this.#columns;
+    const slot = this.#slots.get(id);
+    const currentDefinition = slot === undefined ? undefined : columns.definition(slot);
     // The stored definition written back as it is (every run's writes) needs no check.
-    const definition = current !== undefined && value.definition === current.definition ? current.definition : isNormalizedFabric(value.definition) ? value.definition : normalizeFabric(value.definition, { syncTimeout: 0 });
+    const definition = currentDefinition !== undefined && value.definition === currentDefinition ? currentDefinition : isNormalizedFabric(value.definition) ? value.definition : normalizeFabric(value.definition, { syncTimeout: 0 });
     const problem = definition.id !== id ? `definition.id ${JSON.stringify(definition.id)} is not the id written` : stateProblem(value.state as unknown as Record<string, unknown>);
     if (problem !== null) throw new StorageError('write', `refused for fabric ${JSON.stringify(id)}: ${problem}`, { fabricId: id });
-    if ((current?.version ?? null) !== expectedVersion) return { ok: false, current };
+    if ((slot === undefined ? null : columns.version(slot)) !== expectedVersion) return { ok: false, current: slot === undefined ? undefined : columns.snapshot(slot) };
+    const s = value.state;
     // A superseded run's write (its token is below the stored one) is refused whatever its version.
-    if (current && value.state.fencingToken < current.state.fencingToken) return { ok: false, current };
-    const tomb = current ? undefined : this.#tombstones.get(id);
+    if (slot !== undefined && s.fencingToken < columns.fencingToken(slot)) return { ok: false, current: columns.snapshot(slot) };
+    const tomb = slot === undefined ? this.#tombstones.get(id) : undefined;
     // Removed (not lost): a claim does not bring it back; the host writing it again does.
     if (tomb?.removed && options?.claim !== undefined) return { ok: false, current: undefined, refused: 'removed' };
-    // Copied field by field (not `{ ...state }`): every stored state then shares one hidden class
-    // once frozen (on Node 20 a spread copy of an ordinary object takes a map that cannot share
-    // the "frozen" transition: ~300 B more per fabric; docs/benchmarks/profiles.md).
-    const s = value.state;
-    const state = makeState(s.status, s.lastSyncAt, s.lastAttemptAt, s.lastError, s.consecutiveFailures, s.anchorAt, s.lastSlotAt, s.nextSyncAt, s.fencingToken, s.requestedAt);
+    // A sync request set or cleared is reported too: the replica running the fabric serves it
+    // (NaN in the column: none; an absent and a null `requestedAt` both store none).
+    let defined = true;
+    if (slot !== undefined) {
+      const before = columns.requestedAt(slot);
+      const after = typeof s.requestedAt === 'number' ? s.requestedAt : Number.NaN;
+      const requestChanged = before !== after && (before === before || after === after);
+      defined = requestChanged || (currentDefinition !== definition && JSON.stringify(currentDefinition) !== JSON.stringify(definition));
+    }
     // Re-created after a delete: its tokens go on above every token the deleted record handed out.
-    if (tomb) state.fencingToken = Math.max(state.fencingToken, tomb.fencingToken + 1);
-    const record: FabricRecord = Object.freeze({
-      definition,
-      state: Object.freeze(state),
-      version: (current?.version ?? tomb?.version ?? 0) + 1,
-    });
-    this.#records.set(id, record);
+    const fencingToken = tomb ? Math.max(s.fencingToken, tomb.fencingToken + 1) : s.fencingToken;
+    const version = (slot === undefined ? (tomb?.version ?? 0) : columns.version(slot)) + 1;
+    let at = slot;
+    if (at === undefined) {
+      at = columns.allocate();
+      this.#slots.set(id, at);
+    }
+    columns.store(at, definition, version, s, fencingToken);
     if (tomb) this.#tombstones.delete(id);
     if (options?.history !== undefined) this.#history.push(id, options.history);
-    // A sync request set or cleared is reported too: the replica running the fabric serves it.
-    if (!current || current.state.requestedAt !== state.requestedAt || (current.definition !== definition && JSON.stringify(current.definition) !== JSON.stringify(definition))) this.#append(id, 'defined');
-    return { ok: true, record };
+    if (defined) this.#append(id, 'defined');
+    return { ok: true, record: columns.snapshot(at) };
   }
 
+  /** Deletes the record, leaving a tombstone (see {@link Storage.delete}); its slot is reused. */
   async delete(id: string, expectedVersion?: number): Promise<boolean> {
-    const current = this.#records.get(id);
-    if (!current) return false;
-    if (expectedVersion !== undefined && current.version !== expectedVersion) return false;
-    this.#tombstones.set(id, { version: current.version, fencingToken: current.state.fencingToken, removed: true });
-    this.#records.delete(id);
+    const slot = this.#slots.get(id);
+    if (slot === undefined) return false;
+    const columns = this.#columns;
+    const version = columns.version(slot);
+    if (expectedVersion !== undefined && version !== expectedVersion) return false;
+    this.#tombstones.set(id, { version, fencingToken: columns.fencingToken(slot), removed: true });
+    this.#slots.delete(id);
+    columns.release(slot);
     this.#history.delete(id);
     this.#append(id, 'removed');
     return true;
@@ -126,7 +155,7 @@ export class MemoryStorage implements Storage {
 
   /** Number of stored records. */
   get size(): number {
-    return this.#records.size;
+    return this.#slots.size;
   }
 
   /** Many compare-and-set writes, each exactly as {@link MemoryStorage.write} (not atomic across items). */

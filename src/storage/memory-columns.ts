@@ -1,0 +1,166 @@
+/**
+ * MemoryStorage's records as columns of numbers, updated in place (issue 11: hot path and memory).
+ *
+ * Keeping a frozen `FabricRecord` per fabric cost a new record, a new state and ~6 boxed numbers
+ * per write, kept until the fabric's next write (a minute later at a 60 s interval): by then
+ * promoted to V8's old generation, where a million of them a minute died, so the heap grew by
+ * hundreds of MB between major GCs and each major GC had ~13 objects per fabric to mark. Here a
+ * write stores numbers into preallocated arrays, and every record handed out is a fresh frozen
+ * snapshot that this module does not keep (it dies young unless its caller keeps it).
+ *
+ * Layout, per slot (a slot index per fabric id is kept by MemoryStorage):
+ * - the state's numbers and the version in ONE `Float64Array`, {@link STRIDE} numbers per slot
+ *   (one fabric's numbers are adjacent: a write touches one or two cache lines, and growing copies
+ *   one array). `null` timestamps and an absent `requestedAt` are stored as NaN: `stateProblem`
+ *   refuses NaN and every non-finite number, so no stored value can be NaN;
+ * - the status as its index in `SYNC_STATUSES`, in a `Uint8Array`;
+ * - the definition (the same, shared, frozen object that was written) and `lastError` in plain arrays.
+ *
+ * Typed arrays grow by doubling; a released slot goes on a free list and is handed out again.
+ */
+import type { Fabric } from '../definition.js';
+import { SYNC_STATUSES, type SyncStatus } from '../status.js';
+import { makeState, type FabricRecord, type FabricState } from './types.js';
+
+/** Offsets of one slot's numbers in the number array. */
+const VERSION = 0;
+const LAST_SYNC = 1;
+const LAST_ATTEMPT = 2;
+const ANCHOR = 3;
+const LAST_SLOT = 4;
+const NEXT_SYNC = 5;
+const REQUESTED = 6;
+const FAILURES = 7;
+const TOKEN = 8;
+/** Numbers per slot. */
+const STRIDE = 9;
+
+/** Slots made room for by a new, empty store. */
+const INITIAL_CAPACITY = 64;
+
+/** A stored timestamp as a column number: NaN for `null` (and for anything that is not a number). */
+function encode(v: number | null | undefined): number {
+  return typeof v === 'number' ? v : Number.NaN;
+}
+
+/** A column number as a timestamp: `null` for NaN. */
+function nullable(v: number): number | null {
+  // `v !== v` only for NaN.
+  return v === v ? v : null;
+}
+
+/** The status code of a status `stateProblem` accepted (one of `SYNC_STATUSES`). */
+function statusCode(status: SyncStatus): number {
+  return (SYNC_STATUSES as readonly string[]).indexOf(status);
+}
+
+/**
+ * The records of one MemoryStorage, by slot index. It checks nothing: MemoryStorage checks every
+ * write before it is stored, and hands slots out and back.
+ */
+export class RecordColumns {
+  /** {@link STRIDE} numbers per slot: version, the state's timestamps (NaN: null or absent), counters. */
+  #nums = new Float64Array(INITIAL_CAPACITY * STRIDE);
+  /** Index in `SYNC_STATUSES` of each slot's status. */
+  #status = new Uint8Array(INITIAL_CAPACITY);
+  /** Each slot's definition (undefined when the slot is free). */
+  readonly #definitions: Array<Fabric | undefined> = [];
+  /** Each slot's `lastError`. */
+  readonly #errors: Array<string | null> = [];
+  /** Released slots, handed out again before new ones. */
+  readonly #free: number[] = [];
+  /** Slots ever handed out: new slots are numbered from here. */
+  #used = 0;
+
+  /** A slot to store a new record in (a released one when there is one); fill it with {@link store}. */
+  allocate(): number {
+    const reused = this.#free.pop();
+    if (reused !== undefined) return reused;
+    const slot = this.#used++;
+    if (slot === this.#status.length) this.#grow(slot * 2);
+    this.#definitions.push(undefined);
+    this.#errors.push(null);
+    return slot;
+  }
+
+  /** Gives a slot back (its record was deleted); what it held is let go. */
+  release(slot: number): void {
+    this.#definitions[slot] = undefined;
+    this.#errors[slot] = null;
+    this.#free.push(slot);
+  }
+
+  /** The slot's definition, the very object that was stored. */
+  definition(slot: number): Fabric {
+    return this.#definitions[slot]!;
+  }
+
+  /** The slot's compare-and-set version. */
+  version(slot: number): number {
+    return this.#nums[slot * STRIDE + VERSION]!;
+  }
+
+  /** The slot's `state.fencingToken`. */
+  fencingToken(slot: number): number {
+    return this.#nums[slot * STRIDE + TOKEN]!;
+  }
+
+  /** The slot's `state.requestedAt`, NaN when absent. */
+  requestedAt(slot: number): number {
+    return this.#nums[slot * STRIDE + REQUESTED]!;
+  }
+
+  /**
+   * Stores a record in the slot, in place: `definition` by reference, `state`'s fields (a state
+   * `stateProblem` accepted) as numbers, with `fencingToken` instead of `state.fencingToken`.
+   */
+  store(slot: number, definition: Fabric, version: number, state: Readonly<FabricState>, fencingToken: number): void {
+    const n = this.#nums;
+    const at = slot * STRIDE;
+    n[at + VERSION] = version;
+    n[at + LAST_SYNC] = encode(state.lastSyncAt);
+    n[at + LAST_ATTEMPT] = encode(state.lastAttemptAt);
+    n[at + ANCHOR] = encode(state.anchorAt);
+    n[at + LAST_SLOT] = encode(state.lastSlotAt);
+    n[at + NEXT_SYNC] = encode(state.nextSyncAt);
+    n[at + REQUESTED] = encode(state.requestedAt);
+    n[at + FAILURES] = state.consecutiveFailures;
+    n[at + TOKEN] = fencingToken;
+    this.#status[slot] = statusCode(state.status);
+    this.#definitions[slot] = definition;
+    this.#errors[slot] = state.lastError;
+  }
+
+  /**
+   * A fresh deep-frozen record of what the slot holds, not kept here. Its state is made by
+   * `makeState` (the hidden class every state shares) and `requestedAt` is present only when set.
+   */
+  snapshot(slot: number): FabricRecord {
+    const n = this.#nums;
+    const at = slot * STRIDE;
+    const requested = n[at + REQUESTED]!;
+    const state = makeState(
+      SYNC_STATUSES[this.#status[slot]!]!,
+      nullable(n[at + LAST_SYNC]!),
+      nullable(n[at + LAST_ATTEMPT]!),
+      this.#errors[slot] as string | null,
+      n[at + FAILURES]!,
+      nullable(n[at + ANCHOR]!),
+      nullable(n[at + LAST_SLOT]!),
+      nullable(n[at + NEXT_SYNC]!),
+      n[at + TOKEN]!,
+      requested === requested ? requested : undefined,
+    );
+    return Object.freeze({ definition: this.#definitions[slot]!, state: Object.freeze(state), version: n[at + VERSION]! });
+  }
+
+  /** Makes room for `capacity` slots, keeping what is stored. */
+  #grow(capacity: number): void {
+    const nums = new Float64Array(capacity * STRIDE);
+    nums.set(this.#nums);
+    this.#nums = nums;
+    const status = new Uint8Array(capacity);
+    status.set(this.#status);
+    this.#status = status;
+  }
+}
