@@ -67,7 +67,7 @@ export type { HistoryAppend, RunHistoryEntry } from './storage/history.js';
 export { HistoryUnsupportedError } from './scheduler/history.js';
 export { MAX_HISTORY_SIZE } from './scheduler/options.js';
 export type { HistoryQuery } from './scheduler/history.js';
-export type { BatchWrite, ChangePage, ClaimInfo, ClaimRefusal, CorruptRecord, FabricRecord, FabricState, FabricWrite, Storage, StorageChange, WriteOptions, WriteResult } from './storage/types.js';
+export type { BatchWrite, ChangePage, ClaimInfo, ClaimRefusal, CorruptRecord, FabricRecord, FabricState, FabricWrite, ListPage, Storage, StorageChange, WriteOptions, WriteResult } from './storage/types.js';
 export { InProcessSingleFlight } from './single-flight.js';
 export type { AcquireOptions, Lease, LeaseProof, SingleFlight } from './single-flight.js';
 export { HISTOGRAM_BOUNDS_MS, METRIC_NAMES } from './metrics.js';

@@ -133,3 +133,55 @@ describe('MemoryStorage beyond the contract', () => {
     expect(changes).toEqual([{ id: 'a', kind: 'defined' }, { id: 'a', kind: 'defined' }, { id: 'a', kind: 'defined' }]);
   });
 });
+
+describe('MemoryStorage.listPage', () => {
+  const def = (id: string) => normalizeFabric({ id, syncInterval: 60_000 }, { syncTimeout: 0 });
+  const pageIds = async (s: MemoryStorage, limit: number, between?: (page: number) => Promise<void>) => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let page = 0;
+    do {
+      const p = await s.listPage(cursor, limit);
+      expect(p.corrupt).toEqual([]);
+      expect(p.records.length).toBeLessThanOrEqual(limit);
+      for (const r of p.records) {
+        expect(Object.isFrozen(r) && Object.isFrozen(r.state)).toBe(true);
+        expect(await s.get(r.definition.id)).toEqual(r);
+      }
+      seen.push(...p.records.map((r) => r.definition.id));
+      if (p.cursor !== null) expect(p.cursor).not.toBe(cursor);
+      cursor = p.cursor;
+      await between?.(page++);
+    } while (cursor !== null);
+    return seen;
+  };
+
+  it('pages cover every record exactly once; one present for the whole listing is in exactly one page while others come and go', async () => {
+    const s = new MemoryStorage();
+    const ids = Array.from({ length: 53 }, (_, i) => `f${i}`);
+    for (const id of ids) expect((await s.write(id, { definition: def(id), state: initialState() }, null)).ok).toBe(true);
+    expect((await pageIds(s, 7)).sort()).toEqual([...ids].sort());
+    expect(await pageIds(s, 1000)).toHaveLength(53);
+    expect((await s.listPage(null, 1)).records).toHaveLength(1);
+
+    // deletes and creates between pages: the ones never touched are listed exactly once
+    const touched = new Set<string>();
+    const seen = await pageIds(s, 5, async (page) => {
+      const gone = `f${(page * 7) % 53}`;
+      if (await s.delete(gone)) touched.add(gone);
+      const added = `n${page}`;
+      await s.write(added, { definition: def(added), state: initialState() }, null);
+      touched.add(added);
+    });
+    const steady = ids.filter((id) => !touched.has(id));
+    for (const id of steady) expect(seen.filter((x) => x === id)).toHaveLength(1);
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('an empty storage is one empty last page; a cursor it did not hand out or a bad limit is refused with a typed error', async () => {
+    const s = new MemoryStorage();
+    expect(await s.listPage(null, 10)).toEqual({ records: [], corrupt: [], cursor: null });
+    for (const bad of ['x', '-1', '1.5', '01', '']) await expect(s.listPage(bad, 10)).rejects.toBeInstanceOf(StorageError);
+    for (const bad of [0, -1, 1.5, Number.NaN, Infinity]) await expect(s.listPage(null, bad)).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'limit' });
+  });
+});

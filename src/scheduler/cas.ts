@@ -2,7 +2,7 @@
  * Storage I/O for the scheduler: every call bounded by `operationTimeout`, records from any
  * adapter checked before use, and compare-and-set updates with bounded retries.
  */
-import { CorruptStateError, StorageError } from '../errors.js';
+import { CorruptStateError, StorageError, errorMessage } from '../errors.js';
 import { checkListResult, checkRecord, checkWriteResult } from '../storage/check-record.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { Lease } from '../single-flight.js';
@@ -190,6 +190,36 @@ export class StorageIO {
 
   async list(): Promise<{ records: FabricRecord[]; corrupt: CorruptRecord[] }> {
     return this.#checks.list(await this.bound('list', this.#storage.list()));
+  }
+
+  /**
+   * The listing a page of at most `size` records at a time, each checked and bound by the
+   * operation timeout: through the storage's `listPage` when it has one, else one page from
+   * `list()`. A page whose cursor is not a string or null, or does not move, is a `StorageError`
+   * (a listing that would never end).
+   */
+  async *listPages(size: number): AsyncGenerator<{ records: FabricRecord[]; corrupt: CorruptRecord[] }> {
+    const storage = this.#storage;
+    if (typeof storage.listPage !== 'function') {
+      yield await this.list();
+      return;
+    }
+    let cursor: string | null = null;
+    do {
+      const page: unknown = await this.bound('list', storage.listPage(cursor, size));
+      const checked = this.#checks.list(page);
+      let next: unknown;
+      try {
+        next = (page as { cursor?: unknown }).cursor;
+      } catch (error) {
+        throw new StorageError('list', `its answer could not be read: ${errorMessage(error)}`, { cause: error });
+      }
+      if (next !== null && (typeof next !== 'string' || next === cursor)) {
+        throw new StorageError('list', `listPage answered the cursor ${typeof next === 'string' ? JSON.stringify(next) : String(next)} after ${JSON.stringify(cursor)}: expected a new string, or null after the last page`);
+      }
+      yield checked;
+      cursor = next;
+    } while (cursor !== null);
   }
 
   delete(id: string, expectedVersion?: number): Promise<boolean> {

@@ -288,12 +288,19 @@ export class Dispatcher {
           core.emit('fabric:updated', { fabricId: rt.fabric.id, remote: true });
         } else if (rt.fabric.enabled) armAfterRun(this.#core, this, run, now);
       }
-      // The record object is kept for a next run due soon; else dropped (see FabricRuntime.release).
-      if (!rt.run && !(this.isArmed(rt) && rt.due - now <= RECORD_KEPT_MS)) rt.release();
+      this.settle(rt, now);
       this.#pump();
     } catch (error) {
       core.reportError('run', error, run.rt.fabric.id);
     }
+  }
+
+  /**
+   * Drops an idle fabric's record object unless its next run is due within RECORD_KEPT_MS (see
+   * FabricRuntime.release): after a run, and after `start()` armed it.
+   */
+  settle(rt: FabricRuntime, now: number): void {
+    if (!rt.run && !(this.isArmed(rt) && rt.due - now <= RECORD_KEPT_MS)) rt.release();
   }
 
   // ------------------------------------------------------------ host changes

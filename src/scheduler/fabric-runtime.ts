@@ -301,8 +301,9 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    * grid (every mutator reads through `view`): the move is done.
    */
   cache(record: FabricRecord, gauges: FabricGauges): void {
-    // Cached already (the storage's answer seen twice: as written, and by the run that wrote it).
-    if (record === this.#record && !this.pendingShift) return;
+    // Cached already (the storage's answer seen twice: as written, and by the run that wrote it;
+    // or a copy of the cached record: same fencing token and version).
+    if (!this.pendingShift && (record === this.#record || this.#same(record))) return;
     if (this.isOlder(record) || (this.pendingShift && this.#same(record))) return;
     const seen = this.view(record);
     if (seen === record) this.pendingShift = null;

@@ -36,6 +36,9 @@ import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './hi
 import { manualRun, manualRuntime } from './manual.js';
 import { requestSync as requestSyncOf, type SyncRequestOutcome } from './requests.js';
 
+/** Records per page when `start()` loads the fabrics from a storage with `listPage`. */
+export const LOAD_PAGE_SIZE = 1_000;
+
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
  * {@link createScheduler}.
@@ -133,19 +136,25 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const core = this.#core;
     void this.#housekeeper.reportWarnings();
     await this.#housekeeper.openFeed(); // before the listing: nothing written meanwhile is missed
-    const { records, corrupt } = await core.io.list();
-    for (const bad of corrupt) {
-      core.reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
+    // A page at a time where the storage can (Storage.listPage): each runtime keeps its record's
+    // numbers, not the record, so a million listed records never all live at once.
+    for await (const { records, corrupt } of core.io.listPages(LOAD_PAGE_SIZE)) {
+      for (const bad of corrupt) {
+        core.reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
+      }
+      if (this.#state !== 'starting') return; // stop() came first (it forgets the runtimes made so far)
+      for (const record of records) {
+        const id = record.definition.id;
+        // Skip what was upserted (it has its runtime) or removed while the list was read.
+        if (id === CONTROL_RECORD_ID || core.fabrics.has(id) || this.#dispatcher.isRemoved(id)) continue;
+        const rt = this.#dispatcher.ensure(record.definition, record);
+        rt.missedReason = 'downtime';
+        rt.release();
+      }
     }
     const control = await core.io.bound('read', loadControl(core.io.storage), CONTROL_RECORD_ID);
     if (this.#state !== 'starting') return; // stop() came first
     this.#pauseControl.adopt(control, false);
-    for (const record of records) {
-      const id = record.definition.id;
-      // Skip what was upserted (it has its runtime) or removed while the list was read.
-      if (id === CONTROL_RECORD_ID || core.fabrics.has(id) || this.#dispatcher.isRemoved(id)) continue;
-      this.#dispatcher.ensure(record.definition, record).missedReason = 'downtime';
-    }
     // Running from here on, synchronously. Every fabric has its runtime now, so a wall step is
     // looked for once for all of them; then each is armed (those upserted during the load too).
     this.#state = 'running';
@@ -155,7 +164,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#dispatcher.observeClock();
     const now = core.time.now();
     core.metrics.attach();
-    for (const rt of core.fabrics.values()) if (!this.#dispatcher.isArmed(rt) && !rt.run) this.#dispatcher.armNext(rt, now);
+    for (const rt of core.fabrics.values()) {
+      if (!this.#dispatcher.isArmed(rt) && !rt.run) this.#dispatcher.armNext(rt, now);
+      this.#dispatcher.settle(rt, now);
+    }
     this.#housekeeper.arm();
   }
 

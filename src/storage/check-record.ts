@@ -5,8 +5,8 @@
  *
  * They run on every storage answer, so a record that was already checked and cannot change
  * (frozen, data properties only, its definition built by `normalizeFabric`) is remembered in a
- * WeakSet: checking it again costs one lookup. MemoryStorage hands out the same frozen record
- * until the next write, and RedisStorage builds frozen records, so both take that path.
+ * WeakSet: checking it again costs one lookup. RedisStorage builds frozen records, so it takes
+ * that path; a scheduler on the built-in MemoryStorage skips these checks (cas.ts, TRUSTED_CHECKS).
  */
 import { normalizeFabric, type Fabric } from '../definition.js';
 import { CorruptStateError, InvalidFabricError, StorageError, errorMessage } from '../errors.js';

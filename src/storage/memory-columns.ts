@@ -90,6 +90,16 @@ export class RecordColumns {
     this.#free.push(slot);
   }
 
+  /** Slots handed out so far (in use or free): every slot is below this. */
+  get slotCount(): number {
+    return this.#used;
+  }
+
+  /** Whether the slot holds a record (not free). */
+  inUse(slot: number): boolean {
+    return this.#definitions[slot] !== undefined;
+  }
+
   /** The slot's definition, the very object that was stored. */
   definition(slot: number): Fabric {
     return this.#definitions[slot]!;

@@ -4,7 +4,7 @@ import { stateProblem } from './check-record.js';
 import type { RunHistoryEntry } from './history.js';
 import { HistoryRings } from './history-ring.js';
 import { RecordColumns } from './memory-columns.js';
-import { type BatchWrite, type ChangePage, type FabricRecord, type FabricWrite, type Storage, type StorageChange, type WriteOptions, type WriteResult } from './types.js';
+import { type BatchWrite, type ChangePage, type FabricRecord, type FabricWrite, type ListPage, type Storage, type StorageChange, type WriteOptions, type WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -66,6 +66,23 @@ export class MemoryStorage implements Storage {
     const records: FabricRecord[] = [];
     for (const slot of this.#slots.values()) records.push(this.#columns.snapshot(slot));
     return { records, corrupt: [] };
+  }
+
+  /**
+   * A page of the listing (see {@link Storage.listPage}), in slot order: the cursor is the slot
+   * the next page starts at. A record keeps its slot while it exists, so none is listed twice;
+   * one created during the listing may take a slot already passed (the change feed reports it).
+   */
+  async listPage(cursor: string | null, limit: number): Promise<ListPage> {
+    const from = cursor === null ? 0 : Number(cursor);
+    if (!Number.isSafeInteger(from) || from < 0 || (cursor !== null && cursor !== String(from))) throw new StorageError('list', `not a listing cursor of this storage: ${JSON.stringify(cursor)}`);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidOptionError('limit', 'a positive integer', limit);
+    const columns = this.#columns;
+    const end = columns.slotCount;
+    const records: FabricRecord[] = [];
+    let slot = from;
+    for (; slot < end && records.length < limit; slot++) if (columns.inUse(slot)) records.push(columns.snapshot(slot));
+    return { records, corrupt: [], cursor: slot < end ? String(slot) : null };
   }
 
   /**

@@ -128,6 +128,14 @@ export interface CorruptRecord {
   readonly reason: string;
 }
 
+/** One page of {@link Storage.listPage}. */
+export interface ListPage {
+  readonly records: FabricRecord[];
+  readonly corrupt: CorruptRecord[];
+  /** Where the next page starts (hand it to the next call); null: this was the last page. */
+  readonly cursor: string | null;
+}
+
 /**
  * The Storage port. Every adapter (memory, Redis, …) passes the shared contract suite in
  * `test/storage-contract.ts`.
@@ -141,6 +149,15 @@ export interface Storage {
   get(id: string): Promise<FabricRecord | undefined>;
   /** Every readable record, plus the ids of unreadable ones. Order is unspecified. */
   list(): Promise<{ records: FabricRecord[]; corrupt: CorruptRecord[] }>;
+  /**
+   * Optional: the listing a page at a time, at most `limit` records from `cursor` (null: the
+   * first page). Every record that exists for the whole listing is in exactly one page; one
+   * written or deleted meanwhile may be in one page or in none (a scheduler learns of those from
+   * the change feed or its next listing). Each answered cursor must differ from the one asked
+   * with. `start()` loads the fabrics with it, so that a million records are never all objects
+   * at once (with `list()` they are, and they outlive the load in V8's old space). Absent: `list()`.
+   */
+  listPage?(cursor: string | null, limit: number): Promise<ListPage>;
   /**
    * Compare-and-set write of a whole record. May answer synchronously (MemoryStorage does): the
    * scheduler then claims a run in the same turn as its timer.

@@ -1,0 +1,95 @@
+/**
+ * `start()` loads the fabrics a page at a time from a storage with `listPage` (LOAD_PAGE_SIZE
+ * records per page), keeps no listed record object afterwards, falls back to `list()` without
+ * it, and refuses a listing that would never end with a StorageError.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage, StorageError, initialState, normalizeFabric, type FabricRecord, type ListPage } from '../../src/index.js';
+import { LOAD_PAGE_SIZE } from '../../src/scheduler/scheduler.js';
+import { makeHarness, T0 } from '../helpers/harness.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const MINUTE = 60_000;
+
+/** A MemoryStorage holding `n` fabrics at 60 s, anchored one ms apart from T0 + 1 s; counts its listings. */
+class CountingStorage extends MemoryStorage {
+  pages = 0;
+  lists = 0;
+  readonly listed: Array<WeakRef<FabricRecord>> = [];
+  override async list() {
+    this.lists++;
+    return super.list();
+  }
+  override async listPage(cursor: string | null, limit: number): Promise<ListPage> {
+    this.pages++;
+    const page = await super.listPage(cursor, limit);
+    for (const r of page.records) this.listed.push(new WeakRef(r));
+    return page;
+  }
+}
+
+async function filled<S extends MemoryStorage>(s: S, n: number): Promise<S> {
+  for (let i = 0; i < n; i++) {
+    const at = T0 + 1_000 + i;
+    const definition = normalizeFabric({ id: `f${i}`, syncInterval: MINUTE }, { syncTimeout: 0 });
+    await s.write(`f${i}`, { definition, state: { ...initialState(), anchorAt: at, nextSyncAt: at } }, null);
+  }
+  return s;
+}
+
+describe('start() loads the fabrics a page at a time', () => {
+  it(`in pages of ${LOAD_PAGE_SIZE}; every fabric runs on its grid; no listed record object is kept`, async () => {
+    const n = 2 * LOAD_PAGE_SIZE + 500;
+    const storage = await filled(new CountingStorage(), n);
+    const h = makeHarness({ storage, behaviour: () => undefined });
+    await h.scheduler.start();
+    expect(storage.pages).toBe(3);
+    expect(storage.lists).toBe(0);
+    expect(storage.listed).toHaveLength(n);
+    await new Promise((r) => setTimeout(r, 0));
+    gc();
+    await new Promise((r) => setTimeout(r, 0));
+    gc();
+    expect(storage.listed.filter((w) => w.deref() !== undefined)).toHaveLength(0);
+    await h.clock.tickAsync(1_000 + n);
+    expect(h.runs).toHaveLength(n);
+    expect(h.runs.every((r) => r.scheduledAt === T0 + 1_000 + Number(r.id.slice(1)))).toBe(true);
+    expect(new Set(h.runs.map((r) => r.id)).size).toBe(n);
+    await h.scheduler.stop();
+  });
+
+  it('a storage without listPage is listed once with list()', async () => {
+    const storage = await filled(new CountingStorage(), 30);
+    Object.defineProperty(storage, 'listPage', { value: undefined });
+    const h = makeHarness({ storage, behaviour: () => undefined });
+    await h.scheduler.start();
+    expect(storage.lists).toBe(1);
+    expect(storage.pages).toBe(0);
+    await h.clock.tickAsync(1_100);
+    expect(h.runs).toHaveLength(30);
+    await h.scheduler.stop();
+  });
+
+  it('a listPage whose cursor does not move, or is not a string, fails start() with a StorageError (operation list), never a hang', async () => {
+    for (const cursor of ['same', 42] as const) {
+      const storage = await filled(new MemoryStorage(), 3);
+      let calls = 0;
+      Object.defineProperty(storage, 'listPage', {
+        value: async (at: string | null) => {
+          calls++;
+          if (calls > 10) throw new Error('asked for more than 10 pages');
+          return { records: [], corrupt: [], cursor: cursor === 'same' ? (at ?? 'same') : cursor };
+        },
+      });
+      const h = makeHarness({ storage, behaviour: () => undefined });
+      const started = h.scheduler.start();
+      await expect(started).rejects.toBeInstanceOf(StorageError);
+      await expect(started).rejects.toMatchObject({ operation: 'list' });
+      expect(calls).toBe(cursor === 'same' ? 2 : 1);
+      await h.scheduler.stop();
+    }
+  });
+});
