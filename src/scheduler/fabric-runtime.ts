@@ -78,6 +78,8 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   #lastError: string | null = null;
   /** The cached record's grid anchor (as `record?.state.anchorAt`, without making the record). */
   get anchorAt(): number | null {
+    const r = this.#record;
+    if (r !== undefined) return r.state.anchorAt;
     const n = this.#n;
     return n === null ? null : orNull(n[ANCHOR]!);
   }
@@ -139,6 +141,10 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
 
   /** The cached record's last success (as `record.state.lastSyncAt`, without making the record). */
   get lastSyncAt(): number | null {
+    // From the record object while there is one: its number is boxed already (a double read
+    // from the array is boxed anew each time it leaves an unoptimized caller).
+    const r = this.#record;
+    if (r !== undefined) return r.state.lastSyncAt;
     const n = this.#n;
     return n === null ? null : orNull(n[LAST_SYNC]!);
   }

@@ -115,9 +115,11 @@ export class RecordColumns {
     return this.#nums[slot * STRIDE + TOKEN]!;
   }
 
-  /** The slot's `state.requestedAt`, NaN when absent. */
-  requestedAt(slot: number): number {
-    return this.#nums[slot * STRIDE + REQUESTED]!;
+  /** Whether `requestedAt` (absent or null: none) differs from the slot's `state.requestedAt`. */
+  requestChanged(slot: number, requestedAt: number | null | undefined): boolean {
+    const before = this.#nums[slot * STRIDE + REQUESTED]!;
+    if (typeof requestedAt !== 'number') return before === before;
+    return before !== requestedAt;
   }
 
   /**

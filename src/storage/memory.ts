@@ -4,7 +4,7 @@ import { stateProblem } from './check-record.js';
 import type { RunHistoryEntry } from './history.js';
 import { HistoryRings } from './history-ring.js';
 import { RecordColumns } from './memory-columns.js';
-import { type BatchWrite, type ChangePage, type FabricRecord, type FabricWrite, type ListPage, type Storage, type StorageChange, type WriteOptions, type WriteResult } from './types.js';
+import { makeState, type BatchWrite, type ChangePage, type FabricRecord, type FabricWrite, type ListPage, type Storage, type StorageChange, type WriteOptions, type WriteResult } from './types.js';
 
 /** Options of {@link MemoryStorage}. */
 export interface MemoryStorageOptions {
@@ -109,10 +109,7 @@ export class MemoryStorage implements Storage {
     // (NaN in the column: none; an absent and a null `requestedAt` both store none).
     let defined = true;
     if (slot !== undefined) {
-      const before = columns.requestedAt(slot);
-      const after = typeof s.requestedAt === 'number' ? s.requestedAt : Number.NaN;
-      const requestChanged = before !== after && (before === before || after === after);
-      defined = requestChanged || (currentDefinition !== definition && JSON.stringify(currentDefinition) !== JSON.stringify(definition));
+      defined = columns.requestChanged(slot, s.requestedAt) || (currentDefinition !== definition && JSON.stringify(currentDefinition) !== JSON.stringify(definition));
     }
     // Re-created after a delete: its tokens go on above every token the deleted record handed out.
     const fencingToken = tomb ? Math.max(s.fencingToken, tomb.fencingToken + 1) : s.fencingToken;
@@ -126,7 +123,10 @@ export class MemoryStorage implements Storage {
     if (tomb) this.#tombstones.delete(id);
     if (options?.history !== undefined) this.#history.push(id, options.history);
     if (defined) this.#append(id, 'defined');
-    return { ok: true, record: columns.snapshot(at) };
+    // What was just stored, made from the written state's own values rather than read back from
+    // the columns: a number read from a Float64Array is boxed anew, the written one is reused.
+    const state = makeState(s.status, s.lastSyncAt, s.lastAttemptAt, s.lastError, s.consecutiveFailures, s.anchorAt, s.lastSlotAt, s.nextSyncAt, fencingToken, s.requestedAt);
+    return { ok: true, record: Object.freeze({ definition, state: Object.freeze(state), version }) };
   }
 
   /** Deletes the record, leaving a tombstone (see {@link Storage.delete}); its slot is reused. */
