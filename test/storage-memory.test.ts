@@ -80,7 +80,7 @@ describe('MemoryStorage beyond the contract', () => {
 
   it('grows past its first columns and reuses deleted slots without disturbing other records', async () => {
     const s = new MemoryStorage();
-    const n = 1_000;
+    const n = 10_000; // past the first two chunks of 4,096 slots
     const defs = Array.from({ length: n }, (_, i) => normalizeFabric({ id: `f${i}`, syncInterval: 60_000 + i }, { syncTimeout: 0 }));
     const stateOf = (i: number, v: number): FabricState => ({ ...initialState(), status: 'in_sync', lastSyncAt: 1.8e12 + i * 7 + v, nextSyncAt: 1.8e12 + i, fencingToken: i + v, lastError: i % 3 === 0 ? `e${i}` : null });
     for (let i = 0; i < n; i++) expect(s.write(`f${i}`, { definition: defs[i]!, state: stateOf(i, 0) }, null).ok).toBe(true);
@@ -97,6 +97,10 @@ describe('MemoryStorage beyond the contract', () => {
       else expect(r).toBeUndefined();
     }
     expect((await s.get('extra'))?.definition).toBe(extra);
+    // an error written, then cleared by the next write
+    const v = (await s.get('f3'))!.version;
+    expect(s.write('f3', { definition: defs[3]!, state: { ...stateOf(3, 2), lastError: null } }, v).ok).toBe(true);
+    expect((await s.get('f3'))!.state.lastError).toBeNull();
     const { records } = await s.list();
     expect(records.length).toBe(s.size);
     expect(new Set(records.map((r) => r.definition.id)).size).toBe(s.size);

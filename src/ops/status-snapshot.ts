@@ -1,7 +1,7 @@
 /**
  * The status page at scale: one listing of every fabric (a snapshot, rebuilt at most every
  * `snapshotMaxAge` ms and after an action), pages served from it by search, filter and sort.
- * Listing 100,000 fabrics from a MemoryStorage takes ~50-65 ms (docs/operations.md): done per
+ * Listing 100,000 fabrics from a MemoryStorage takes ~45-70 ms (docs/operations.md): done per
  * request it would hold the scheduler's event loop for every viewer's every refresh.
  *
  * Filtering, sorting and paging are pure functions of a snapshot and a query (no clock).

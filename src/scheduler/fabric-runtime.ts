@@ -1,7 +1,7 @@
 /** The scheduler's in-memory view of one fabric and its one armed wheel entry. */
 import type { Fabric } from '../definition.js';
 import type { MissedReason } from '../events.js';
-import type { SyncStatus } from '../status.js';
+import { SYNC_STATUSES, type SyncStatus } from '../status.js';
 import { makeState, type FabricRecord, type FabricState } from '../storage/types.js';
 import type { IntrusiveEntry } from '../wheel.js';
 import type { Core } from './core.js';
@@ -44,7 +44,8 @@ export const MAX_ATTEMPT = (1 << (32 - ATTEMPT_SHIFT)) - 1;
  */
 export const RECORD_KEPT_MS = 1_000;
 
-// The cached record's numbers, by index in `FabricRuntime.#n` (NaN: null, or no request).
+// The runtime's numbers, by index in `FabricRuntime.#n`: the cached record's (NaN: null, or no
+// request; STATUS -1: no record cached), then the armed entry's and the last run's.
 const VERSION = 0;
 const TOKEN = 1;
 const LAST_SYNC = 2;
@@ -54,14 +55,32 @@ const LAST_SLOT = 5;
 const NEXT = 6;
 const FAILURES = 7;
 const REQUESTED = 8;
+const STATUS = 9;
+const SLOT = 10;
+const DUE = 11;
+const DUE_AT = 12;
+const LATENESS = 13;
 
 const orNull = (v: number): number | null => (v === v ? v : null);
 const orNaN = (v: number | null | undefined): number => (typeof v === 'number' ? v : Number.NaN);
 
+/** What few runtimes need, kept out of every runtime's own fields (made with the first). */
+class Extra {
+  /** The cached record's `lastError`. */
+  lastError: string | null = null;
+  /** The cached record's definition when it is not the runtime's `fabric` (another replica changed it). */
+  stored: Fabric | undefined = undefined;
+  catchUpUntil: number | null = null;
+  pendingShift: PendingShift | null = null;
+  ghostClaim: { readonly token: number; readonly basis: Readonly<FabricState> } | null = null;
+}
+
 /**
  * The scheduler's view of one fabric. It is also the fabric's one wheel entry (the wheel links
- * it into its slot through `dueAt`/`pos`/`prev`/`next`), and its small fields share one number:
- * a million of these have to fit in a few hundred MB.
+ * it into its slot through `dueAt`/`pos`/`prev`/`next`). A million of these have to fit in a few
+ * hundred MB, and V8 boxes every double held in an object field (16 B and one more object for
+ * the collector each): the runtime's numbers share one packed array of doubles, its small flags
+ * one integer, and what few runtimes need one lazily made object.
  */
 export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   #fabric: Fabric;
@@ -69,56 +88,97 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
    * The cached record as an object (see {@link record}) while a run or a change needs it; dropped
    * by {@link release}, since a record kept until the next run (a minute, say) would age into
    * V8's old space and die there: a million fabrics would leave a million records of old-space
-   * garbage a minute. Between runs the record is kept in the fields below.
+   * garbage a minute. Between runs the record is kept as numbers in `#n`.
    */
-  #record: FabricRecord | undefined;
-  /** The cached record's numbers (see the indices above), one packed array of doubles; null: none cached. */
-  #n: number[] | null = null;
-  #status: SyncStatus = 'never_synced';
-  #lastError: string | null = null;
-  /** The cached record's grid anchor (as `record?.state.anchorAt`, without making the record). */
-  get anchorAt(): number | null {
-    const r = this.#record;
-    if (r !== undefined) return r.state.anchorAt;
-    const n = this.#n;
-    return n === null ? null : orNull(n[ANCHOR]!);
-  }
-
-  /** The cached record's definition (the same object as {@link fabric} unless another replica changed it). */
-  #stored: Fabric | undefined = undefined;
-  /** Grid slot the armed entry serves (a retry serves its failed slot), wall epoch ms. */
-  slot = 0;
-  /** When the armed entry is due, wall epoch ms (the slot; a retry: its backoff time). */
-  due = 0;
-  /** Queued or running. */
-  run: Run | undefined = undefined;
-  /** With policy 'all': serve every slot up to this one back to back. */
-  catchUpUntil: number | null = null;
-  /** Lateness of the last run this scheduler started, ms. */
-  lastLateness: number | null = null;
-  /**
-   * A wall step (`'move-grid'`) already applied to `record` here but not yet to the stored
-   * record: the total skew, and the stored grid it applies to (so it is applied once).
-   */
-  pendingShift: PendingShift | null = null;
-  /**
-   * A claim whose write failed or timed out: if it landed after all, the stored record carries
-   * this token and `syncing` while nobody runs it, and the next claim starts from `basis` (the
-   * state it was made from) instead of from the ghost's slot.
-   */
-  ghostClaim: { readonly token: number; readonly basis: Readonly<FabricState> } | null = null;
+  #record: FabricRecord | undefined = undefined;
+  /** The runtime's numbers (see the indices above). */
+  readonly #n: number[] = [0, 0, Number.NaN, Number.NaN, Number.NaN, Number.NaN, Number.NaN, 0, Number.NaN, -1, 0, 0, 0, Number.NaN];
   /** removed, held, retry, missed reason, stale, gauge and attempt, packed (see the accessors). */
   #flags = 1 << ATTEMPT_SHIFT;
+  #extra: Extra | null = null;
+  /** Queued or running. */
+  run: Run | undefined = undefined;
   // The wheel entry (IntrusiveEntry): this runtime is its own item (see the `item` getter).
-  dueAt = 0;
   pos = -1;
   prev: IntrusiveEntry<FabricRuntime> | null = null;
   next: IntrusiveEntry<FabricRuntime> | null = null;
 
   constructor(fabric: Fabric, record: FabricRecord | undefined) {
     this.#fabric = fabric;
-    this.#record = undefined;
     if (record) this.#keep(record);
+  }
+
+  #extraOf(): Extra {
+    return (this.#extra ??= new Extra());
+  }
+
+  /** Grid slot the armed entry serves (a retry serves its failed slot), wall epoch ms. */
+  get slot(): number {
+    return this.#n[SLOT]!;
+  }
+  set slot(v: number) {
+    this.#n[SLOT] = v;
+  }
+
+  /** When the armed entry is due, wall epoch ms (the slot; a retry: its backoff time). */
+  get due(): number {
+    return this.#n[DUE]!;
+  }
+  set due(v: number) {
+    this.#n[DUE] = v;
+  }
+
+  /** The wheel entry's due time (the wheel's clock, see IntrusiveEntry). */
+  get dueAt(): number {
+    return this.#n[DUE_AT]!;
+  }
+  set dueAt(v: number) {
+    this.#n[DUE_AT] = v;
+  }
+
+  /** Lateness of the last run this scheduler started, ms. */
+  get lastLateness(): number | null {
+    return orNull(this.#n[LATENESS]!);
+  }
+  set lastLateness(v: number | null) {
+    this.#n[LATENESS] = orNaN(v);
+  }
+
+  /** With policy 'all': serve every slot up to this one back to back. */
+  get catchUpUntil(): number | null {
+    return this.#extra === null ? null : this.#extra.catchUpUntil;
+  }
+  set catchUpUntil(v: number | null) {
+    if (v !== null || this.#extra !== null) this.#extraOf().catchUpUntil = v;
+  }
+
+  /**
+   * A wall step (`'move-grid'`) already applied to `record` here but not yet to the stored
+   * record: the total skew, and the stored grid it applies to (so it is applied once).
+   */
+  get pendingShift(): PendingShift | null {
+    return this.#extra === null ? null : this.#extra.pendingShift;
+  }
+  set pendingShift(v: PendingShift | null) {
+    if (v !== null || this.#extra !== null) this.#extraOf().pendingShift = v;
+  }
+
+  /**
+   * A claim whose write failed or timed out: if it landed after all, the stored record carries
+   * this token and `syncing` while nobody runs it, and the next claim starts from `basis` (the
+   * state it was made from) instead of from the ghost's slot.
+   */
+  get ghostClaim(): { readonly token: number; readonly basis: Readonly<FabricState> } | null {
+    return this.#extra === null ? null : this.#extra.ghostClaim;
+  }
+  set ghostClaim(v: { readonly token: number; readonly basis: Readonly<FabricState> } | null) {
+    if (v !== null || this.#extra !== null) this.#extraOf().ghostClaim = v;
+  }
+
+  /** The cached record's grid anchor (as `record?.state.anchorAt`, without making the record). */
+  get anchorAt(): number | null {
+    const r = this.#record;
+    return r !== undefined ? r.state.anchorAt : orNull(this.#n[ANCHOR]!);
   }
 
   /** The definition this scheduler follows; changed by {@link redefine}. */
@@ -134,35 +194,36 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
     const r = this.#record;
     if (r !== undefined) return r;
     const n = this.#n;
-    if (n === null) return undefined;
-    const state = makeState(this.#status, orNull(n[LAST_SYNC]!), orNull(n[LAST_ATTEMPT]!), this.#lastError, n[FAILURES]!, orNull(n[ANCHOR]!), orNull(n[LAST_SLOT]!), orNull(n[NEXT]!), n[TOKEN]!, orNull(n[REQUESTED]!) ?? undefined);
-    return (this.#record = Object.freeze({ definition: this.#stored!, state: Object.freeze(state), version: n[VERSION]! }));
+    const status = n[STATUS]!;
+    if (status < 0) return undefined;
+    const state = makeState(SYNC_STATUSES[status]!, orNull(n[LAST_SYNC]!), orNull(n[LAST_ATTEMPT]!), this.#extra === null ? null : this.#extra.lastError, n[FAILURES]!, orNull(n[ANCHOR]!), orNull(n[LAST_SLOT]!), orNull(n[NEXT]!), n[TOKEN]!, orNull(n[REQUESTED]!) ?? undefined);
+    return (this.#record = Object.freeze({ definition: this.storedDefinition!, state: Object.freeze(state), version: n[VERSION]! }));
   }
 
-  /** The cached record's last success (as `record.state.lastSyncAt`, without making the record). */
+  /** The cached record's last success (as `record?.state.lastSyncAt`, without making the record). */
   get lastSyncAt(): number | null {
     // From the record object while there is one: its number is boxed already (a double read
     // from the array is boxed anew each time it leaves an unoptimized caller).
     const r = this.#record;
-    if (r !== undefined) return r.state.lastSyncAt;
-    const n = this.#n;
-    return n === null ? null : orNull(n[LAST_SYNC]!);
+    return r !== undefined ? r.state.lastSyncAt : orNull(this.#n[LAST_SYNC]!);
   }
 
   /** The cached record's status; undefined: no record cached (as `record?.state.status`, without making the record). */
   get status(): SyncStatus | undefined {
-    return this.#n === null ? undefined : this.#status;
+    const code = this.#n[STATUS]!;
+    return code < 0 ? undefined : SYNC_STATUSES[code];
   }
 
   /** The cached record's definition (as `record?.definition`, without making the record). */
   get storedDefinition(): Fabric | undefined {
-    return this.#stored;
+    if (this.#n[STATUS]! < 0) return undefined;
+    const e = this.#extra;
+    return e === null || e.stored === undefined ? this.#fabric : e.stored;
   }
 
   /** The cached record's consecutive failures (0 with none cached). */
   get consecutiveFailures(): number {
-    const n = this.#n;
-    return n === null ? 0 : n[FAILURES]!;
+    return this.#n[FAILURES]!;
   }
 
   /**
@@ -178,29 +239,29 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   #keep(record: FabricRecord): void {
     const s = record.state;
     const n = this.#n;
-    if (n === null) {
-      this.#n = [record.version, s.fencingToken, orNaN(s.lastSyncAt), orNaN(s.lastAttemptAt), orNaN(s.anchorAt), orNaN(s.lastSlotAt), orNaN(s.nextSyncAt), s.consecutiveFailures, orNaN(s.requestedAt)];
-    } else {
-      n[VERSION] = record.version;
-      n[TOKEN] = s.fencingToken;
-      n[LAST_SYNC] = orNaN(s.lastSyncAt);
-      n[LAST_ATTEMPT] = orNaN(s.lastAttemptAt);
-      n[ANCHOR] = orNaN(s.anchorAt);
-      n[LAST_SLOT] = orNaN(s.lastSlotAt);
-      n[NEXT] = orNaN(s.nextSyncAt);
-      n[FAILURES] = s.consecutiveFailures;
-      n[REQUESTED] = orNaN(s.requestedAt);
+    n[VERSION] = record.version;
+    n[TOKEN] = s.fencingToken;
+    n[LAST_SYNC] = orNaN(s.lastSyncAt);
+    n[LAST_ATTEMPT] = orNaN(s.lastAttemptAt);
+    n[ANCHOR] = orNaN(s.anchorAt);
+    n[LAST_SLOT] = orNaN(s.lastSlotAt);
+    n[NEXT] = orNaN(s.nextSyncAt);
+    n[FAILURES] = s.consecutiveFailures;
+    n[REQUESTED] = orNaN(s.requestedAt);
+    n[STATUS] = SYNC_STATUSES.indexOf(s.status);
+    const stored = record.definition === this.#fabric ? undefined : record.definition;
+    if (s.lastError !== null || stored !== undefined || this.#extra !== null) {
+      const e = this.#extraOf();
+      e.lastError = s.lastError;
+      e.stored = stored;
     }
-    this.#status = s.status;
-    this.#lastError = s.lastError;
-    this.#stored = record.definition;
     this.#record = record;
   }
 
   /** Whether `record` is older than the cached one (see {@link isOlderRecord}); false with none cached. */
   isOlder(record: FabricRecord): boolean {
     const n = this.#n;
-    if (n === null) return false;
+    if (n[STATUS]! < 0) return false;
     const a = record.state.fencingToken;
     const b = n[TOKEN]!;
     return a !== b ? a < b : record.version < n[VERSION]!;
@@ -209,11 +270,18 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   /** Whether `record` has the cached one's fencing token and version. */
   #same(record: FabricRecord): boolean {
     const n = this.#n;
-    return n !== null && record.state.fencingToken === n[TOKEN] && record.version === n[VERSION];
+    return n[STATUS]! >= 0 && record.state.fencingToken === n[TOKEN] && record.version === n[VERSION];
   }
 
   /** Follows a new definition (and tells the gauges: enabled, staleness bound). */
   redefine(fabric: Fabric, gauges: FabricGauges): void {
+    const old = this.#fabric;
+    if (fabric !== old && this.#n[STATUS]! >= 0) {
+      // The cached record's definition stays what it was (see storedDefinition).
+      const e = this.#extra;
+      const stored = e === null || e.stored === undefined ? old : e.stored;
+      if (stored !== fabric || e !== null) this.#extraOf().stored = stored === fabric ? undefined : stored;
+    }
     this.#fabric = fabric;
     gauges.changed(this);
   }

@@ -14,9 +14,13 @@
  *   one array). `null` timestamps and an absent `requestedAt` are stored as NaN: `stateProblem`
  *   refuses NaN and every non-finite number, so no stored value can be NaN;
  * - the status as its index in `SYNC_STATUSES`, in a `Uint8Array`;
- * - the definition (the same, shared, frozen object that was written) and `lastError` in plain arrays.
+ * - the definition (the same, shared, frozen object that was written) in a plain array, and
+ *   `lastError` in a map of the slots that have one (most have none).
  *
- * Typed arrays grow by doubling; a released slot goes on a free list and is handed out again.
+ * The typed arrays come in chunks of {@link CHUNK} slots: the first chunk grows by doubling from
+ * {@link INITIAL_CAPACITY}, then each new chunk is added as it is needed. So at most one chunk is
+ * unused (no doubling slack of up to half the store at a million records), and growing never
+ * copies a large array. A released slot goes on a free list and is handed out again.
  */
 import type { Fabric } from '../definition.js';
 import { SYNC_STATUSES, type SyncStatus } from '../status.js';
@@ -37,6 +41,10 @@ const STRIDE = 9;
 
 /** Slots made room for by a new, empty store. */
 const INITIAL_CAPACITY = 64;
+/** Slots per chunk of the typed arrays (a power of two: {@link CHUNK_BITS}). */
+const CHUNK_BITS = 12;
+const CHUNK = 1 << CHUNK_BITS;
+const IN_CHUNK = CHUNK - 1;
 
 /** A stored timestamp as a column number: NaN for `null` (and for anything that is not a number). */
 function encode(v: number | null | undefined): number {
@@ -59,14 +67,16 @@ function statusCode(status: SyncStatus): number {
  * write before it is stored, and hands slots out and back.
  */
 export class RecordColumns {
-  /** {@link STRIDE} numbers per slot: version, the state's timestamps (NaN: null or absent), counters. */
-  #nums = new Float64Array(INITIAL_CAPACITY * STRIDE);
-  /** Index in `SYNC_STATUSES` of each slot's status. */
-  #status = new Uint8Array(INITIAL_CAPACITY);
+  /** {@link STRIDE} numbers per slot, by chunk: version, the state's timestamps (NaN: null or absent), counters. */
+  readonly #nums: Float64Array[] = [new Float64Array(INITIAL_CAPACITY * STRIDE)];
+  /** Index in `SYNC_STATUSES` of each slot's status, by chunk. */
+  readonly #status: Uint8Array[] = [new Uint8Array(INITIAL_CAPACITY)];
+  /** Slots the chunks hold. */
+  #capacity = INITIAL_CAPACITY;
   /** Each slot's definition (undefined when the slot is free). */
   readonly #definitions: Array<Fabric | undefined> = [];
-  /** Each slot's `lastError`. */
-  readonly #errors: Array<string | null> = [];
+  /** `lastError` of the slots that have one. */
+  readonly #errors = new Map<number, string>();
   /** Released slots, handed out again before new ones. */
   readonly #free: number[] = [];
   /** Slots ever handed out: new slots are numbered from here. */
@@ -77,16 +87,15 @@ export class RecordColumns {
     const reused = this.#free.pop();
     if (reused !== undefined) return reused;
     const slot = this.#used++;
-    if (slot === this.#status.length) this.#grow(slot * 2);
+    if (slot === this.#capacity) this.#grow();
     this.#definitions.push(undefined);
-    this.#errors.push(null);
     return slot;
   }
 
   /** Gives a slot back (its record was deleted); what it held is let go. */
   release(slot: number): void {
     this.#definitions[slot] = undefined;
-    this.#errors[slot] = null;
+    this.#errors.delete(slot);
     this.#free.push(slot);
   }
 
@@ -107,17 +116,17 @@ export class RecordColumns {
 
   /** The slot's compare-and-set version. */
   version(slot: number): number {
-    return this.#nums[slot * STRIDE + VERSION]!;
+    return this.#nums[slot >>> CHUNK_BITS]![(slot & IN_CHUNK) * STRIDE + VERSION]!;
   }
 
   /** The slot's `state.fencingToken`. */
   fencingToken(slot: number): number {
-    return this.#nums[slot * STRIDE + TOKEN]!;
+    return this.#nums[slot >>> CHUNK_BITS]![(slot & IN_CHUNK) * STRIDE + TOKEN]!;
   }
 
   /** Whether `requestedAt` (absent or null: none) differs from the slot's `state.requestedAt`. */
   requestChanged(slot: number, requestedAt: number | null | undefined): boolean {
-    const before = this.#nums[slot * STRIDE + REQUESTED]!;
+    const before = this.#nums[slot >>> CHUNK_BITS]![(slot & IN_CHUNK) * STRIDE + REQUESTED]!;
     if (typeof requestedAt !== 'number') return before === before;
     return before !== requestedAt;
   }
@@ -127,8 +136,8 @@ export class RecordColumns {
    * `stateProblem` accepted) as numbers, with `fencingToken` instead of `state.fencingToken`.
    */
   store(slot: number, definition: Fabric, version: number, state: Readonly<FabricState>, fencingToken: number): void {
-    const n = this.#nums;
-    const at = slot * STRIDE;
+    const n = this.#nums[slot >>> CHUNK_BITS]!;
+    const at = (slot & IN_CHUNK) * STRIDE;
     n[at + VERSION] = version;
     n[at + LAST_SYNC] = encode(state.lastSyncAt);
     n[at + LAST_ATTEMPT] = encode(state.lastAttemptAt);
@@ -138,9 +147,11 @@ export class RecordColumns {
     n[at + REQUESTED] = encode(state.requestedAt);
     n[at + FAILURES] = state.consecutiveFailures;
     n[at + TOKEN] = fencingToken;
-    this.#status[slot] = statusCode(state.status);
+    this.#status[slot >>> CHUNK_BITS]![slot & IN_CHUNK] = statusCode(state.status);
     this.#definitions[slot] = definition;
-    this.#errors[slot] = state.lastError;
+    const errors = this.#errors;
+    if (state.lastError !== null) errors.set(slot, state.lastError);
+    else if (errors.size > 0) errors.delete(slot);
   }
 
   /**
@@ -148,14 +159,14 @@ export class RecordColumns {
    * `makeState` (the hidden class every state shares) and `requestedAt` is present only when set.
    */
   snapshot(slot: number): FabricRecord {
-    const n = this.#nums;
-    const at = slot * STRIDE;
+    const n = this.#nums[slot >>> CHUNK_BITS]!;
+    const at = (slot & IN_CHUNK) * STRIDE;
     const requested = n[at + REQUESTED]!;
     const state = makeState(
-      SYNC_STATUSES[this.#status[slot]!]!,
+      SYNC_STATUSES[this.#status[slot >>> CHUNK_BITS]![slot & IN_CHUNK]!]!,
       nullable(n[at + LAST_SYNC]!),
       nullable(n[at + LAST_ATTEMPT]!),
-      this.#errors[slot] as string | null,
+      this.#errors.get(slot) ?? null,
       n[at + FAILURES]!,
       nullable(n[at + ANCHOR]!),
       nullable(n[at + LAST_SLOT]!),
@@ -166,13 +177,21 @@ export class RecordColumns {
     return Object.freeze({ definition: this.#definitions[slot]!, state: Object.freeze(state), version: n[at + VERSION]! });
   }
 
-  /** Makes room for `capacity` slots, keeping what is stored. */
-  #grow(capacity: number): void {
-    const nums = new Float64Array(capacity * STRIDE);
-    nums.set(this.#nums);
-    this.#nums = nums;
-    const status = new Uint8Array(capacity);
-    status.set(this.#status);
-    this.#status = status;
+  /** Room for one more slot: the first chunk doubled (copied) while below {@link CHUNK}, else one more chunk. */
+  #grow(): void {
+    if (this.#capacity < CHUNK) {
+      const capacity = Math.min(this.#capacity * 2, CHUNK);
+      const nums = new Float64Array(capacity * STRIDE);
+      nums.set(this.#nums[0]!);
+      this.#nums[0] = nums;
+      const status = new Uint8Array(capacity);
+      status.set(this.#status[0]!);
+      this.#status[0] = status;
+      this.#capacity = capacity;
+      return;
+    }
+    this.#nums.push(new Float64Array(CHUNK * STRIDE));
+    this.#status.push(new Uint8Array(CHUNK));
+    this.#capacity += CHUNK;
   }
 }
