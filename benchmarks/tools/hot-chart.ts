@@ -8,7 +8,7 @@ import { lineChart, type Series } from '../svg.js';
 
 interface Run { spec: { id: string }; ok: boolean; result: { cpu?: { perSecondMs: number } } }
 const [beforeFile, afterFile, out] = process.argv.slice(2) as [string, string, string];
-const runsOf = (file: string): Run[] => (JSON.parse(readFileSync(file, 'utf8')) as { runs: Run[] }).runs;
+const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as { runs: Run[]; commit?: string };
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]!; };
 
 /** CPU ms per s of `contender`, spread, at each n (the lower median of its repeats). */
@@ -23,11 +23,13 @@ function points(runs: Run[], contender: string): Array<[number, number]> {
   return at;
 }
 
-const before = runsOf(beforeFile);
-const after = runsOf(afterFile);
+const beforeRun = read(beforeFile);
+const afterRun = read(afterFile);
+const before = beforeRun.runs;
+const after = afterRun.runs;
 const series: Series[] = [
-  { name: 'syncwheel before (34ff421)', points: points(before, 'syncwheel'), dashed: true },
-  { name: 'syncwheel now (4182ff2)', points: points(after, 'syncwheel') },
+  { name: `syncwheel before (${beforeRun.commit ?? beforeFile})`, points: points(before, 'syncwheel'), dashed: true },
+  { name: `syncwheel now (${afterRun.commit ?? afterFile})`, points: points(after, 'syncwheel') },
   { name: 'setTimeout per job (floor)', points: points(after, 'setTimeout') },
   { name: 'toad-scheduler', points: points(after, 'toad-scheduler') },
 ];
