@@ -4,7 +4,7 @@
  */
 import type { FabricRecord } from '../storage/types.js';
 import type { Core } from './core.js';
-import { persistShift } from './fabric-runtime.js';
+import type { FabricRuntime } from './fabric-runtime.js';
 import { shiftState } from './transitions.js';
 
 /**
@@ -41,4 +41,26 @@ export function observeClockSteps(core: Core): void {
     }
   }
   core.emit('clock:jump', { skewMs: skew, at: core.time.now() });
+}
+
+/**
+ * Writes a runtime's pending grid move to the stored record, once: only while the stored grid is
+ * still the one it applies to (another scheduler sharing the storage may have moved it already).
+ * Resolves to false when the storage failed (reported; the move stays pending).
+ */
+export async function persistShift(core: Core, rt: FabricRuntime): Promise<boolean> {
+  const pending = rt.pendingShift;
+  if (!pending) return true;
+  try {
+    await core.io.update(rt.fabric.id, (current) => {
+      const p = rt.pendingShift;
+      if (!current || !p || current.state.anchorAt !== p.anchorAt || current.state.lastSlotAt !== p.lastSlotAt) return null;
+      return { definition: current.definition, state: shiftState(current.state, p.skew) };
+    }, undefined);
+    if (rt.pendingShift === pending) rt.pendingShift = null;
+    return true;
+  } catch (error) {
+    core.reportError('storage', error, rt.fabric.id);
+    return false;
+  }
 }

@@ -8,7 +8,7 @@ import type { Core } from './core.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Housekeeper } from './housekeeper.js';
 import type { Lanes } from './lanes.js';
-import { persistShift } from './fabric-runtime.js';
+import { persistShift } from './clock-steps.js';
 import { abortRun } from './run.js';
 import { waitBounded } from './time.js';
 

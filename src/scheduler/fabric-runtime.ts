@@ -1,13 +1,14 @@
 /** The scheduler's in-memory view of one fabric and its one armed wheel entry. */
 import type { Fabric } from '../definition.js';
-import type { MissedReason } from '../events.js';
 import { SYNC_STATUSES, type SyncStatus } from '../status.js';
 import { makeState, type FabricRecord, type FabricState } from '../storage/types.js';
 import type { IntrusiveEntry } from '../wheel.js';
-import type { Core } from './core.js';
 import type { FabricGauges } from './gauges.js';
 import type { Run } from './run.js';
+import { RuntimeFlags } from './runtime-flags.js';
 import { shiftState } from './transitions.js';
+
+export { MAX_ATTEMPT, type TimerKind } from './runtime-flags.js';
 
 /** A grid move not yet written (see {@link FabricRuntime.pendingShift}). */
 export interface PendingShift {
@@ -16,23 +17,6 @@ export interface PendingShift {
   readonly lastSlotAt: number | null;
 }
 
-/** What the armed entry is for: the next grid slot, or the retry of a failed one. */
-export type TimerKind = 'slot' | 'retry';
-
-/** The missed reasons a runtime can hold, by index (packed in its flags). */
-const MISSED: readonly MissedReason[] = ['late', 'downtime', 'paused', 'overrun', 'cleared'];
-const REMOVED = 1;
-const HELD = 2;
-const RETRY = 4;
-const MISSED_SHIFT = 3;
-const MISSED_MASK = 7 << MISSED_SHIFT;
-const STALE = 64;
-/** What the runtime adds to its scheduler's gauges (see gauges.ts), 5 bits; 0 while not counted. */
-const GAUGE_SHIFT = 7;
-const GAUGE_MASK = 31 << GAUGE_SHIFT;
-const ATTEMPT_SHIFT = 12;
-/** The largest attempt number the flags hold (20 bits); a later attempt reads as this. */
-export const MAX_ATTEMPT = (1 << (32 - ATTEMPT_SHIFT)) - 1;
 
 /**
  * A run's record object is kept for the fabric's next run when that is due within this many ms;
@@ -82,7 +66,7 @@ class Extra {
  * the collector each): the runtime's numbers share one packed array of doubles, its small flags
  * one integer, and what few runtimes need one lazily made object.
  */
-export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
+export class FabricRuntime extends RuntimeFlags implements IntrusiveEntry<FabricRuntime> {
   #fabric: Fabric;
   /**
    * The cached record as an object (see {@link record}) while a run or a change needs it; dropped
@@ -93,8 +77,6 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   #record: FabricRecord | undefined = undefined;
   /** The runtime's numbers (see the indices above). */
   readonly #n: number[] = [0, 0, Number.NaN, Number.NaN, Number.NaN, Number.NaN, Number.NaN, 0, Number.NaN, -1, 0, 0, 0, Number.NaN];
-  /** removed, held, retry, missed reason, stale, gauge and attempt, packed (see the accessors). */
-  #flags = 1 << ATTEMPT_SHIFT;
   #extra: Extra | null = null;
   /** Queued or running. */
   run: Run | undefined = undefined;
@@ -104,6 +86,7 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
   next: IntrusiveEntry<FabricRuntime> | null = null;
 
   constructor(fabric: Fabric, record: FabricRecord | undefined) {
+    super();
     this.#fabric = fabric;
     if (record) this.#keep(record);
   }
@@ -258,7 +241,14 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
     this.#record = record;
   }
 
-  /** Whether `record` is older than the cached one (see {@link isOlderRecord}); false with none cached. */
+  /**
+   * Whether `record` is older than the cached one (false with none cached), ordered by fencing
+   * token, then version. Not by version alone: a storage that lost its data (Redis restarted
+   * empty or from an older snapshot, a failover to a lagging replica) restarts a re-registered
+   * record's version low, while its fencing tokens keep rising. By version, the runtime kept the
+   * pre-loss record and measured every later run's missed slots from its old `lastSlotAt` (slots
+   * that ran were reported missed, run after run).
+   */
   isOlder(record: FabricRecord): boolean {
     const n = this.#n;
     if (n[STATUS]! < 0) return false;
@@ -291,64 +281,11 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
     return this;
   }
 
-  /** Seen past its staleness bound (`fabric:stale` emitted for this crossing). */
-  get stale(): boolean {
-    return (this.#flags & STALE) !== 0;
-  }
-
   /** Sets {@link stale} (checkFreshness, and the gauges when a change makes the fabric fresh) and tells the gauges. */
   setStale(v: boolean, gauges: FabricGauges): void {
     if (v === this.stale) return;
-    this.#flags = v ? this.#flags | STALE : this.#flags & ~STALE;
+    this.setStaleFlag(v);
     gauges.staleFlipped(this, v);
-  }
-
-  /** What this runtime adds to its scheduler's gauges now (gauges.ts; 0: not counted). */
-  get gauge(): number {
-    return (this.#flags & GAUGE_MASK) >> GAUGE_SHIFT;
-  }
-  set gauge(v: number) {
-    this.#flags = (this.#flags & ~GAUGE_MASK) | (v << GAUGE_SHIFT);
-  }
-
-  /** Removed in this process: never armed or run again (a new upsert makes a new runtime). */
-  get removed(): boolean {
-    return (this.#flags & REMOVED) !== 0;
-  }
-  set removed(v: boolean) {
-    this.#flags = v ? this.#flags | REMOVED : this.#flags & ~REMOVED;
-  }
-
-  /** Paused: no entry armed; resuming re-arms from the stored state. */
-  get held(): boolean {
-    return (this.#flags & HELD) !== 0;
-  }
-  set held(v: boolean) {
-    this.#flags = v ? this.#flags | HELD : this.#flags & ~HELD;
-  }
-
-  /** What the armed entry is for: the next grid slot, or the retry of a failed one. */
-  get kind(): TimerKind {
-    return (this.#flags & RETRY) !== 0 ? 'retry' : 'slot';
-  }
-  set kind(v: TimerKind) {
-    this.#flags = v === 'retry' ? this.#flags | RETRY : this.#flags & ~RETRY;
-  }
-
-  /** Why slots found missed at the next wake went unserved (downtime after a start, a pause). */
-  get missedReason(): MissedReason {
-    return MISSED[(this.#flags & MISSED_MASK) >> MISSED_SHIFT]!;
-  }
-  set missedReason(v: MissedReason) {
-    this.#flags = (this.#flags & ~MISSED_MASK) | (MISSED.indexOf(v) << MISSED_SHIFT);
-  }
-
-  /** Attempt number the armed entry will run with (at most {@link MAX_ATTEMPT}). */
-  get attempt(): number {
-    return this.#flags >>> ATTEMPT_SHIFT;
-  }
-  set attempt(v: number) {
-    this.#flags = (this.#flags & ((1 << ATTEMPT_SHIFT) - 1)) | (Math.min(v, MAX_ATTEMPT) << ATTEMPT_SHIFT);
   }
 
   /**
@@ -419,40 +356,5 @@ export class FabricRuntime implements IntrusiveEntry<FabricRuntime> {
       this.run.queuedAt += skew;
       if (this.run.retryAt != null) this.run.retryAt += skew;
     }
-  }
-}
-
-/**
- * Whether `record` is older than `known`, ordered by fencing token, then version. Not by version
- * alone: a storage that lost its data (Redis restarted empty or from an older snapshot, a failover
- * to a lagging replica) restarts a re-registered record's version low, while its fencing tokens
- * keep rising. By version, the runtime kept the pre-loss record and measured every later run's
- * missed slots from its old `lastSlotAt` (slots that ran were reported missed, run after run).
- */
-export function isOlderRecord(record: FabricRecord, known: FabricRecord): boolean {
-  const a = record.state.fencingToken;
-  const b = known.state.fencingToken;
-  return a !== b ? a < b : record.version < known.version;
-}
-
-/**
- * Writes a runtime's pending grid move to the stored record, once: only while the stored grid is
- * still the one it applies to (another scheduler sharing the storage may have moved it already).
- * Resolves to false when the storage failed (reported; the move stays pending).
- */
-export async function persistShift(core: Core, rt: FabricRuntime): Promise<boolean> {
-  const pending = rt.pendingShift;
-  if (!pending) return true;
-  try {
-    await core.io.update(rt.fabric.id, (current) => {
-      const p = rt.pendingShift;
-      if (!current || !p || current.state.anchorAt !== p.anchorAt || current.state.lastSlotAt !== p.lastSlotAt) return null;
-      return { definition: current.definition, state: shiftState(current.state, p.skew) };
-    }, undefined);
-    if (rt.pendingShift === pending) rt.pendingShift = null;
-    return true;
-  } catch (error) {
-    core.reportError('storage', error, rt.fabric.id);
-    return false;
   }
 }

@@ -21,6 +21,7 @@ import { FabricGauges } from './gauges.js';
 import { OpChains } from './op-chains.js';
 import { Housekeeper } from './housekeeper.js';
 import { Lanes } from './lanes.js';
+import { loadStored } from './load.js';
 import { RunMetrics } from './metrics-observer.js';
 import { normalizeOptions, normalizeStop, type ResolvedOptions, type SchedulerOptions, type StopOptions } from './options.js';
 import { PauseControl, Pauses } from './pauses.js';
@@ -35,9 +36,6 @@ import { drain } from './drain.js';
 import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
 import { manualRun, manualRuntime } from './manual.js';
 import { requestSync as requestSyncOf, type SyncRequestOutcome } from './requests.js';
-
-/** Records per page when `start()` loads the fabrics from a storage with `listPage`. */
-export const LOAD_PAGE_SIZE = 1_000;
 
 /**
  * The scheduler: keeps every fabric syncing on its fixed-rate grid. Create it with
@@ -136,22 +134,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const core = this.#core;
     void this.#housekeeper.reportWarnings();
     await this.#housekeeper.openFeed(); // before the listing: nothing written meanwhile is missed
-    // A page at a time where the storage can (Storage.listPage): each runtime keeps its record's
-    // numbers, not the record, so a million listed records never all live at once.
-    for await (const { records, corrupt } of core.io.listPages(LOAD_PAGE_SIZE)) {
-      for (const bad of corrupt) {
-        core.reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
-      }
-      if (this.#state !== 'starting') return; // stop() came first (it forgets the runtimes made so far)
-      for (const record of records) {
-        const id = record.definition.id;
-        // Skip what was upserted (it has its runtime) or removed while the list was read.
-        if (id === CONTROL_RECORD_ID || core.fabrics.has(id) || this.#dispatcher.isRemoved(id)) continue;
-        const rt = this.#dispatcher.ensure(record.definition, record);
-        rt.missedReason = 'downtime';
-        rt.release();
-      }
-    }
+    if (!(await loadStored(core, this.#dispatcher, () => this.#state === 'starting'))) return; // stop() came first
     const control = await core.io.bound('read', loadControl(core.io.storage), CONTROL_RECORD_ID);
     if (this.#state !== 'starting') return; // stop() came first
     this.#pauseControl.adopt(control, false);

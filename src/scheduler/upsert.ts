@@ -11,7 +11,7 @@ import { RESERVED_ID_PREFIX } from '../ops/control.js';
 import type { BatchWrite, FabricRecord } from '../storage/types.js';
 import { emitStatus, type Core } from './core.js';
 import type { Dispatcher } from './dispatcher.js';
-import { persistShift } from './fabric-runtime.js';
+import { persistShift } from './clock-steps.js';
 import type { Lanes } from './lanes.js';
 import { upsertState, type UpsertChange } from './transitions.js';
 import type { UpsertCounts } from './types.js';
