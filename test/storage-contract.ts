@@ -3,7 +3,7 @@
  * must pass this same suite. Call {@link storageContract} from an adapter's test file.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CorruptStateError } from '../src/errors.js';
+import { CorruptStateError, StorageError } from '../src/errors.js';
 import { normalizeFabric, type Fabric } from '../src/definition.js';
 import { cadenceOf } from '../src/scheduler/cadence.js';
 import type { Lease } from '../src/single-flight.js';
@@ -198,6 +198,29 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
         expect(r.state.lastSyncAt).toBe(i);
         expect(await s.get(r.definition.id)).toEqual(r);
       }
+    });
+
+    it('lists a page at a time (listPage): every record in a page, nothing else; a cursor it did not hand out or a bad limit is a typed error', async () => {
+      expect(typeof s.listPage).toBe('function');
+      const listPage = s.listPage!.bind(s);
+      expect(await listPage(null, 5)).toEqual({ records: [], corrupt: [], cursor: null });
+      const ids = Array.from({ length: 40 }, (_, i) => `p${i}`);
+      for (const id of ids) expect((await s.write(id, { definition: fabric(id), state: state({ lastSyncAt: ids.indexOf(id) }) }, null)).ok).toBe(true);
+      const seen = new Map<string, FabricRecord>();
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: Awaited<ReturnType<typeof listPage>> = await listPage(cursor, 6);
+        expect(page.corrupt).toEqual([]);
+        if (page.cursor !== null) expect(page.cursor).not.toBe(cursor);
+        for (const r of page.records) if (!seen.has(r.definition.id)) seen.set(r.definition.id, r);
+        cursor = page.cursor;
+        expect(++pages).toBeLessThan(100);
+      } while (cursor !== null);
+      expect([...seen.keys()].sort()).toEqual([...ids].sort());
+      for (const [id, r] of seen) expect(r).toEqual(await s.get(id));
+      await expect(listPage('not-a-cursor', 5)).rejects.toBeInstanceOf(StorageError);
+      await expect(listPage(null, 0)).rejects.toMatchObject({ name: 'InvalidOptionError', option: 'limit' });
     });
 
     it('keeps definitions with metadata and every state field', async () => {

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { CorruptStateError, InvalidOptionError, StorageError } from '../errors.js';
 import { decodeHistoryEntry, encodeHistoryEntry, type RunHistoryEntry } from '../storage/history.js';
-import type { ChangePage, ClaimRefusal, CorruptRecord, FabricRecord, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
+import type { ChangePage, ClaimRefusal, CorruptRecord, FabricRecord, FabricWrite, ListPage, Storage, WriteOptions, WriteResult } from '../storage/types.js';
 import { appendChange, readChanges, type ChangeLogClient } from './change-log.js';
 import { ClockSkewError, RedisEvictionWarning } from './errors.js';
 import { SCHEMA_VERSION, legacyKeys, redisKeys, type RedisKeys } from './keys.js';
@@ -153,26 +153,51 @@ export class RedisStorage implements Storage {
         cursor = next;
         const fresh = ids.filter((id) => !seen.has(id));
         for (const id of fresh) seen.add(id);
-        if (fresh.length === 0) continue;
-        for (const [id, reply] of await this.#readMany(fresh)) {
-          const [err, value] = reply;
-          if (err) {
-            if (isWrongType(err)) corrupt.push({ id, raw: null, reason: 'the key holds another Redis type than a hash' });
-            else throw err;
-            continue;
-          }
-          const [v, t, d] = (value as Array<string | null>) ?? [];
-          if (v == null && t == null && d == null) continue; // deleted meanwhile
-          const raw: RawRecord = { v: v ?? null, t: t ?? null, d: d ?? null };
-          const parsed = parseRecord(id, raw);
-          if ('reason' in parsed) corrupt.push({ id, raw, reason: parsed.reason });
-          else records.push(parsed);
-        }
+        if (fresh.length > 0) await this.#readInto(fresh, records, corrupt);
       } while (cursor !== '0');
     } catch (error) {
       throw wrap('list', error);
     }
     return { records, corrupt };
+  }
+
+  /**
+   * A page of the listing (see {@link Storage.listPage}): one `SSCAN` step of the id set asking
+   * for `limit` ids (Redis may answer a few more or fewer), then their records. The cursor is
+   * SSCAN's. A record can come in two pages when the set is resized during the listing (SSCAN's
+   * guarantee is "at least once"); the scheduler's load keeps the first.
+   */
+  async listPage(cursor: string | null, limit: number): Promise<ListPage> {
+    if (cursor !== null && !/^[0-9]+$/.test(cursor)) throw new StorageError('list', `not a listing cursor of this storage: ${JSON.stringify(cursor)}`);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidOptionError('limit', 'a positive integer', limit);
+    await this.#checkSchema('list');
+    const records: FabricRecord[] = [];
+    const corrupt: CorruptRecord[] = [];
+    try {
+      const [next, ids] = await this.#client.sscan(this.#keys.ids, cursor ?? '0', 'COUNT', limit);
+      if (ids.length > 0) await this.#readInto([...new Set(ids)], records, corrupt);
+      return { records, corrupt, cursor: next === '0' ? null : next };
+    } catch (error) {
+      throw wrap('list', error);
+    }
+  }
+
+  /** Reads the records of `ids` into `records` (or `corrupt`); ids deleted meanwhile are left out. */
+  async #readInto(ids: string[], records: FabricRecord[], corrupt: CorruptRecord[]): Promise<void> {
+    for (const [id, reply] of await this.#readMany(ids)) {
+      const [err, value] = reply;
+      if (err) {
+        if (isWrongType(err)) corrupt.push({ id, raw: null, reason: 'the key holds another Redis type than a hash' });
+        else throw err;
+        continue;
+      }
+      const [v, t, d] = (value as Array<string | null>) ?? [];
+      if (v == null && t == null && d == null) continue; // deleted meanwhile
+      const raw: RawRecord = { v: v ?? null, t: t ?? null, d: d ?? null };
+      const parsed = parseRecord(id, raw);
+      if ('reason' in parsed) corrupt.push({ id, raw, reason: parsed.reason });
+      else records.push(parsed);
+    }
   }
 
   /** `HMGET v t d` of each id: one pipeline on a single Redis; per-record commands on a cluster (no cross-slot pipelines). */

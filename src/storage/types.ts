@@ -150,11 +150,12 @@ export interface Storage {
   /** Every readable record, plus the ids of unreadable ones. Order is unspecified. */
   list(): Promise<{ records: FabricRecord[]; corrupt: CorruptRecord[] }>;
   /**
-   * Optional: the listing a page at a time, at most `limit` records from `cursor` (null: the
-   * first page). Every record that exists for the whole listing is in exactly one page; one
-   * written or deleted meanwhile may be in one page or in none (a scheduler learns of those from
-   * the change feed or its next listing). Each answered cursor must differ from the one asked
-   * with. `start()` loads the fabrics with it, so that a million records are never all objects
+   * Optional: the listing a page at a time, about `limit` records from `cursor` (null: the
+   * first page). Every record that exists for the whole listing is in at least one page
+   * (MemoryStorage: exactly one; RedisStorage: SSCAN may repeat one when the set is resized
+   * meanwhile, and a reader keeps the first it sees); one written or deleted meanwhile may be in a
+   * page or in none (a scheduler learns of those from the change feed or its next listing). Each
+   * answered cursor must differ from the one asked with. `start()` loads the fabrics with it, so that a million records are never all objects
    * at once (with `list()` they are, and they outlive the load in V8's old space). Absent: `list()`.
    */
   listPage?(cursor: string | null, limit: number): Promise<ListPage>;

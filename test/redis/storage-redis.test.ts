@@ -314,3 +314,37 @@ describe('migrateRedisData: syncwheel 0.1 data (schema 1) to schema 2', () => {
     }
   });
 });
+
+describe('RedisStorage.listPage on real Redis (an id set large enough for SSCAN to page)', () => {
+  it('600 records in pages of 50: several pages, every record in one, and start() loads them all through it', async () => {
+    const prefix = randomPrefix('pages');
+    const storage = new RedisStorage({ client: real, prefix });
+    try {
+      const ids = Array.from({ length: 600 }, (_, i) => `f${i}`);
+      for (const id of ids) expect((await storage.write(id, { definition: fabric(id), state: state() }, null)).ok).toBe(true);
+      const seen = new Set<string>();
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: Awaited<ReturnType<RedisStorage['listPage']>> = await storage.listPage(cursor, 50);
+        for (const r of page.records) seen.add(r.definition.id);
+        cursor = page.cursor;
+        pages++;
+      } while (cursor !== null && pages < 1_000);
+      expect(pages).toBeGreaterThan(3);
+      expect(seen.size).toBe(600);
+      const { createScheduler } = await import('../../src/index.js');
+      const scheduler = createScheduler({ storage, executor: () => undefined, retry: false, historySize: 0 });
+      const listPage = storage.listPage.bind(storage);
+      let asked = 0;
+      Object.defineProperty(storage, 'listPage', { value: (c: string | null, l: number) => (asked++, listPage(c, l)) });
+      await scheduler.start();
+      expect(asked).toBeGreaterThan(0);
+      expect((await scheduler.listFabrics()).length).toBe(600);
+      expect(Object.values(scheduler.metrics().fabrics).reduce((a, b) => a + b, 0)).toBe(600); // a runtime each
+      await scheduler.stop({ inFlight: 'abort' });
+    } finally {
+      await cleanupPrefix(real, prefix);
+    }
+  });
+});
