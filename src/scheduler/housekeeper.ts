@@ -18,6 +18,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { sameSchedule } from './same-schedule.js';
 import { repairStale, type StateCheckDeps } from './state-check.js';
 import { serveRequest, storeRequest } from './requests.js';
+import { LIST_PAGE_SIZE } from './load.js';
 
 /** Most feed pages read in one pass (the rest waits for the next pass). */
 const MAX_PAGES_PER_PASS = 100;
@@ -121,11 +122,16 @@ export class Housekeeper {
     } catch (error) {
       core.reportError('housekeeping', error);
     }
-    const generation = core.time.generation;
     try {
-      const { records } = await core.io.list();
-      this.#adopt(records, generation);
-      await this.#sweepStale(records);
+      // A page at a time where the storage can (Storage.listPage), as start() loads.
+      const pages = core.io.listPages(LIST_PAGE_SIZE);
+      for (;;) {
+        const generation = core.time.generation;
+        const page = await pages.next();
+        if (page.done === true) break;
+        this.#adopt(page.value.records, generation);
+        await this.#sweepStale(page.value.records);
+      }
     } catch (error) {
       core.reportError('housekeeping', error);
     }

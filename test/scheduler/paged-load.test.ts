@@ -1,5 +1,5 @@
 /**
- * `start()` loads the fabrics a page at a time from a storage with `listPage` (LOAD_PAGE_SIZE
+ * `start()` loads the fabrics a page at a time from a storage with `listPage` (LIST_PAGE_SIZE
  * records per page), keeps no listed record object afterwards, falls back to `list()` without
  * it, and refuses a listing that would never end with a StorageError.
  */
@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage, StorageError, initialState, normalizeFabric, type FabricRecord, type ListPage } from '../../src/index.js';
-import { LOAD_PAGE_SIZE } from '../../src/scheduler/load.js';
+import { LIST_PAGE_SIZE } from '../../src/scheduler/load.js';
 import { makeHarness, T0 } from '../helpers/harness.js';
 
 setFlagsFromString('--expose-gc');
@@ -41,8 +41,8 @@ async function filled<S extends MemoryStorage>(s: S, n: number): Promise<S> {
 }
 
 describe('start() loads the fabrics a page at a time', () => {
-  it(`in pages of ${LOAD_PAGE_SIZE}; every fabric runs on its grid; no listed record object is kept`, async () => {
-    const n = 2 * LOAD_PAGE_SIZE + 500;
+  it(`in pages of ${LIST_PAGE_SIZE}; every fabric runs on its grid; no listed record object is kept`, async () => {
+    const n = 2 * LIST_PAGE_SIZE + 500;
     const storage = await filled(new CountingStorage(), n);
     const h = makeHarness({ storage, behaviour: () => undefined });
     await h.scheduler.start();
@@ -91,5 +91,20 @@ describe('start() loads the fabrics a page at a time', () => {
       expect(calls).toBe(cursor === 'same' ? 2 : 1);
       await h.scheduler.stop();
     }
+  });
+
+  it("the housekeeper's full pass lists a page at a time too, and adopts fabrics another writer stored", async () => {
+    const storage = new CountingStorage();
+    Object.defineProperty(storage, 'changes', { value: undefined }); // no feed: every pass is a full listing
+    const h = makeHarness({ storage, behaviour: () => undefined, housekeepingInterval: 1_000 });
+    await h.scheduler.start();
+    const n = 2 * LIST_PAGE_SIZE + 10;
+    await filled(storage, n); // written behind the scheduler's back
+    const pagesBefore = storage.pages;
+    await h.clock.tickAsync(1_100);
+    expect(storage.pages - pagesBefore).toBeGreaterThanOrEqual(3);
+    expect(storage.lists).toBe(0);
+    expect(Object.values(h.scheduler.metrics().fabrics).reduce((a, b) => a + b, 0)).toBe(n);
+    await h.scheduler.stop();
   });
 });
