@@ -4,6 +4,24 @@ import { IllegalTransitionError } from './errors.js';
 export const SYNC_STATUSES = ['never_synced', 'syncing', 'in_sync', 'out_of_sync', 'error', 'disabled'] as const;
 export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
+/** A status's index in {@link SYNC_STATUSES} (how MemoryStorage, a runtime and the gauges keep it as a number). */
+export function statusIndex(status: SyncStatus): number {
+  switch (status) {
+    case 'never_synced':
+      return 0;
+    case 'syncing':
+      return 1;
+    case 'in_sync':
+      return 2;
+    case 'out_of_sync':
+      return 3;
+    case 'error':
+      return 4;
+    default:
+      return 5;
+  }
+}
+
 /**
  * The transition table: the only status changes the scheduler makes. Anything else is a bug
  * and throws {@link IllegalTransitionError}.

@@ -1,6 +1,6 @@
 /** The scheduler's in-memory view of one fabric and its one armed wheel entry. */
 import type { Fabric } from '../definition.js';
-import { SYNC_STATUSES, type SyncStatus } from '../status.js';
+import { SYNC_STATUSES, statusIndex, type SyncStatus } from '../status.js';
 import { makeState, type FabricRecord, type FabricState } from '../storage/types.js';
 import type { IntrusiveEntry } from '../wheel.js';
 import type { FabricGauges } from './gauges.js';
@@ -231,7 +231,7 @@ export class FabricRuntime extends RuntimeFlags implements IntrusiveEntry<Fabric
     n[NEXT] = orNaN(s.nextSyncAt);
     n[FAILURES] = s.consecutiveFailures;
     n[REQUESTED] = orNaN(s.requestedAt);
-    n[STATUS] = SYNC_STATUSES.indexOf(s.status);
+    n[STATUS] = statusIndex(s.status);
     const stored = record.definition === this.#fabric ? undefined : record.definition;
     if (s.lastError !== null || stored !== undefined || this.#extra !== null) {
       const e = this.#extraOf();

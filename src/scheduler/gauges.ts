@@ -24,14 +24,13 @@
  * scheduler's cached records, as before (a fabric another replica runs is as fresh as this
  * scheduler last read it).
  */
-import type { SyncStatus } from '../status.js';
+import { SYNC_STATUSES, statusIndex } from '../status.js';
 import { isOpen, type ResolvedBreaker } from './breaker.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import { isStale } from './freshness.js';
 import { OldestSet } from './oldest.js';
 
-/** Status codes in a gauge key (0: not counted). */
-const STATUSES: readonly SyncStatus[] = ['never_synced', 'syncing', 'in_sync', 'out_of_sync', 'error', 'disabled'];
+/** Status codes in a gauge key: index in SYNC_STATUSES + 1 (0: not counted). */
 const STATUS_MASK = 7;
 const OUT_OF_SYNC = 4;
 /** Key bit: enabled and behind the failure breaker. */
@@ -39,28 +38,12 @@ const OPEN = 8;
 /** Key bit: enabled with a last success (`maxStalenessMs` looks at these). */
 const SUCCESS = 16;
 
-function statusCode(status: SyncStatus): number {
-  switch (status) {
-    case 'never_synced':
-      return 1;
-    case 'syncing':
-      return 2;
-    case 'in_sync':
-      return 3;
-    case 'out_of_sync':
-      return 4;
-    case 'error':
-      return 5;
-    default:
-      return 6;
-  }
-}
 
 /** What a runtime adds to the gauges now (never 0). */
 export function gaugeKey(rt: FabricRuntime, breaker: ResolvedBreaker | false): number {
   const status = rt.status;
   if (status === undefined) return 1;
-  const code = statusCode(status);
+  const code = statusIndex(status) + 1;
   let key = code === 3 && rt.stale ? OUT_OF_SYNC : code;
   if (rt.fabric.enabled) {
     if (rt.lastSyncAt !== null) key |= SUCCESS;
@@ -177,7 +160,7 @@ export class FabricGauges {
     const fabrics: Record<string, number> = {};
     for (let code = 1; code < this.#byStatus.length; code++) {
       const n = this.#byStatus[code]!;
-      if (n > 0) fabrics[STATUSES[code - 1]!] = n;
+      if (n > 0) fabrics[SYNC_STATUSES[code - 1]!] = n;
     }
     const oldest = this.#withSuccess > 0 ? this.#oldest.oldest() : null;
     return { fabrics, stale: this.#stale, maxStalenessMs: oldest === null ? null : Math.max(0, now - oldest), open: this.#open };
@@ -197,7 +180,7 @@ export class FabricGauges {
     for (const rt of this.#fabrics.values()) {
       if (rt.stale && !isStale(rt, now)) staleButFresh++;
       const key = gaugeKey(rt, this.#breaker);
-      const status = STATUSES[(key & STATUS_MASK) - 1]!;
+      const status = SYNC_STATUSES[(key & STATUS_MASK) - 1]!;
       fabrics[status] = (fabrics[status] ?? 0) + 1;
       if (rt.stale) stale++;
       if (key & OPEN) open++;

@@ -23,7 +23,7 @@
  * copies a large array. A released slot goes on a free list and is handed out again.
  */
 import type { Fabric } from '../definition.js';
-import { SYNC_STATUSES, type SyncStatus } from '../status.js';
+import { SYNC_STATUSES, statusIndex } from '../status.js';
 import { makeState, type FabricRecord, type FabricState } from './types.js';
 
 /** Offsets of one slot's numbers in the number array. */
@@ -57,10 +57,6 @@ function nullable(v: number): number | null {
   return v === v ? v : null;
 }
 
-/** The status code of a status `stateProblem` accepted (one of `SYNC_STATUSES`). */
-function statusCode(status: SyncStatus): number {
-  return (SYNC_STATUSES as readonly string[]).indexOf(status);
-}
 
 /**
  * The records of one MemoryStorage, by slot index. It checks nothing: MemoryStorage checks every
@@ -147,7 +143,7 @@ export class RecordColumns {
     n[at + REQUESTED] = encode(state.requestedAt);
     n[at + FAILURES] = state.consecutiveFailures;
     n[at + TOKEN] = fencingToken;
-    this.#status[slot >>> CHUNK_BITS]![slot & IN_CHUNK] = statusCode(state.status);
+    this.#status[slot >>> CHUNK_BITS]![slot & IN_CHUNK] = statusIndex(state.status);
     this.#definitions[slot] = definition;
     const errors = this.#errors;
     if (state.lastError !== null) errors.set(slot, state.lastError);

@@ -155,8 +155,9 @@ export interface Storage {
    * (MemoryStorage: exactly one; RedisStorage: SSCAN may repeat one when the set is resized
    * meanwhile, and a reader keeps the first it sees); one written or deleted meanwhile may be in a
    * page or in none (a scheduler learns of those from the change feed or its next listing). Each
-   * answered cursor must differ from the one asked with. `start()` loads the fabrics with it, so that a million records are never all objects
-   * at once (with `list()` they are, and they outlive the load in V8's old space). Absent: `list()`.
+   * answered cursor must differ from the one asked with. `start()` and the housekeeper's full
+   * pass list with it, so that a million records are never all objects at once (with `list()`
+   * they are, and they outlive the load in V8's old space). Absent: `list()`.
    */
   listPage?(cursor: string | null, limit: number): Promise<ListPage>;
   /**
@@ -208,7 +209,6 @@ export interface Storage {
   close?(): Promise<void>;
 }
 
-/** A fresh state for a fabric that has never been seen. */
 /**
  * A state with exactly the fields of {@link FabricState}, always in this order, so every state the
  * scheduler and MemoryStorage make shares one hidden class (a spread copy of a frozen state takes
@@ -232,16 +232,7 @@ export function makeState(
   return state;
 }
 
+/** A fresh state for a fabric that has never been seen. */
 export function initialState(): FabricState {
-  return {
-    status: 'never_synced',
-    lastSyncAt: null,
-    lastAttemptAt: null,
-    lastError: null,
-    consecutiveFailures: 0,
-    anchorAt: null,
-    lastSlotAt: null,
-    nextSyncAt: null,
-    fencingToken: 0,
-  };
+  return makeState('never_synced', null, null, null, 0, null, null, null, 0);
 }
