@@ -76,7 +76,7 @@ describe('metadata: JSON values only, on every storage', () => {
     for (let i = 0; i < 30; i++) dag = [dag, dag];
     const t = performance.now();
     expectRefused(() => meta({ dag }), { field: 'metadata', expected: 'characters as JSON', got: 'the limit was passed at metadata.dag' });
-    expect(performance.now() - t).toBeLessThan(500);
+    expect(performance.now() - t).toBeLessThan(2_000); // walking it whole would take hours; wide for loaded CI machines
   });
 
   it('accepts plain JSON, null-prototype objects and objects from JSON.parse (with a "__proto__" key) and snapshots them deep-frozen', () => {
