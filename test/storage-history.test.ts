@@ -25,7 +25,7 @@ describe('run history encoding', () => {
 
   it("MemoryStorage's ring: newest first, capped at keep (a smaller keep trims, a larger one grows), texts kept exactly", () => {
     const rings = new HistoryRings();
-    const ring = { push: (h: Parameters<HistoryRings['push']>[1]) => rings.push('f', h), read: (limit: number) => rings.read('f', limit), get size() { return rings.size('f'); } };
+    const ring = { push: (h: Parameters<HistoryRings['push']>[1]) => rings.push(0, h), read: (limit: number) => rings.read(0, limit), get size() { return rings.size(0); } };
     const all: RunHistoryEntry[] = [];
     // successes first (no text array yet), then failures with errors and a replica, a trigger kept by name
     for (let k = 0; k < 30; k++) {
@@ -46,31 +46,38 @@ describe('run history encoding', () => {
     expect(ring.read(1000).at(-1)).toEqual(all[0]);
   });
 
-  it("MemoryStorage's rings are per fabric: interleaved appends stay apart, a delete forgets one", () => {
+  it("MemoryStorage's rings are per fabric (by its storage slot): interleaved appends stay apart, a delete forgets one, a far slot works", () => {
     const rings = new HistoryRings();
     const a: RunHistoryEntry[] = [];
     const b: RunHistoryEntry[] = [];
     for (let k = 0; k < 9; k++) {
       const ea: RunHistoryEntry = k === 4 ? { ...ok(k), outcome: 'failed', reason: 'error', error: `a${k}`, replica: 'ra' } : ok(k);
       a.unshift(ea);
-      rings.push('a', { entry: ea, keep: 6 });
+      rings.push(3, { entry: ea, keep: 6 });
       b.unshift(ok(100 + k));
-      rings.push('b', { entry: ok(100 + k), keep: 3 });
+      rings.push(1, { entry: ok(100 + k), keep: 3 });
     }
-    expect(rings.read('a', 10)).toEqual(a.slice(0, 6));
-    expect(rings.read('b', 10)).toEqual(b.slice(0, 3));
-    rings.delete('a');
-    expect(rings.read('a', 10)).toEqual([]);
-    expect(rings.size('a')).toBe(0);
-    expect(rings.read('b', 10)).toEqual(b.slice(0, 3));
-    rings.push('a', { entry: ok(1), keep: 6 });
-    expect(rings.read('a', 10)).toEqual([ok(1)]);
+    expect(rings.read(3, 10)).toEqual(a.slice(0, 6));
+    expect(rings.read(1, 10)).toEqual(b.slice(0, 3));
+    rings.delete(3);
+    expect(rings.read(3, 10)).toEqual([]);
+    expect(rings.size(3)).toBe(0);
+    expect(rings.read(1, 10)).toEqual(b.slice(0, 3));
+    rings.push(3, { entry: ok(1), keep: 6 });
+    expect(rings.read(3, 10)).toEqual([ok(1)]);
+    // a slot far past the others, and slots never written
+    rings.push(1_000_000, { entry: ok(7), keep: 2 });
+    expect(rings.read(1_000_000, 10)).toEqual([ok(7)]);
+    expect(rings.read(999_999, 10)).toEqual([]);
+    expect(rings.size(5_000_000)).toBe(0);
+    rings.delete(5_000_000);
+    expect(rings.read(1, 10)).toEqual(b.slice(0, 3));
   });
 
   it("MemoryStorage's ring keeps a hostile duration in range (never a negative or non-finite one)", () => {
     const rings = new HistoryRings();
-    for (const durationMs of [-5, Number.NaN, 2 ** 60, 0.4]) rings.push('g', { entry: { ...ok(1), durationMs }, keep: 5 });
-    expect(rings.read('g', 5).map((e) => e.durationMs)).toEqual([0, 2 ** 46, 0, 0]);
+    for (const durationMs of [-5, Number.NaN, 2 ** 60, 0.4]) rings.push(2, { entry: { ...ok(1), durationMs }, keep: 5 });
+    expect(rings.read(2, 5).map((e) => e.durationMs)).toEqual([0, 2 ** 46, 0, 0]);
   });
 
   it('cuts long error messages', () => {

@@ -107,6 +107,32 @@ describe('MemoryStorage beyond the contract', () => {
     expect(s.size).toBe(n / 2 + n / 4 + 1);
   });
 
+
+  it('a deleted id whose slot another id took is stored anew when written again (the last-written slot is not reused for it), and run history follows each record, not the slot', async () => {
+    const s = new MemoryStorage();
+    const def = (id: string) => normalizeFabric({ id, syncInterval: 1000 }, { syncTimeout: 0 });
+    const entry = (k: number) => ({ scheduledAt: k, startedAt: k, finishedAt: k, trigger: 'schedule' as const, outcome: 'succeeded' as const, durationMs: 0, fencingToken: k });
+    const w = (id: string, token: number, expected: number | null, k?: number) => s.write(id, { definition: def(id), state: { ...initialState(), fencingToken: token } }, expected, k === undefined ? undefined : { history: { entry: entry(k), keep: 5 } });
+    expect(w('a', 1, null, 1).ok).toBe(true);
+    expect(w('a', 2, 1, 2).ok).toBe(true); // the claim-then-outcome pair: same id twice in a row
+    expect(await s.readHistory('a', 10)).toEqual([entry(2), entry(1)]);
+    expect(await s.delete('a')).toBe(true);
+    expect(await s.readHistory('a', 10)).toEqual([]);
+    expect(w('b', 1, null, 9).ok).toBe(true); // takes a's freed slot
+    expect(await s.readHistory('b', 10)).toEqual([entry(9)]); // none of a's entries
+    const again = w('a', 1, null);
+    expect(again.ok && again.record.state.fencingToken).toBe(3); // over a's tombstone, in a slot of its own
+    expect((await s.get('b'))!.state.fencingToken).toBe(1);
+    expect((await s.get('a'))!.state.fencingToken).toBe(3);
+    expect(await s.readHistory('a', 10)).toEqual([]);
+    expect(s.size).toBe(2);
+    // a version check against the wrong record would pass here if a's write had gone to b's slot
+    expect(w('b', 2, 1).ok).toBe(true);
+    expect(again.ok && again.record.version).toBe(3); // versions go on over the tombstone too
+    expect(w('a', 4, 3).ok).toBe(true);
+    expect((await s.get('b'))!.version).toBe(2);
+    expect((await s.get('a'))!.version).toBe(4);
+  });
   it('refused writes change nothing and answer the current record', async () => {
     const s = new MemoryStorage();
     s.write('a', { definition: fabric, state: { ...initialState(), fencingToken: 5, requestedAt: 1.8e12 } }, null);

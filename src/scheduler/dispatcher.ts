@@ -280,7 +280,7 @@ export class Dispatcher {
       if (core.lifecycle() !== 'running') return;
       const now = core.time.now();
       checkFreshness(core, rt, now);
-      if (!rt.run && !this.isArmed(rt) && !rt.removed && core.fabrics.get(rt.fabric.id) === rt) {
+      if (!rt.run && !this.isArmed(rt) && !rt.removed && rt.tracked) {
         const stored = rt.storedDefinition;
         // Another replica changed the definition meanwhile: follow it from here on.
         if (stored && !sameSchedule(stored, rt.fabric)) {

@@ -151,7 +151,7 @@ function skip(core: Core, run: Run, reason: Parameters<typeof reportSkipped>[2])
 /** Whether the run may still start its executor (checked after every wait). */
 function mayStart(core: Core, run: Run, lease: Lease): boolean {
   const rt = run.rt;
-  return !rt.removed && rt.fabric.enabled && core.lifecycle() === 'running' && !run.abortReason && !leaseLost(lease) && core.fabrics.get(rt.fabric.id) === rt;
+  return !rt.removed && rt.fabric.enabled && core.lifecycle() === 'running' && !run.abortReason && !leaseLost(lease) && rt.tracked;
 }
 
 

@@ -46,6 +46,15 @@ export class RuntimeFlags {
     this.#flags = (this.#flags & ~GAUGE_MASK) | (v << GAUGE_SHIFT);
   }
 
+  /**
+   * In its scheduler's table of fabrics (`core.fabrics`) now: the gauges count exactly the
+   * runtimes in the table (added with it, uncounted when it is forgotten or the table cleared),
+   * so a run checks this bit instead of looking its fabric up by id on every start.
+   */
+  get tracked(): boolean {
+    return (this.#flags & GAUGE_MASK) !== 0;
+  }
+
   /** Removed in this process: never armed or run again (a new upsert makes a new runtime). */
   get removed(): boolean {
     return (this.#flags & REMOVED) !== 0;

@@ -27,13 +27,16 @@ const MAX_DURATION = 2 ** 46;
 
 type Texts = Array<string | undefined>;
 
-/** The run history of every fabric of one MemoryStorage. */
+/**
+ * The run history of every fabric of one MemoryStorage, by the fabric's slot there (an array
+ * index: no lookup by id per run). The storage forgets a slot's history before it reuses it.
+ */
 export class HistoryRings {
-  readonly #nums = new Map<string, number[]>();
-  readonly #texts = new Map<string, Texts>();
+  readonly #nums: Array<number[] | undefined> = [];
+  readonly #texts: Array<Texts | undefined> = [];
 
-  /** Appends `h.entry` as the fabric's newest entry, keeping its newest `h.keep` (at least 1). */
-  push(id: string, h: HistoryAppend): void {
+  /** Appends `h.entry` as the newest entry of the fabric in `slot`, keeping its newest `h.keep` (at least 1). */
+  push(slot: number, h: HistoryAppend): void {
     const keep = Number.isSafeInteger(h.keep) && h.keep > 0 ? h.keep : 1;
     const e = h.entry;
     let trigger = TRIGGERS.indexOf(e.trigger);
@@ -41,16 +44,18 @@ export class HistoryRings {
     const failed = e.outcome !== 'succeeded';
     const replica = e.replica ?? '';
     const error = failed ? (e.error ?? '') : '';
-    let texts = this.#texts.get(id);
+    let texts = this.#texts[slot];
     const hasText = replica !== '' || error !== '' || trigger === NAMED_TRIGGER;
-    let nums = this.#nums.get(id) ?? this.#ring(id, 1, undefined);
+    let nums = this.#nums[slot] ?? this.#ring(slot, 1, undefined);
     // A smaller keep than before drops the oldest entries.
     while (nums[1]! >= keep) dropOldest(nums, texts);
-    if (nums[1]! === capacity(nums)) nums = this.#ring(id, Math.min(keep, capacity(nums) * 2), nums);
-    texts = this.#texts.get(id);
-    if (hasText && texts === undefined) this.#texts.set(id, (texts = new Array<string | undefined>(capacity(nums) * TEXTS).fill(undefined)));
-    const slot = (nums[0]! + nums[1]!) % capacity(nums);
-    const at = HEAD + slot * FIELDS;
+    if (nums[1]! === capacity(nums)) {
+      nums = this.#ring(slot, Math.min(keep, capacity(nums) * 2), nums);
+      texts = this.#texts[slot];
+    }
+    if (hasText && texts === undefined) this.#texts[slot] = texts = new Array<string | undefined>(capacity(nums) * TEXTS).fill(undefined);
+    const pos = (nums[0]! + nums[1]!) % capacity(nums);
+    const at = HEAD + pos * FIELDS;
     nums[at] = +e.scheduledAt;
     nums[at + 1] = +e.startedAt;
     nums[at + 2] = +e.finishedAt;
@@ -59,43 +64,43 @@ export class HistoryRings {
     const d = Math.round(e.durationMs);
     nums[at + 4] = (d > 0 ? Math.min(d, MAX_DURATION) : 0) * CODES + (trigger | (outcome << 3));
     if (texts !== undefined) {
-      texts[slot * TEXTS] = replica === '' ? undefined : replica;
-      texts[slot * TEXTS + 1] = error === '' ? undefined : error;
-      texts[slot * TEXTS + 2] = trigger === NAMED_TRIGGER ? String(e.trigger) : undefined;
+      texts[pos * TEXTS] = replica === '' ? undefined : replica;
+      texts[pos * TEXTS + 1] = error === '' ? undefined : error;
+      texts[pos * TEXTS + 2] = trigger === NAMED_TRIGGER ? String(e.trigger) : undefined;
     }
     nums[1] = nums[1]! + 1;
   }
 
-  /** The fabric's newest `limit` entries, newest first. */
-  read(id: string, limit: number): RunHistoryEntry[] {
-    const nums = this.#nums.get(id);
+  /** The newest `limit` entries of the fabric in `slot`, newest first. */
+  read(slot: number, limit: number): RunHistoryEntry[] {
+    const nums = this.#nums[slot];
     const out: RunHistoryEntry[] = [];
     if (nums === undefined) return out;
-    const texts = this.#texts.get(id);
+    const texts = this.#texts[slot];
     const cap = capacity(nums);
     for (let i = nums[1]! - 1; i >= 0 && out.length < limit; i--) out.push(entryAt(nums, texts, (nums[0]! + i) % cap));
     return out;
   }
 
-  /** Forgets the fabric's history. */
-  delete(id: string): void {
-    this.#nums.delete(id);
-    this.#texts.delete(id);
+  /** Forgets the history of the fabric in `slot` (before the slot is reused). */
+  delete(slot: number): void {
+    if (slot < this.#nums.length) this.#nums[slot] = undefined;
+    if (slot < this.#texts.length) this.#texts[slot] = undefined;
   }
 
-  /** Entries held for the fabric. */
-  size(id: string): number {
-    return this.#nums.get(id)?.[1] ?? 0;
+  /** Entries held for the fabric in `slot`. */
+  size(slot: number): number {
+    return this.#nums[slot]?.[1] ?? 0;
   }
 
-  /** Lays the fabric's ring out oldest first in room for `cap` entries (its texts too). */
-  #ring(id: string, cap: number, old: number[] | undefined): number[] {
+  /** Lays the ring of the fabric in `slot` out oldest first in room for `cap` entries (its texts too). */
+  #ring(slot: number, cap: number, old: number[] | undefined): number[] {
     // Exactly `cap` entries long (an array grown by push keeps spare room), filled with a double
     // so that it holds unboxed doubles from the start.
     const nums = new Array<number>(HEAD + cap * FIELDS).fill(0.5);
     nums[0] = 0;
     nums[1] = 0;
-    const oldTexts = this.#texts.get(id);
+    const oldTexts = this.#texts[slot];
     const texts = oldTexts ? new Array<string | undefined>(cap * TEXTS).fill(undefined) : undefined;
     if (old !== undefined) {
       const oldCap = capacity(old);
@@ -107,8 +112,8 @@ export class HistoryRings {
       }
       nums[1] = count;
     }
-    this.#nums.set(id, nums);
-    if (texts) this.#texts.set(id, texts);
+    this.#nums[slot] = nums;
+    if (texts) this.#texts[slot] = texts;
     return nums;
   }
 }

@@ -45,8 +45,15 @@ export class MemoryStorage implements Storage {
   readonly #log: StorageChange[] = [];
   #logStart = 0;
   readonly #logSize: number;
-  /** Run history per fabric: a ring of numbers (history-ring.ts). */
+  /** Run history per fabric, by slot: a ring of numbers (history-ring.ts). */
   readonly #history = new HistoryRings();
+  /**
+   * The id last written and its slot: a run writes its claim and then its outcome for the same
+   * id, and the second write finds the slot here instead of in {@link MemoryStorage.#slots}.
+   * Cleared when that id is deleted.
+   */
+  #lastId: string | undefined = undefined;
+  #lastSlot = -1;
 
   constructor(options: MemoryStorageOptions = {}) {
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
@@ -92,7 +99,7 @@ export class MemoryStorage implements Storage {
    */
   write(id: string, value: FabricWrite, expectedVersion: number | null, options?: WriteOptions): WriteResult {
     const columns = this.#columns;
-    const slot = this.#slots.get(id);
+    const slot = id === this.#lastId ? this.#lastSlot : this.#slots.get(id);
     const currentDefinition = slot === undefined ? undefined : columns.definition(slot);
     // The stored definition written back as it is (every run's writes) needs no check.
     const definition = currentDefinition !== undefined && value.definition === currentDefinition ? currentDefinition : isNormalizedFabric(value.definition) ? value.definition : normalizeFabric(value.definition, { syncTimeout: 0 });
@@ -119,9 +126,11 @@ export class MemoryStorage implements Storage {
       at = columns.allocate();
       this.#slots.set(id, at);
     }
+    this.#lastId = id;
+    this.#lastSlot = at;
     columns.store(at, definition, version, s, fencingToken);
     if (tomb) this.#tombstones.delete(id);
-    if (options?.history !== undefined) this.#history.push(id, options.history);
+    if (options?.history !== undefined) this.#history.push(at, options.history);
     if (defined) this.#append(id, 'defined');
     // What was just stored, made from the written state's own values rather than read back from
     // the columns: a number read from a Float64Array is boxed anew, the written one is reused.
@@ -138,8 +147,9 @@ export class MemoryStorage implements Storage {
     if (expectedVersion !== undefined && version !== expectedVersion) return false;
     this.#tombstones.set(id, { version, fencingToken: columns.fencingToken(slot), removed: true });
     this.#slots.delete(id);
+    if (id === this.#lastId) this.#lastId = undefined;
+    this.#history.delete(slot);
     columns.release(slot);
-    this.#history.delete(id);
     this.#append(id, 'removed');
     return true;
   }
@@ -157,7 +167,8 @@ export class MemoryStorage implements Storage {
 
   /** The fabric's newest `limit` run history entries, newest first (see {@link Storage.readHistory}). */
   async readHistory(id: string, limit: number): Promise<RunHistoryEntry[]> {
-    return this.#history.read(id, limit);
+    const slot = this.#slots.get(id);
+    return slot === undefined ? [] : this.#history.read(slot, limit);
   }
 
   #append(id: string, kind: StorageChange['kind']): void {
