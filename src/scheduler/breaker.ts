@@ -85,9 +85,9 @@ export function nextProbeOf(breaker: ResolvedBreaker | false, record: Pick<Fabri
 
 /** `due`, or the fabric's next probe when the breaker holds it back until later. */
 export function deferByBreaker(core: Core, rt: FabricRuntime, due: number): number {
-  const r = rt.record;
-  if (!r || !isOpen(core.opts.breaker, r.state.consecutiveFailures)) return due;
-  const b = nextProbeOf(core.opts.breaker, r);
+  // The failure count first: the record object is made only for a fabric behind an open breaker.
+  if (rt.status === undefined || !isOpen(core.opts.breaker, rt.consecutiveFailures)) return due;
+  const b = nextProbeOf(core.opts.breaker, rt.record!);
   return b !== null && b.nextProbeAt > due ? b.nextProbeAt : due;
 }
 

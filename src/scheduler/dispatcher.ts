@@ -114,15 +114,17 @@ export class Dispatcher {
     if (!rt.fabric.enabled || rt.removed || rt.run) return;
     if (this.#core.pauses.isPaused(rt.fabric)) return this.hold(rt);
     if (serveRequest(this.#core, this, rt, now)) return;
-    const s = rt.record?.state;
+    // The cached record's numbers, read without making its object (start() arms every fabric).
+    const anchorAt = rt.status === undefined ? null : rt.anchorAt;
+    const lastSlotAt = anchorAt === null ? null : rt.lastSlotAt;
     let due: number;
-    if (!s || s.anchorAt === null) due = now;
-    else if (s.lastSlotAt === null) due = Math.max(now, s.nextSyncAt ?? now); // never run on this grid: its first run anchors it
-    else due = deferByBreaker(this.#core, rt, cadenceOf(rt.fabric).slotAtOrAfter(s.anchorAt, s.lastSlotAt + 1));
+    if (anchorAt === null) due = now;
+    else if (lastSlotAt === null) due = Math.max(now, rt.nextSyncAt ?? now); // never run on this grid: its first run anchors it
+    else due = deferByBreaker(this.#core, rt, cadenceOf(rt.fabric).slotAtOrAfter(anchorAt, lastSlotAt + 1));
     // Nothing came due while it was not scheduled (downtime, a pause): its next run is on time.
     if (due >= now) {
       rt.missedReason = 'late';
-      if (s && s.lastSlotAt !== null) return this.armSlot(rt, due);
+      if (lastSlotAt !== null) return this.armSlot(rt, due);
     }
     this.arm(rt, 'slot', due, 1);
   }

@@ -164,6 +164,24 @@ export class FabricRuntime extends RuntimeFlags implements IntrusiveEntry<Fabric
     return r !== undefined ? r.state.anchorAt : orNull(this.#n[ANCHOR]!);
   }
 
+  /** The cached record's last slot served (as `record?.state.lastSlotAt`, without making the record). */
+  get lastSlotAt(): number | null {
+    const r = this.#record;
+    return r !== undefined ? r.state.lastSlotAt : orNull(this.#n[LAST_SLOT]!);
+  }
+
+  /** The cached record's `nextSyncAt` (as `record?.state.nextSyncAt`, without making the record). */
+  get nextSyncAt(): number | null {
+    const r = this.#record;
+    return r !== undefined ? r.state.nextSyncAt : orNull(this.#n[NEXT]!);
+  }
+
+  /** The cached record's pending sync request (as `record?.state.requestedAt`, null read as none, without making the record). */
+  get requestedAt(): number | undefined {
+    const v = this.#n[REQUESTED]!;
+    return v === v ? v : undefined;
+  }
+
   /** The definition this scheduler follows; changed by {@link redefine}. */
   get fabric(): Fabric {
     return this.#fabric;

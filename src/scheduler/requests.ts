@@ -48,10 +48,10 @@ export interface RequestHost {
  * runs it (`SingleFlight.shouldRun`). Returns whether a run was made.
  */
 export function serveRequest(core: Core, host: RequestHost, rt: FabricRuntime, now: number, honourShouldRun = true): boolean {
-  const stored = rt.record?.state;
-  if (stored?.requestedAt === undefined) return false;
+  // From the cached record's numbers: start() asks this of every fabric it arms.
+  if (rt.requestedAt === undefined) return false;
   // Syncing elsewhere (another replica): its holder serves the request when its run ends.
-  if (stored.status === 'syncing' && !rt.run) return false;
+  if (rt.status === 'syncing' && !rt.run) return false;
   if (rt.run || rt.removed || !rt.fabric.enabled || core.lifecycle() !== 'running' || core.pauses.isPaused(rt.fabric)) return false;
   const sf = core.opts.singleFlight;
   if (honourShouldRun && sf.shouldRun && !sf.shouldRun.call(sf, rt.fabric.id)) return false;
