@@ -111,7 +111,8 @@ export class Lanes {
 
   /** The queue a fabric's runs use; a name not configured here (set by another replica) falls back to the default queue. */
   queueOf(fabric: Fabric): Queue {
-    return this.#queues.get(fabric.queue) ?? this.#default;
+    const name = fabric.queue;
+    return name === undefined ? this.#default : (this.#queues.get(name) ?? this.#default);
   }
 
   get backlogSize(): number {

@@ -63,8 +63,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const time = new SchedulerTime(opts.clock, opts.clockJumpThreshold, opts.clockSteps);
     const fabrics = new Map<string, FabricRuntime>();
     const gauges = new FabricGauges(this, fabrics, opts.breaker, () => time.now());
+    // The runtime last found for a record seen: a run's claim and outcome are written for the
+    // same fabric one after the other. Still the table's while tracked (one runtime per id).
+    let seenRt: FabricRuntime | undefined;
     const io = new StorageIO(opts.storage, time, opts.operationTimeout, (record: FabricRecord) => {
-      const rt = fabrics.get(record.definition.id);
+      const id = record.definition.id;
+      const rt = seenRt !== undefined && seenRt.tracked && seenRt.fabric.id === id ? seenRt : (seenRt = fabrics.get(id));
       rt?.cache(record, gauges);
     });
     const { emit, reportError } = safeEmitter(this);
