@@ -8,6 +8,7 @@ import type { Fabric } from '../definition.js';
 import { StorageError, errorMessage } from '../errors.js';
 import { CONTROL_RECORD_ID } from '../ops/control.js';
 import type { FabricRecord } from '../storage/types.js';
+import { LIST_PAGE_SIZE } from './load.js';
 
 /** What `reconcile()` changed, as sorted arrays of ids. */
 export interface ReconcileResult {
@@ -22,10 +23,10 @@ export interface ReconcileResult {
 /** Removals made at once by `reconcile()`. */
 export const RECONCILE_REMOVE_CHUNK = 64;
 
-/** The plan: which of `fabrics` are new or changed against `stored`, and which stored ids go. */
-export function planReconcile(stored: readonly FabricRecord[], fabrics: readonly Fabric[]): ReconcileResult {
-  const byId = new Map<string, FabricRecord>();
-  for (const r of stored) if (r.definition.id !== CONTROL_RECORD_ID) byId.set(r.definition.id, r);
+/** The plan: which of `fabrics` are new or changed against the `stored` definitions, and which stored ids go. */
+export function planReconcile(stored: Iterable<Fabric>, fabrics: readonly Fabric[]): ReconcileResult {
+  const byId = new Map<string, Fabric>();
+  for (const d of stored) if (d.id !== CONTROL_RECORD_ID) byId.set(d.id, d);
   const added: string[] = [];
   const updated: string[] = [];
   const wanted = new Set<string>();
@@ -33,26 +34,28 @@ export function planReconcile(stored: readonly FabricRecord[], fabrics: readonly
     wanted.add(f.id);
     const r = byId.get(f.id);
     if (!r) added.push(f.id);
-    else if (!sameDefinition(r.definition, f)) updated.push(f.id);
+    else if (!sameDefinition(r, f)) updated.push(f.id);
   }
   const removed = [...byId.keys()].filter((id) => !wanted.has(id));
   return { added: added.sort(), updated: updated.sort(), removed: removed.sort() };
 }
 
 /**
- * Lists the storage once, plans, writes what is new or changed (`upsert`, batched) and removes
- * what is not in the set (`remove`, {@link RECONCILE_REMOVE_CHUNK} at a time). Rejects with the
- * first storage error; a second call converges.
+ * Lists the storage once (a page at a time, keeping only the definitions), plans, writes what is
+ * new or changed (`upsert`, batched) and removes what is not in the set (`remove`,
+ * {@link RECONCILE_REMOVE_CHUNK} at a time). Rejects with the first storage error; a second call
+ * converges.
  */
 export async function reconcileWith(
-  io: { list(): Promise<{ records: FabricRecord[] }> },
+  io: { listPages(size: number): AsyncIterable<{ records: FabricRecord[] }> },
   fabrics: readonly Fabric[],
   upsert: (fabrics: readonly Fabric[]) => Promise<unknown>,
   remove: (id: string) => Promise<unknown>,
 ): Promise<ReconcileResult> {
   try {
-    const { records } = await io.list();
-    const plan = planReconcile(records, fabrics);
+    const stored: Fabric[] = [];
+    for await (const page of io.listPages(LIST_PAGE_SIZE)) for (const r of page.records) stored.push(r.definition);
+    const plan = planReconcile(stored, fabrics);
     if (plan.added.length + plan.updated.length > 0) await upsert(fabrics);
     for (let i = 0; i < plan.removed.length; i += RECONCILE_REMOVE_CHUNK) {
       await Promise.all(plan.removed.slice(i, i + RECONCILE_REMOVE_CHUNK).map(remove));

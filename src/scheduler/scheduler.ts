@@ -16,7 +16,7 @@ import { StandDown, singleFlightMembership } from './stand-down.js';
 import { Dispatcher } from './dispatcher.js';
 import type { FabricRuntime } from './fabric-runtime.js';
 import { safeEmitter } from './emitter.js';
-import { fabricStatusOf } from './fabric-status.js';
+import { fabricStatusOf, listStatuses } from './fabric-status.js';
 import { FabricGauges } from './gauges.js';
 import { OpChains } from './op-chains.js';
 import { Housekeeper } from './housekeeper.js';
@@ -31,6 +31,7 @@ import { SchedulerTime } from './time.js';
 import { upsertState } from './transitions.js';
 import type { FabricStatus, PauseTarget, StateReport, UpsertCounts, ValidateOptions } from './types.js';
 import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCheck } from './upsert.js';
+import { LIST_PAGE_SIZE } from './load.js';
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
 import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
@@ -309,9 +310,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** Every stored fabric's status, sorted by id. */
   async listFabrics(): Promise<FabricStatus[]> {
-    const { records } = await this.#core.io.list();
     const now = this.#core.time.now();
-    return records.filter((r) => r.definition.id !== CONTROL_RECORD_ID).map((r) => this.#toStatus(r, now)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return listStatuses(this.#core.io.listPages(LIST_PAGE_SIZE), (r) => this.#toStatus(r, now));
   }
 
   /** The fabric's last runs of every replica, newest first, from the storage (see history.ts); `[]` when unknown. */

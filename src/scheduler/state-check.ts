@@ -7,8 +7,9 @@ import { InvalidOptionError } from '../errors.js';
 import type { EventPayload } from './emitter.js';
 import { CONTROL_RECORD_ID } from '../ops/control.js';
 import type { SingleFlight } from '../single-flight.js';
-import type { FabricRecord } from '../storage/types.js';
+import type { CorruptRecord, FabricRecord } from '../storage/types.js';
 import { isThenable, type StorageIO } from './cas.js';
+import { LIST_PAGE_SIZE } from './load.js';
 import { cadenceOf } from './cadence.js';
 import { isOffGrid, regridState, restoreState } from './transitions.js';
 import type { StateIssue, StateReport, ValidateOptions } from './types.js';
@@ -89,66 +90,92 @@ export async function repairStale(deps: StateCheckDeps, r: FabricRecord, how: 'a
 /** `validate()` (fix false) and `repair()` (fix true). */
 export async function checkState(deps: StateCheckDeps, options: ValidateOptions, fix: boolean): Promise<StateReport> {
   const defined = readValidateOptions(options);
-  const { records, corrupt } = await deps.io.list();
   const now = deps.now();
   const issues: StateIssue[] = [];
-  for (const bad of corrupt) {
-    if (bad.id === CONTROL_RECORD_ID) continue;
-    const issue: StateIssue = { fabricId: bad.id, kind: 'unreadable', detail: bad.reason, repairable: true, repaired: false };
-    if (fix) {
-      try {
-        await deps.io.delete(bad.id);
-        issue.repaired = true;
-        deps.repaired({ fabricId: bad.id, issue: 'unreadable', action: 'record deleted', at: now });
-      } catch (error) {
-        deps.reportError('storage', error, bad.id);
-      }
-    }
-    issues.push(issue);
-  }
   let fabrics = 0;
-  for (const r of records) {
-    const id = r.definition.id;
-    if (id === CONTROL_RECORD_ID) continue;
-    fabrics++;
-    if (defined && !defined.has(id)) {
-      const issue: StateIssue = { fabricId: id, kind: 'undefined-fabric', detail: 'no host defines this fabric', repairable: true, repaired: false };
-      if (fix) {
-        await deps.removeFabric(id);
-        issue.repaired = true;
-        deps.repaired({ fabricId: id, issue: 'undefined-fabric', action: 'record deleted', at: now });
-      }
-      issues.push(issue);
-      continue;
+  // A page at a time (a million records are never objects at once); a listing may give a record
+  // twice (`Storage.listPage` is at-least-once): each id is checked once.
+  const seen = new Set<string>();
+  for await (const { records, corrupt } of deps.io.listPages(LIST_PAGE_SIZE)) {
+    for (const bad of corrupt) {
+      if (bad.id === CONTROL_RECORD_ID || seen.has(bad.id)) continue;
+      seen.add(bad.id);
+      await checkCorrupt(deps, bad, fix, now, issues);
     }
-    if (!deps.hasQueue(r.definition.queue)) {
-      issues.push({ fabricId: id, kind: 'unknown-queue', detail: `queue ${JSON.stringify(r.definition.queue)} is not configured here (its runs use "default")`, repairable: false, repaired: false });
-    }
-    if (r.state.status === 'syncing') {
-      const verdict = await repairStale(deps, r, fix ? 'repair' : 'check');
-      if (verdict === 'stale' || verdict === 'repaired') {
-        issues.push({ fabricId: id, kind: 'stale-syncing', detail: `stored "syncing" since ${new Date(r.state.lastAttemptAt ?? 0).toISOString()} but nobody holds its lock`, repairable: true, repaired: verdict === 'repaired' });
-      }
-      continue;
-    }
-    if (isOffGrid(r)) {
-      const s = r.state;
-      const issue: StateIssue = { fabricId: id, kind: 'off-grid', detail: offGridDetail(r), repairable: true, repaired: false };
-      if (fix) {
-        const written = await deps.io.update(id, (current) => {
-          if (!current || current.version !== r.version) return null;
-          const state = regridState(current.state, current.definition, now);
-          return state ? { definition: current.definition, state } : null;
-        }, undefined);
-        if (written) {
-          issue.repaired = true;
-          deps.repaired({ fabricId: id, issue: 'off-grid', action: `nextSyncAt -> ${written.state.nextSyncAt}`, at: now });
-        }
-      }
-      issues.push(issue);
+    for (const r of records) {
+      const id = r.definition.id;
+      if (id === CONTROL_RECORD_ID || seen.has(id)) continue;
+      seen.add(id);
+      fabrics++;
+      const pending = checkRecord(deps, r, defined, fix, now, issues);
+      if (pending !== undefined) await pending;
     }
   }
   return { checkedAt: now, fabrics, issues };
+}
+
+/** An unreadable record: reported, and deleted with `fix`. */
+async function checkCorrupt(deps: StateCheckDeps, bad: CorruptRecord, fix: boolean, now: number, issues: StateIssue[]): Promise<void> {
+  const issue: StateIssue = { fabricId: bad.id, kind: 'unreadable', detail: bad.reason, repairable: true, repaired: false };
+  if (fix) {
+    try {
+      await deps.io.delete(bad.id);
+      issue.repaired = true;
+      deps.repaired({ fabricId: bad.id, issue: 'unreadable', action: 'record deleted', at: now });
+    } catch (error) {
+      deps.reportError('storage', error, bad.id);
+    }
+  }
+  issues.push(issue);
+}
+
+/**
+ * One readable record: each kind of issue it has, repaired with `fix` where it can be. A promise
+ * only when there is storage or lock work to wait for (most records have no issue).
+ */
+function checkRecord(deps: StateCheckDeps, r: FabricRecord, defined: ReadonlySet<string> | undefined, fix: boolean, now: number, issues: StateIssue[]): Promise<void> | undefined {
+  const id = r.definition.id;
+  if (defined && !defined.has(id)) return undefinedFabric(deps, id, fix, now, issues);
+  if (!deps.hasQueue(r.definition.queue)) {
+    issues.push({ fabricId: id, kind: 'unknown-queue', detail: `queue ${JSON.stringify(r.definition.queue)} is not configured here (its runs use "default")`, repairable: false, repaired: false });
+  }
+  if (r.state.status === 'syncing') return staleSyncing(deps, r, fix, issues);
+  if (isOffGrid(r)) return offGrid(deps, r, fix, now, issues);
+  return undefined;
+}
+
+async function undefinedFabric(deps: StateCheckDeps, id: string, fix: boolean, now: number, issues: StateIssue[]): Promise<void> {
+  const issue: StateIssue = { fabricId: id, kind: 'undefined-fabric', detail: 'no host defines this fabric', repairable: true, repaired: false };
+  if (fix) {
+    await deps.removeFabric(id);
+    issue.repaired = true;
+    deps.repaired({ fabricId: id, issue: 'undefined-fabric', action: 'record deleted', at: now });
+  }
+  issues.push(issue);
+}
+
+async function staleSyncing(deps: StateCheckDeps, r: FabricRecord, fix: boolean, issues: StateIssue[]): Promise<void> {
+  const verdict = await repairStale(deps, r, fix ? 'repair' : 'check');
+  if (verdict === 'stale' || verdict === 'repaired') {
+    issues.push({ fabricId: r.definition.id, kind: 'stale-syncing', detail: `stored "syncing" since ${new Date(r.state.lastAttemptAt ?? 0).toISOString()} but nobody holds its lock`, repairable: true, repaired: verdict === 'repaired' });
+  }
+}
+
+async function offGrid(deps: StateCheckDeps, r: FabricRecord, fix: boolean, now: number, issues: StateIssue[]): Promise<void> {
+  const id = r.definition.id;
+  const issue: StateIssue = { fabricId: id, kind: 'off-grid', detail: offGridDetail(r), repairable: true, repaired: false };
+  if (fix) {
+    const written = await deps.io.update(id, (current) => {
+      if (!current || current.version !== r.version) return null;
+      const state = regridState(current.state, current.definition, now);
+      return state ? { definition: current.definition, state } : null;
+    }, undefined);
+    if (written) {
+      issue.repaired = true;
+      deps.repaired({ fabricId: id, issue: 'off-grid', action: `nextSyncAt -> ${written.state.nextSyncAt}`, at: now });
+    }
+  }
+  issues.push(issue);
 }
 
 /** What an off-grid record's issue says. */

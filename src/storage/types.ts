@@ -155,9 +155,10 @@ export interface Storage {
    * (MemoryStorage: exactly one; RedisStorage: SSCAN may repeat one when the set is resized
    * meanwhile, and a reader keeps the first it sees); one written or deleted meanwhile may be in a
    * page or in none (a scheduler learns of those from the change feed or its next listing). Each
-   * answered cursor must differ from the one asked with. `start()` and the housekeeper's full
-   * pass list with it, so that a million records are never all objects at once (with `list()`
-   * they are, and they outlive the load in V8's old space). Absent: `list()`.
+   * answered cursor must differ from the one asked with. `start()`, the housekeeper's full
+   * pass, `reconcile()`, `validate()` and `repair()` list with it, so that a million records are
+   * never all objects at once (with `list()` they are, and they outlive the load in V8's old
+   * space). Absent: `list()`.
    */
   listPage?(cursor: string | null, limit: number): Promise<ListPage>;
   /**

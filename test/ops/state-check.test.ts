@@ -10,13 +10,19 @@ async function put(storage: MemoryStorage, id: string, patch: Partial<FabricStat
   if (!r.ok) throw new Error('write failed');
 }
 
-/** A storage that also reports an unreadable record in list(). */
+/** A storage that also reports an unreadable record in list() and in the first page of listPage(). */
 class DamagedStorage extends MemoryStorage {
   deleted: string[] = [];
+  #corrupt(): CorruptRecord[] {
+    return this.deleted.includes('garbled') ? [] : [{ id: 'garbled', raw: '{not json', reason: 'document is not JSON' }];
+  }
   override async list() {
     const { records } = await super.list();
-    const corrupt: CorruptRecord[] = this.deleted.includes('garbled') ? [] : [{ id: 'garbled', raw: '{not json', reason: 'document is not JSON' }];
-    return { records, corrupt: corrupt as [] };
+    return { records, corrupt: this.#corrupt() as [] };
+  }
+  override async listPage(cursor: string | null, limit: number) {
+    const page = await super.listPage(cursor, limit);
+    return cursor === null ? { ...page, corrupt: this.#corrupt() as [] } : page;
   }
   override async delete(id: string, v?: number) {
     this.deleted.push(id);

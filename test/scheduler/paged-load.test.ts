@@ -108,3 +108,58 @@ describe('start() loads the fabrics a page at a time', () => {
     await h.scheduler.stop();
   });
 });
+
+/** Pages that repeat the last record of the page before (what an at-least-once `listPage` may do). */
+class RepeatingStorage extends CountingStorage {
+  #last: FabricRecord | undefined;
+  override async listPage(cursor: string | null, limit: number): Promise<ListPage> {
+    const page = await super.listPage(cursor, limit);
+    const records = this.#last && cursor !== null ? [this.#last, ...page.records] : page.records;
+    this.#last = page.records.at(-1);
+    return { ...page, records };
+  }
+}
+
+describe('listFabrics(), reconcile(), validate() and repair() list a page at a time', () => {
+  const n = 2 * LIST_PAGE_SIZE + 500;
+
+  it('listFabrics answers each stored fabric once, sorted by id, from the pages, and never calls list()', async () => {
+    const storage = await filled(new RepeatingStorage(), n);
+    const h = makeHarness({ storage, behaviour: () => undefined });
+    const listed = await h.scheduler.listFabrics();
+    expect(listed.map((f) => f.id)).toEqual(Array.from({ length: n }, (_, i) => `f${i}`).sort());
+    expect(storage.pages).toBeGreaterThanOrEqual(3);
+    expect(storage.lists).toBe(0);
+  });
+
+  it('reconcile plans from the pages (a record listed twice counts once) and never calls list()', async () => {
+    const storage = await filled(new RepeatingStorage(), n);
+    const h = makeHarness({ storage, behaviour: () => undefined });
+    // keep f0..f1999 (f5 with a new interval), drop the other 500, add one
+    const wanted = Array.from({ length: 2 * LIST_PAGE_SIZE }, (_, i) => ({ id: `f${i}`, syncInterval: i === 5 ? 2 * MINUTE : MINUTE }));
+    const result = await h.scheduler.reconcile([...wanted, { id: 'new', syncInterval: MINUTE }]);
+    expect(result.added).toEqual(['new']);
+    expect(result.updated).toEqual(['f5']);
+    expect(result.removed).toEqual(Array.from({ length: 500 }, (_, i) => `f${2 * LIST_PAGE_SIZE + i}`).sort());
+    expect(storage.pages).toBeGreaterThanOrEqual(3);
+    expect(storage.lists).toBe(0);
+    expect(storage.size).toBe(2 * LIST_PAGE_SIZE + 1);
+  });
+
+  it('validate and repair check each record once from the pages and never call list()', async () => {
+    const storage = await filled(new RepeatingStorage(), n);
+    // one record off its grid, in the last page
+    const last = `f${n - 1}`;
+    const r = (await storage.get(last))!;
+    storage.write(last, { definition: r.definition, state: { ...r.state, nextSyncAt: r.state.anchorAt! + 7 } }, r.version);
+    const h = makeHarness({ storage, behaviour: () => undefined });
+    const report = await h.scheduler.validate();
+    expect(report.fabrics).toBe(n);
+    expect(report.issues).toEqual([expect.objectContaining({ fabricId: last, kind: 'off-grid', repaired: false })]);
+    const repaired = await h.scheduler.repair({ definedIds: Array.from({ length: n - 1 }, (_, i) => `f${i}`) });
+    expect(repaired.fabrics).toBe(n);
+    expect(repaired.issues).toEqual([expect.objectContaining({ fabricId: last, kind: 'undefined-fabric', repaired: true })]);
+    expect(await storage.get(last)).toBeUndefined();
+    expect(storage.lists).toBe(0);
+  });
+});
