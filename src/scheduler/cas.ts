@@ -9,6 +9,12 @@ import type { Lease } from '../single-flight.js';
 import type { BatchWrite, ClaimRefusal, CorruptRecord, FabricRecord, FabricWrite, Storage, WriteOptions, WriteResult } from '../storage/types.js';
 import type { SchedulerTime } from './time.js';
 
+/**
+ * Records per page when the scheduler lists a storage that has `listPage` (`start()`, the
+ * housekeeper's full pass, `listFabrics()`, `reconcile()`, `validate()`, `repair()`).
+ */
+export const LIST_PAGE_SIZE = 1_000;
+
 /** Most read-modify-write rounds before an update gives up (the record kept changing). */
 export const CAS_ATTEMPTS = 16;
 
@@ -196,9 +202,10 @@ export class StorageIO {
    * The listing a page of at most `size` records at a time, each checked and bound by the
    * operation timeout: through the storage's `listPage` when it has one, else one page from
    * `list()`. A page whose cursor is not a string or null, or does not move, is a `StorageError`
-   * (a listing that would never end).
+   * (a listing that would never end). Pages are at-least-once: each reader keeps a record it
+   * sees twice once, in the way cheapest for it.
    */
-  async *listPages(size: number): AsyncGenerator<{ records: FabricRecord[]; corrupt: CorruptRecord[] }> {
+  async *listPages(size = LIST_PAGE_SIZE): AsyncGenerator<{ records: FabricRecord[]; corrupt: CorruptRecord[] }> {
     const storage = this.#storage;
     if (typeof storage.listPage !== 'function') {
       yield await this.list();

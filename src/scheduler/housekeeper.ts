@@ -18,7 +18,6 @@ import type { Dispatcher } from './dispatcher.js';
 import { sameSchedule } from './same-schedule.js';
 import { repairStale, type StateCheckDeps } from './state-check.js';
 import { serveRequest, storeRequest } from './requests.js';
-import { LIST_PAGE_SIZE } from './load.js';
 
 /** Most feed pages read in one pass (the rest waits for the next pass). */
 const MAX_PAGES_PER_PASS = 100;
@@ -124,7 +123,7 @@ export class Housekeeper {
     }
     try {
       // A page at a time where the storage can (Storage.listPage), as start() loads.
-      const pages = core.io.listPages(LIST_PAGE_SIZE);
+      const pages = core.io.listPages();
       for (;;) {
         const generation = core.time.generation;
         const page = await pages.next();

@@ -4,9 +4,6 @@ import { CONTROL_RECORD_ID } from '../ops/control.js';
 import type { Core } from './core.js';
 import type { Dispatcher } from './dispatcher.js';
 
-/** Records per page when `start()` and the housekeeper's full pass list a storage with `listPage`. */
-export const LIST_PAGE_SIZE = 1_000;
-
 /**
  * Makes a runtime (missed reason `downtime`) for every stored fabric that was not upserted or
  * removed while the listing was read, a page at a time where the storage can
@@ -15,7 +12,7 @@ export const LIST_PAGE_SIZE = 1_000;
  * `starting()` turned false between pages (stop() came first; it forgets the runtimes made so far).
  */
 export async function loadStored(core: Core, dispatcher: Dispatcher, starting: () => boolean): Promise<boolean> {
-  for await (const { records, corrupt } of core.io.listPages(LIST_PAGE_SIZE)) {
+  for await (const { records, corrupt } of core.io.listPages()) {
     for (const bad of corrupt) {
       core.reportError('load', new StorageError('read', `unreadable record for fabric ${JSON.stringify(bad.id)}: ${bad.reason}; it starts over as never synced when its host defines it again`, { fabricId: bad.id }), bad.id);
     }

@@ -8,7 +8,6 @@ import type { Fabric } from '../definition.js';
 import { StorageError, errorMessage } from '../errors.js';
 import { CONTROL_RECORD_ID } from '../ops/control.js';
 import type { FabricRecord } from '../storage/types.js';
-import { LIST_PAGE_SIZE } from './load.js';
 
 /** What `reconcile()` changed, as sorted arrays of ids. */
 export interface ReconcileResult {
@@ -47,14 +46,14 @@ export function planReconcile(stored: Iterable<Fabric>, fabrics: readonly Fabric
  * converges.
  */
 export async function reconcileWith(
-  io: { listPages(size: number): AsyncIterable<{ records: FabricRecord[] }> },
+  io: { listPages(): AsyncIterable<{ records: FabricRecord[] }> },
   fabrics: readonly Fabric[],
   upsert: (fabrics: readonly Fabric[]) => Promise<unknown>,
   remove: (id: string) => Promise<unknown>,
 ): Promise<ReconcileResult> {
   try {
     const stored: Fabric[] = [];
-    for await (const page of io.listPages(LIST_PAGE_SIZE)) for (const r of page.records) stored.push(r.definition);
+    for await (const page of io.listPages()) for (const r of page.records) stored.push(r.definition);
     const plan = planReconcile(stored, fabrics);
     if (plan.added.length + plan.updated.length > 0) await upsert(fabrics);
     for (let i = 0; i < plan.removed.length; i += RECONCILE_REMOVE_CHUNK) {

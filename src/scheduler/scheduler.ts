@@ -31,7 +31,6 @@ import { SchedulerTime } from './time.js';
 import { upsertState } from './transitions.js';
 import type { FabricStatus, PauseTarget, StateReport, UpsertCounts, ValidateOptions } from './types.js';
 import { applyUpserted, checkDefinition, upsertMany, validateAll as upsertManyCheck } from './upsert.js';
-import { LIST_PAGE_SIZE } from './load.js';
 import { reconcileWith, type ReconcileResult } from './reconcile.js';
 import { drain } from './drain.js';
 import { readFabricHistory, type HistoryQuery, type RunHistoryEntry } from './history.js';
@@ -311,7 +310,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Every stored fabric's status, sorted by id. */
   async listFabrics(): Promise<FabricStatus[]> {
     const now = this.#core.time.now();
-    return listStatuses(this.#core.io.listPages(LIST_PAGE_SIZE), (r) => this.#toStatus(r, now));
+    return listStatuses(this.#core.io.listPages(), (r) => this.#toStatus(r, now));
   }
 
   /** The fabric's last runs of every replica, newest first, from the storage (see history.ts); `[]` when unknown. */

@@ -9,7 +9,6 @@ import { CONTROL_RECORD_ID } from '../ops/control.js';
 import type { SingleFlight } from '../single-flight.js';
 import type { CorruptRecord, FabricRecord } from '../storage/types.js';
 import { isThenable, type StorageIO } from './cas.js';
-import { LIST_PAGE_SIZE } from './load.js';
 import { cadenceOf } from './cadence.js';
 import { isOffGrid, regridState, restoreState } from './transitions.js';
 import type { StateIssue, StateReport, ValidateOptions } from './types.js';
@@ -96,7 +95,7 @@ export async function checkState(deps: StateCheckDeps, options: ValidateOptions,
   // A page at a time (a million records are never objects at once); a listing may give a record
   // twice (`Storage.listPage` is at-least-once): each id is checked once.
   const seen = new Set<string>();
-  for await (const { records, corrupt } of deps.io.listPages(LIST_PAGE_SIZE)) {
+  for await (const { records, corrupt } of deps.io.listPages()) {
     for (const bad of corrupt) {
       if (bad.id === CONTROL_RECORD_ID || seen.has(bad.id)) continue;
       seen.add(bad.id);

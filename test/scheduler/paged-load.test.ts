@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage, StorageError, initialState, normalizeFabric, type FabricRecord, type ListPage } from '../../src/index.js';
-import { LIST_PAGE_SIZE } from '../../src/scheduler/load.js';
+import { LIST_PAGE_SIZE } from '../../src/scheduler/cas.js';
 import { makeHarness, T0 } from '../helpers/harness.js';
 
 setFlagsFromString('--expose-gc');
